@@ -1,0 +1,172 @@
+//! `mobilenetc`: look at what the compiler does with a MobileNet ONNX file, and run it.
+//!
+//! Exit status: 0 on success, 2 on bad input or usage (one line on stderr naming the problem).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use mobilenet_compiler::ir::print;
+use mobilenet_compiler::{Error, Frontend, InputShape, Options, ShapeOptions, frontend, interp, npy, stats};
+
+#[derive(Parser)]
+#[command(name = "mobilenetc", version, about = "Ahead-of-time MobileNet compiler: ONNX in, specialised Rust out")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the IR, as imported or optimised, as text, Graphviz DOT or JSON.
+    Dump {
+        #[command(flatten)]
+        model: ModelArgs,
+        #[arg(long, value_enum, default_value_t = Stage::Optimized)]
+        stage: Stage,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Write to this file instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Parameters, MACs (total and per layer), weight bytes, node counts, fusions applied.
+    Stats {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the model on an input .npy and write the output .npy.
+    Run {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Input array (float32, the layout the model declares).
+        #[arg(long)]
+        input: PathBuf,
+        /// Where to write the output array.
+        #[arg(long)]
+        output: PathBuf,
+        /// Run the reference interpreter on the optimised IR instead of compiled code.
+        #[arg(long)]
+        interpret: bool,
+    },
+}
+
+#[derive(Args)]
+struct ModelArgs {
+    /// The ONNX file.
+    model: PathBuf,
+    /// Batch size for a model whose batch dimension is symbolic (default 1).
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Full input shape, for symbolic dimensions: 1,3,48,192 (or NAME=1,3,48,192). Repeatable.
+    #[arg(long = "input-shape", value_parser = InputShape::parse)]
+    input_shape: Vec<InputShape>,
+}
+
+impl ModelArgs {
+    fn options(&self) -> Options {
+        Options {
+            shapes: ShapeOptions { batch: self.batch, input_shapes: self.input_shape.clone() },
+            ..Options::default()
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Stage {
+    Imported,
+    Optimized,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Dot,
+    Json,
+}
+
+fn main() -> ExitCode {
+    // A bug must still end in one line, not a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("mobilenetc: internal error (please report): {info}");
+    }));
+    let cli = Cli::parse();
+    match execute(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn execute(command: Command) -> Result<(), Error> {
+    match command {
+        Command::Dump { model, stage, format, output } => {
+            let fe = frontend(&model.model, &model.options())?;
+            let (g, name) = match stage {
+                Stage::Imported => (&fe.imported, "imported"),
+                Stage::Optimized => (&fe.optimized, "optimized"),
+            };
+            let text = match format {
+                Format::Text => print::to_text(g, name)?,
+                Format::Dot => print::to_dot(g, name)?,
+                Format::Json => print::to_json(g, name)? + "\n",
+            };
+            emit(&text, output.as_deref())
+        }
+        Command::Stats { model, json } => {
+            let fe = frontend(&model.model, &model.options())?;
+            let s = stats::compute(&fe)?;
+            let text = if json {
+                serde_json::to_string_pretty(&s).map_err(|e| Error::internal(e.to_string()))? + "\n"
+            } else {
+                stats::to_text(&s)
+            };
+            emit(&text, None)
+        }
+        Command::Run { model, input, output, interpret } => {
+            let x = npy::read(&input)?;
+            let mut options = model.options();
+            // Symbolic dimensions default to the input array's shape.
+            if options.shapes.input_shapes.is_empty() && options.shapes.batch.is_none() {
+                options.shapes.input_shapes.push(InputShape { name: None, dims: x.shape.clone() });
+            }
+            let fe: Frontend = frontend(&model.model, &options)?;
+            if !interpret {
+                return Err(Error::usage(
+                    "compiled execution is not available in this build yet; pass --interpret to use the reference interpreter",
+                ));
+            }
+            let outputs = interp::run(&fe.optimized, &[x]).map_err(|e| e.in_file(&input))?;
+            let y = &outputs[0];
+            npy::write(&output, y)?;
+            let argmax = y.as_f32().and_then(|v| {
+                v.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i)
+            });
+            eprintln!(
+                "wrote {} ({}){}",
+                output.display(),
+                y.type_of(),
+                argmax.map(|i| format!(", argmax {i}")).unwrap_or_default()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn emit(text: &str, path: Option<&Path>) -> Result<(), Error> {
+    match path {
+        Some(p) => std::fs::write(p, text).map_err(|e| Error::io(p, &e)),
+        None => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            // A closed pipe (`| head`) is not an error worth a message.
+            let _ = out.write_all(text.as_bytes());
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! One error type for every stage, carrying the context a user needs to find the problem:
+//! the file, and for graph problems the node (name, op type, domain, opset).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// What went wrong, broadly. The CLI maps every kind to exit status 2 except `Internal`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Reading or writing a file failed.
+    Io,
+    /// The bytes are not a decodable ONNX model.
+    Decode,
+    /// Valid ONNX that this compiler does not handle (an op, an attribute value, a data type).
+    Unsupported,
+    /// The model contradicts itself (undefined tensor, cycle, mismatched shapes, bad external data).
+    Invalid,
+    /// A configured resource limit was exceeded (dimension, element count, node count, ...).
+    Limit,
+    /// The caller asked for something that does not fit the model (wrong input shape, bad option).
+    Usage,
+    /// A bug in the compiler: an invariant it relies on did not hold.
+    Internal,
+}
+
+/// The ONNX node an error is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeContext {
+    pub name: String,
+    pub op_type: String,
+    pub domain: String,
+    pub opset: i64,
+}
+
+impl fmt::Display for NodeContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = if self.name.is_empty() { "<unnamed>" } else { &self.name };
+        let domain = if self.domain.is_empty() || self.domain == "ai.onnx" {
+            String::new()
+        } else {
+            format!("{}.", self.domain)
+        };
+        write!(f, "node '{name}' ({domain}{}", self.op_type)?;
+        if self.opset > 0 {
+            write!(f, ", opset {}", self.opset)?;
+        }
+        write!(f, ")")
+    }
+}
+
+/// A compiler error: a kind, a message, and where it happened.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct Error {
+    pub kind: ErrorKind,
+    pub message: String,
+    pub file: Option<PathBuf>,
+    pub node: Option<NodeContext>,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(file) = &self.file {
+            write!(f, "{}: ", file.display())?;
+        }
+        if let Some(node) = &self.node {
+            write!(f, "{node}: ")?;
+        }
+        if self.kind == ErrorKind::Internal {
+            write!(f, "internal compiler error: ")?;
+        }
+        write!(f, "{}", self.message)
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error { kind, message: message.into(), file: None, node: None }
+    }
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Invalid, message)
+    }
+    pub fn unsupported(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unsupported, message)
+    }
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Usage, message)
+    }
+    pub fn limit(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Limit, message)
+    }
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Internal, message)
+    }
+    pub fn io(path: &Path, err: &std::io::Error) -> Self {
+        Self::new(ErrorKind::Io, err.to_string()).in_file(path)
+    }
+
+    /// Attach the file, unless a more specific one (an external-data file) is already named.
+    pub fn in_file(mut self, path: &Path) -> Self {
+        if self.file.is_none() {
+            self.file = Some(path.to_path_buf());
+        }
+        self
+    }
+
+    /// Attach the node, unless the error already names one.
+    pub fn at_node(mut self, node: &NodeContext) -> Self {
+        if self.node.is_none() {
+            self.node = Some(node.clone());
+        }
+        self
+    }
+}
+
+/// `bail!(kind, "...")` style shorthand used across the crate.
+macro_rules! err {
+    ($ctor:ident, $($arg:tt)*) => {
+        $crate::error::Error::$ctor(format!($($arg)*))
+    };
+}
+pub(crate) use err;

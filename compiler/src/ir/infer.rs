@@ -1,0 +1,471 @@
+//! Type rules: the output type of every op from its operands' types (and, for ops whose output
+//! shape depends on an operand's value, such as Reshape, from that value when it is known).
+
+use super::op::{Op, PoolKind};
+use super::tensor::{DType, Tensor, TensorType};
+use crate::error::{Error, Result, err};
+
+/// Numpy-style broadcast of two shapes.
+pub fn broadcast(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
+    let rank = a.len().max(b.len());
+    let mut out = vec![0; rank];
+    for i in 0..rank {
+        let da = if i + a.len() >= rank { a[i + a.len() - rank] } else { 1 };
+        let db = if i + b.len() >= rank { b[i + b.len() - rank] } else { 1 };
+        out[i] = match (da, db) {
+            (x, y) if x == y => x,
+            (1, y) => y,
+            (x, 1) => x,
+            _ => return None,
+        };
+    }
+    Some(out)
+}
+
+/// Normalises a possibly negative axis against `rank`.
+pub fn normalize_axis(axis: i64, rank: usize) -> Result<usize> {
+    let r = rank as i64;
+    if axis < -r || axis >= r {
+        return Err(err!(invalid, "axis {axis} is out of range for a tensor of rank {rank}"));
+    }
+    Ok(if axis < 0 { (axis + r) as usize } else { axis as usize })
+}
+
+fn expect_float(t: &TensorType, what: &str) -> Result<()> {
+    if t.dtype != DType::F32 {
+        return Err(err!(unsupported, "{what} must be float32, got {}", t.dtype));
+    }
+    Ok(())
+}
+
+fn expect_rank(t: &TensorType, rank: usize, what: &str) -> Result<()> {
+    if t.rank() != rank {
+        return Err(err!(invalid, "{what} must have rank {rank}, got shape {:?}", t.shape));
+    }
+    Ok(())
+}
+
+/// Computes the output type of `op`. `inputs[i]` is the type of operand `i`; `values[i]` is its
+/// value when known at compile time (constants, and shape computations folded on the way).
+pub fn infer(op: &Op, inputs: &[&TensorType], values: &[Option<&Tensor>]) -> Result<TensorType> {
+    let (lo, hi) = op.arity();
+    if inputs.len() < lo || inputs.len() > hi {
+        return Err(err!(internal, "{} has {} operands, expected {lo}..={hi}", op.name(), inputs.len()));
+    }
+    let x = inputs.first().copied();
+    match op {
+        Op::Input { .. } => Err(err!(internal, "graph inputs are typed by the importer")),
+        Op::Constant(t) => Ok(t.type_of()),
+        Op::Conv(c) => {
+            check_window(&c.window)?;
+            let (x, w) = (inputs[0], inputs[1]);
+            expect_float(x, "Conv input")?;
+            expect_float(w, "Conv weight")?;
+            expect_rank(x, 4, "Conv input (only 2-D convolution is supported)")?;
+            expect_rank(w, 4, "Conv weight")?;
+            let (n, ch, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
+            let (m, cpg, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3]);
+            let g = c.group;
+            if g == 0 || ch % g != 0 || m % g != 0 {
+                return Err(err!(invalid, "group {g} does not divide the input channels ({ch}) and output channels ({m})"));
+            }
+            if cpg * g != ch {
+                return Err(err!(
+                    invalid,
+                    "weight {:?} expects {} input channels (group {g}) but the input {:?} has {ch}",
+                    w.shape, cpg * g, x.shape
+                ));
+            }
+            if [kh, kw] != c.window.kernel {
+                return Err(err!(invalid, "kernel_shape {:?} disagrees with the weight shape {:?}", c.window.kernel, w.shape));
+            }
+            if let Some(s) = c.bias_slot() {
+                if inputs[s].shape != [m] {
+                    return Err(err!(invalid, "bias shape {:?} should be [{m}]", inputs[s].shape));
+                }
+            }
+            let mut win = c.window;
+            win.resolve_auto_pad([h, wd]);
+            let oh = win.output_size(0, h, false);
+            let ow = win.output_size(1, wd, false);
+            let (Some(oh), Some(ow)) = (oh, ow) else {
+                return Err(err!(invalid, "kernel {kh}x{kw} is larger than the padded input {h}x{wd}"));
+            };
+            let out = TensorType::f32(vec![n, m, oh, ow]);
+            if let Some(s) = c.residual_slot() {
+                if inputs[s].shape != out.shape {
+                    return Err(err!(invalid, "residual shape {:?} differs from the output {:?}", inputs[s].shape, out.shape));
+                }
+            }
+            Ok(out)
+        }
+        Op::Gemm(gm) => {
+            let (a, b) = (inputs[0], inputs[1]);
+            expect_float(a, "Gemm A")?;
+            expect_float(b, "Gemm B")?;
+            expect_rank(a, 2, "Gemm A")?;
+            expect_rank(b, 2, "Gemm B")?;
+            let (m, k) = if gm.trans_a { (a.shape[1], a.shape[0]) } else { (a.shape[0], a.shape[1]) };
+            let (k2, n) = if gm.trans_b { (b.shape[1], b.shape[0]) } else { (b.shape[0], b.shape[1]) };
+            if k != k2 {
+                return Err(err!(invalid, "Gemm inner dimensions differ: A {:?} and B {:?}", a.shape, b.shape));
+            }
+            if gm.has_c {
+                let c = inputs[2];
+                if broadcast(&c.shape, &[m, n]).as_deref() != Some(&[m, n][..]) {
+                    return Err(err!(invalid, "Gemm C {:?} does not broadcast to [{m}, {n}]", c.shape));
+                }
+            }
+            Ok(TensorType::f32(vec![m, n]))
+        }
+        Op::MatMul => {
+            let (a, b) = (inputs[0], inputs[1]);
+            expect_float(a, "MatMul A")?;
+            expect_float(b, "MatMul B")?;
+            matmul_shape(&a.shape, &b.shape).map(TensorType::f32)
+        }
+        Op::BatchNorm { .. } => {
+            let x = inputs[0];
+            expect_float(x, "BatchNormalization input")?;
+            if x.rank() < 2 {
+                return Err(err!(invalid, "BatchNormalization input must have a channel axis, got {:?}", x.shape));
+            }
+            for (i, p) in inputs[1..].iter().enumerate() {
+                if p.shape != [x.shape[1]] {
+                    return Err(err!(invalid, "BatchNormalization parameter {} has shape {:?}, expected [{}]", i + 1, p.shape, x.shape[1]));
+                }
+            }
+            Ok(x.clone())
+        }
+        Op::Activation(_) => {
+            let x = inputs[0];
+            expect_float(x, "activation input")?;
+            Ok(x.clone())
+        }
+        Op::Binary(b) => {
+            let (a, c) = (inputs[0], inputs[1]);
+            if a.dtype != c.dtype {
+                return Err(err!(invalid, "{} operands have different types: {} and {}", b.name(), a.dtype, c.dtype));
+            }
+            let shape = broadcast(&a.shape, &c.shape).ok_or_else(|| {
+                err!(invalid, "{} operand shapes {:?} and {:?} do not broadcast", b.name(), a.shape, c.shape)
+            })?;
+            Ok(TensorType::new(a.dtype, shape))
+        }
+        Op::GlobalAveragePool => {
+            let x = inputs[0];
+            expect_float(x, "GlobalAveragePool input")?;
+            if x.rank() < 3 {
+                return Err(err!(invalid, "GlobalAveragePool needs spatial axes, got {:?}", x.shape));
+            }
+            let mut s = x.shape.clone();
+            s[2..].iter_mut().for_each(|d| *d = 1);
+            Ok(TensorType::f32(s))
+        }
+        Op::Pool(p) => {
+            check_window(&p.window)?;
+            let x = inputs[0];
+            expect_float(x, "pooling input")?;
+            expect_rank(x, 4, "pooling input (only 2-D pooling is supported)")?;
+            let (h, w) = (x.shape[2], x.shape[3]);
+            let mut win = p.window;
+            win.resolve_auto_pad([h, w]);
+            if p.kind == PoolKind::Max && (win.pads[0] >= win.extent(0) || win.pads[1] >= win.extent(1)) {
+                return Err(err!(invalid, "pads {:?} are not smaller than the kernel", win.pads));
+            }
+            let (Some(oh), Some(ow)) = (win.output_size(0, h, p.ceil_mode), win.output_size(1, w, p.ceil_mode)) else {
+                return Err(err!(invalid, "pooling kernel {:?} is larger than the padded input {h}x{w}", win.kernel));
+            };
+            Ok(TensorType::f32(vec![x.shape[0], x.shape[1], oh, ow]))
+        }
+        Op::ReduceMean { axes, keepdims } => {
+            let x = inputs[0];
+            expect_float(x, "ReduceMean input")?;
+            let reduced = reduced_axes(axes, x.rank())?;
+            let mut out = Vec::new();
+            for (i, &d) in x.shape.iter().enumerate() {
+                if !reduced.contains(&i) {
+                    out.push(d);
+                } else if *keepdims {
+                    out.push(1);
+                }
+            }
+            Ok(TensorType::f32(out))
+        }
+        Op::Reshape { allow_zero } => {
+            let x = inputs[0];
+            let Some(shape) = values[1].and_then(|t| t.as_i64()) else {
+                return Err(err!(unsupported, "the target shape of Reshape is not known at compile time"));
+            };
+            let shape = reshape_target(&x.shape, shape, *allow_zero)?;
+            Ok(TensorType::new(x.dtype, shape))
+        }
+        Op::Flatten { axis } => {
+            let x = inputs[0];
+            let r = x.rank() as i64;
+            if *axis < -r || *axis > r {
+                return Err(err!(invalid, "Flatten axis {axis} is out of range for rank {r}"));
+            }
+            let a = if *axis < 0 { axis + r } else { *axis } as usize;
+            let outer: usize = x.shape[..a].iter().product();
+            let inner: usize = x.shape[a..].iter().product();
+            Ok(TensorType::new(x.dtype, vec![outer, inner]))
+        }
+        Op::Squeeze { axes } => {
+            let x = inputs[0];
+            let out = match axes {
+                None => x.shape.iter().copied().filter(|&d| d != 1).collect(),
+                Some(axes) => {
+                    let axes: Vec<usize> = axes.iter().map(|&a| normalize_axis(a, x.rank())).collect::<Result<_>>()?;
+                    for &a in &axes {
+                        if x.shape[a] != 1 {
+                            return Err(err!(invalid, "Squeeze axis {a} has size {} (shape {:?}), not 1", x.shape[a], x.shape));
+                        }
+                    }
+                    x.shape.iter().enumerate().filter(|(i, _)| !axes.contains(i)).map(|(_, &d)| d).collect()
+                }
+            };
+            Ok(TensorType::new(x.dtype, out))
+        }
+        Op::Unsqueeze { axes } => {
+            let x = inputs[0];
+            let rank = x.rank() + axes.len();
+            let mut axes: Vec<usize> = axes.iter().map(|&a| normalize_axis(a, rank)).collect::<Result<_>>()?;
+            axes.sort_unstable();
+            if axes.windows(2).any(|w| w[0] == w[1]) {
+                return Err(err!(invalid, "Unsqueeze axes repeat"));
+            }
+            let mut src = x.shape.iter();
+            let out = (0..rank)
+                .map(|i| if axes.contains(&i) { 1 } else { *src.next().unwrap_or(&1) })
+                .collect();
+            Ok(TensorType::new(x.dtype, out))
+        }
+        Op::View { shape } => {
+            let x = inputs[0];
+            if shape.iter().product::<usize>() != x.elements() {
+                return Err(err!(invalid, "cannot view {:?} as {shape:?}", x.shape));
+            }
+            Ok(TensorType::new(x.dtype, shape.clone()))
+        }
+        Op::Transpose { perm } => {
+            let x = inputs[0];
+            let mut seen = vec![false; x.rank()];
+            if perm.len() != x.rank() || perm.iter().any(|&p| p >= x.rank() || std::mem::replace(&mut seen[p], true)) {
+                return Err(err!(invalid, "perm {perm:?} is not a permutation of the {} axes of {:?}", x.rank(), x.shape));
+            }
+            Ok(TensorType::new(x.dtype, perm.iter().map(|&p| x.shape[p]).collect()))
+        }
+        Op::Pad { pads, axes, .. } => {
+            let x = inputs[0];
+            if axes.is_some() {
+                return Err(err!(invalid, "Pad axes {axes:?} do not fit the input {:?} and pads {pads:?}", x.shape));
+            }
+            expect_float(x, "Pad input")?;
+            let r = x.rank();
+            if pads.len() != 2 * r {
+                return Err(err!(invalid, "Pad has {} pads for a tensor of rank {r}", pads.len()));
+            }
+            let mut out = Vec::with_capacity(r);
+            for i in 0..r {
+                let d = x.shape[i] as i64 + pads[i] + pads[i + r];
+                if d < 0 {
+                    return Err(err!(invalid, "Pad makes axis {i} negative"));
+                }
+                out.push(d as usize);
+            }
+            Ok(TensorType::f32(out))
+        }
+        Op::Softmax { axis, .. } => {
+            let x = inputs[0];
+            expect_float(x, "Softmax input")?;
+            normalize_axis(*axis, x.rank())?;
+            Ok(x.clone())
+        }
+        Op::Shape { start, end } => {
+            let x = inputs[0];
+            let (s, e) = shape_range(x.rank(), *start, *end);
+            Ok(TensorType::new(DType::I64, vec![e.saturating_sub(s)]))
+        }
+        Op::Gather { axis } => {
+            let (data, idx) = (inputs[0], inputs[1]);
+            if idx.dtype.is_float() {
+                return Err(err!(invalid, "Gather indices must be integers"));
+            }
+            let a = normalize_axis(*axis, data.rank())?;
+            let mut out = data.shape[..a].to_vec();
+            out.extend_from_slice(&idx.shape);
+            out.extend_from_slice(&data.shape[a + 1..]);
+            Ok(TensorType::new(data.dtype, out))
+        }
+        Op::Slice { starts, ends, axes, steps } => {
+            let x = inputs[0];
+            let mut out = x.shape.clone();
+            for (i, &axis) in axes.iter().enumerate() {
+                let a = normalize_axis(axis, x.rank())?;
+                let (_, len) = slice_range(x.shape[a], starts[i], ends[i], steps[i])?;
+                out[a] = len;
+            }
+            Ok(TensorType::new(x.dtype, out))
+        }
+        Op::Concat { axis } => {
+            let first = inputs[0];
+            let a = normalize_axis(*axis, first.rank())?;
+            let mut out = first.shape.clone();
+            for t in &inputs[1..] {
+                let same_rest = t.rank() == first.rank()
+                    && t.shape.iter().zip(&first.shape).enumerate().all(|(i, (x, y))| i == a || x == y);
+                if !same_rest || t.dtype != first.dtype {
+                    return Err(err!(invalid, "Concat operands {:?} and {:?} differ outside axis {a}", first.shape, t.shape));
+                }
+                out[a] += t.shape[a];
+            }
+            Ok(TensorType::new(first.dtype, out))
+        }
+        Op::Cast { to } => Ok(TensorType::new(*to, x.map(|t| t.shape.clone()).unwrap_or_default())),
+        Op::Identity { .. } => Ok(inputs[0].clone()),
+    }
+}
+
+fn check_window(w: &super::op::Window) -> Result<()> {
+    let all = w.kernel.iter().chain(&w.strides).chain(&w.dilations);
+    if all.clone().any(|&v| v == 0) {
+        return Err(err!(invalid, "kernel {:?}, strides {:?} and dilations {:?} must all be at least 1", w.kernel, w.strides, w.dilations));
+    }
+    Ok(())
+}
+
+/// Fills in what an op leaves to be derived from its operands' shapes: a Conv kernel taken from
+/// the weight when `kernel_shape` is absent (recorded as 0x0), and `auto_pad` turned into pads.
+pub fn resolve(op: &mut Op, inputs: &[&TensorType]) {
+    match op {
+        Op::Conv(c) => {
+            if let (Some(x), Some(w)) = (inputs.first(), inputs.get(1)) {
+                if c.window.kernel == [0, 0] && w.rank() == 4 {
+                    c.window.kernel = [w.shape[2], w.shape[3]];
+                }
+                if x.rank() == 4 && c.window.kernel.iter().chain(&c.window.strides).all(|&v| v > 0) {
+                    c.window.resolve_auto_pad([x.shape[2], x.shape[3]]);
+                }
+            }
+        }
+        Op::Pool(p) => {
+            if let Some(x) = inputs.first() {
+                if x.rank() == 4 && p.window.kernel.iter().chain(&p.window.strides).all(|&v| v > 0) {
+                    p.window.resolve_auto_pad([x.shape[2], x.shape[3]]);
+                }
+            }
+        }
+        Op::Transpose { perm } if perm.is_empty() => {
+            if let Some(x) = inputs.first() {
+                *perm = (0..x.rank()).rev().collect();
+            }
+        }
+        Op::Pad { pads, axes, .. } if axes.is_some() => {
+            let (Some(x), Some(ax)) = (inputs.first(), axes.as_ref()) else { return };
+            let r = x.rank();
+            let normalized: Option<Vec<usize>> = ax.iter().map(|&a| normalize_axis(a, r).ok()).collect();
+            if let Some(normalized) = normalized.filter(|n| pads.len() == 2 * n.len()) {
+                let mut full = vec![0; 2 * r];
+                for (i, &a) in normalized.iter().enumerate() {
+                    full[a] = pads[i];
+                    full[a + r] = pads[i + normalized.len()];
+                }
+                *pads = full;
+                *axes = None;
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Axes a ReduceMean reduces (empty = all).
+pub fn reduced_axes(axes: &[i64], rank: usize) -> Result<Vec<usize>> {
+    if axes.is_empty() {
+        return Ok((0..rank).collect());
+    }
+    axes.iter().map(|&a| normalize_axis(a, rank)).collect()
+}
+
+/// ONNX Shape's start/end, clamped.
+pub fn shape_range(rank: usize, start: i64, end: Option<i64>) -> (usize, usize) {
+    let r = rank as i64;
+    let clamp = |v: i64| if v < 0 { (v + r).max(0) } else { v.min(r) } as usize;
+    (clamp(start), clamp(end.unwrap_or(r)))
+}
+
+/// First index and length of an ONNX slice along an axis of size `dim` (ONNX clamping rules).
+pub fn slice_range(dim: usize, start: i64, end: i64, step: i64) -> Result<(i64, usize)> {
+    if step == 0 {
+        return Err(Error::invalid("Slice step is 0"));
+    }
+    let d = dim as i64;
+    let norm = |v: i64| if v < 0 { v.saturating_add(d) } else { v };
+    let (s, e) = (norm(start), norm(end));
+    if step > 0 {
+        let (s, e) = (s.clamp(0, d), e.clamp(0, d));
+        let len = if e > s { (e - s + step - 1) / step } else { 0 };
+        Ok((s, len as usize))
+    } else {
+        let (s, e) = (s.clamp(-1, d - 1), e.clamp(-1, d - 1));
+        let len = if s > e { (s - e + (-step) - 1) / (-step) } else { 0 };
+        Ok((s, len as usize))
+    }
+}
+
+/// Resolves ONNX Reshape's `0` (copy) and `-1` (infer) entries.
+pub fn reshape_target(input: &[usize], shape: &[i64], allow_zero: bool) -> Result<Vec<usize>> {
+    let total: usize = input.iter().product();
+    let mut out = Vec::with_capacity(shape.len());
+    let mut infer_at = None;
+    for (i, &d) in shape.iter().enumerate() {
+        match d {
+            -1 if infer_at.is_none() => {
+                infer_at = Some(i);
+                out.push(1);
+            }
+            0 if !allow_zero => {
+                let Some(&copied) = input.get(i) else {
+                    return Err(err!(invalid, "Reshape copies dimension {i} that the input {input:?} lacks"));
+                };
+                out.push(copied);
+            }
+            d if d >= 0 => out.push(d as usize),
+            _ => return Err(err!(invalid, "Reshape target {shape:?} is not valid")),
+        }
+    }
+    let known: usize = out.iter().product();
+    if let Some(i) = infer_at {
+        if known == 0 || total % known != 0 {
+            return Err(err!(invalid, "cannot reshape {input:?} to {shape:?}"));
+        }
+        out[i] = total / known;
+    } else if known != total {
+        return Err(err!(invalid, "cannot reshape {input:?} ({total} elements) to {shape:?}"));
+    }
+    Ok(out)
+}
+
+/// Numpy matmul shape rule.
+pub fn matmul_shape(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
+    if a.is_empty() || b.is_empty() {
+        return Err(Error::invalid("MatMul operands must have rank >= 1"));
+    }
+    let a2 = if a.len() == 1 { vec![1, a[0]] } else { a.to_vec() };
+    let b2 = if b.len() == 1 { vec![b[0], 1] } else { b.to_vec() };
+    let (m, k) = (a2[a2.len() - 2], a2[a2.len() - 1]);
+    let (k2, n) = (b2[b2.len() - 2], b2[b2.len() - 1]);
+    if k != k2 {
+        return Err(err!(invalid, "MatMul inner dimensions differ: {a:?} x {b:?}"));
+    }
+    let batch = broadcast(&a2[..a2.len() - 2], &b2[..b2.len() - 2])
+        .ok_or_else(|| err!(invalid, "MatMul batch dimensions of {a:?} and {b:?} do not broadcast"))?;
+    let mut out = batch;
+    if a.len() > 1 {
+        out.push(m);
+    }
+    if b.len() > 1 {
+        out.push(n);
+    }
+    Ok(out)
+}

@@ -1,0 +1,337 @@
+//! The intermediate representation: a petgraph `StableDiGraph` whose nodes are typed operations
+//! producing one tensor each, and whose edges run from producer to consumer carrying the operand
+//! slot. `StableGraph` keeps node ids valid while passes rewrite the graph.
+//!
+//! Shapes are static: every symbolic dimension of the ONNX file is fixed by the user's options
+//! before shape inference, so after `passes::shape_inference` every node has a `TensorType`.
+
+pub mod infer;
+pub mod op;
+pub mod print;
+pub mod tensor;
+pub mod verify;
+
+use std::collections::BinaryHeap;
+use std::cmp::Reverse;
+use std::path::PathBuf;
+
+use petgraph::Direction;
+use petgraph::stable_graph::StableDiGraph;
+use petgraph::visit::{EdgeRef, IntoEdgeReferences, NodeIndexable};
+
+pub use op::{Activation, AutoPad, BinaryOp, Conv, Gemm, Op, Pool, PoolKind, Window};
+pub use tensor::{DType, Data, Tensor, TensorType};
+
+use crate::error::{Error, NodeContext, Result};
+
+pub type NodeId = petgraph::stable_graph::NodeIndex;
+
+/// One IR node: an operation and the value it produces.
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub op: Op,
+    /// Name of the produced value (the ONNX tensor name where there is one).
+    pub name: String,
+    /// Names of the ONNX nodes this node was made from (several after fusion).
+    pub origin: Vec<String>,
+    /// Static type, known after shape inference.
+    pub ty: Option<TensorType>,
+}
+
+/// A dimension as the ONNX file declares it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(untagged)]
+pub enum DeclaredDim {
+    Fixed(usize),
+    Symbolic(String),
+}
+
+/// A graph input: its IR node and the shape the file declared for it.
+#[derive(Clone, Debug)]
+pub struct GraphInput {
+    pub name: String,
+    pub node: NodeId,
+    pub declared: Vec<DeclaredDim>,
+}
+
+/// A graph output: the ONNX name and the node producing it.
+#[derive(Clone, Debug)]
+pub struct GraphOutput {
+    pub name: String,
+    pub node: NodeId,
+}
+
+/// Nodes that later stages may execute together without materialising the tensors between them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupKind {
+    /// depthwise conv -> pointwise (1x1) conv.
+    DepthwisePointwise,
+    /// expand 1x1 conv -> depthwise conv -> project 1x1 conv.
+    InvertedResidual,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FusedGroup {
+    pub kind: GroupKind,
+    /// The convolutions, in execution order.
+    pub nodes: Vec<NodeId>,
+}
+
+/// Where the graph came from, for messages and dumps.
+#[derive(Clone, Debug, Default)]
+pub struct SourceInfo {
+    pub path: Option<PathBuf>,
+    pub producer: String,
+    pub opset: i64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Graph {
+    pub dag: StableDiGraph<Node, usize>,
+    pub inputs: Vec<GraphInput>,
+    pub outputs: Vec<GraphOutput>,
+    pub groups: Vec<FusedGroup>,
+    pub source: SourceInfo,
+}
+
+/// How a convolution uses its channels, derived from its weight shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConvKind {
+    /// One input and one output channel per group, spatial kernel.
+    Depthwise,
+    /// 1x1, stride 1, no padding, a single group.
+    Pointwise,
+    /// Anything else (the first 3x3 conv of MobileNets, grouped convs).
+    Regular,
+}
+
+impl Graph {
+    pub fn node(&self, n: NodeId) -> &Node {
+        &self.dag[n]
+    }
+    pub fn node_mut(&mut self, n: NodeId) -> &mut Node {
+        &mut self.dag[n]
+    }
+    pub fn op(&self, n: NodeId) -> &Op {
+        &self.dag[n].op
+    }
+    /// One more than the largest node index in use (node indices are below it).
+    pub fn node_bound(&self) -> usize {
+        self.dag.node_bound()
+    }
+    pub fn contains(&self, n: NodeId) -> bool {
+        self.dag.contains_node(n)
+    }
+
+    /// Adds a node and wires `operands` to slots 0, 1, ...
+    pub fn add(&mut self, op: Op, name: impl Into<String>, origin: Vec<String>, operands: &[NodeId]) -> NodeId {
+        let n = self.dag.add_node(Node { op, name: name.into(), origin, ty: None });
+        for (slot, &src) in operands.iter().enumerate() {
+            self.dag.add_edge(src, n, slot);
+        }
+        n
+    }
+
+    /// Adds a typed constant node.
+    pub fn add_constant(&mut self, t: Tensor, name: impl Into<String>, origin: Vec<String>) -> NodeId {
+        let ty = t.type_of();
+        let n = self.add(Op::Constant(t), name, origin, &[]);
+        self.dag[n].ty = Some(ty);
+        n
+    }
+
+    /// The operands of `n`, in slot order.
+    pub fn operands(&self, n: NodeId) -> Vec<NodeId> {
+        let mut edges: Vec<(usize, NodeId)> = self
+            .dag
+            .edges_directed(n, Direction::Incoming)
+            .map(|e| (*e.weight(), e.source()))
+            .collect();
+        edges.sort_unstable();
+        edges.into_iter().map(|(_, s)| s).collect()
+    }
+
+    pub fn operand(&self, n: NodeId, slot: usize) -> Option<NodeId> {
+        self.dag
+            .edges_directed(n, Direction::Incoming)
+            .find(|e| *e.weight() == slot)
+            .map(|e| e.source())
+    }
+
+    /// Replaces the operands of `n` by `operands` (slots 0, 1, ...).
+    pub fn set_operands(&mut self, n: NodeId, operands: &[NodeId]) {
+        let old: Vec<_> = self.dag.edges_directed(n, Direction::Incoming).map(|e| e.id()).collect();
+        for e in old {
+            self.dag.remove_edge(e);
+        }
+        for (slot, &src) in operands.iter().enumerate() {
+            self.dag.add_edge(src, n, slot);
+        }
+    }
+
+    /// Consumers of `n` with the slot through which each uses it.
+    pub fn users(&self, n: NodeId) -> Vec<(NodeId, usize)> {
+        let mut u: Vec<(NodeId, usize)> = self
+            .dag
+            .edges_directed(n, Direction::Outgoing)
+            .map(|e| (e.target(), *e.weight()))
+            .collect();
+        u.sort_unstable();
+        u
+    }
+
+    pub fn is_output(&self, n: NodeId) -> bool {
+        self.outputs.iter().any(|o| o.node == n)
+    }
+
+    /// True when the value of `n` is read exactly once and is not a graph output: it can be
+    /// folded into its consumer.
+    pub fn has_single_use(&self, n: NodeId) -> bool {
+        self.dag.edges_directed(n, Direction::Outgoing).count() == 1 && !self.is_output(n)
+    }
+
+    /// Points every consumer (and graph output) of `old` at `new`.
+    pub fn replace_uses(&mut self, old: NodeId, new: NodeId) {
+        let uses: Vec<_> = self
+            .dag
+            .edges_directed(old, Direction::Outgoing)
+            .map(|e| (e.id(), e.target(), *e.weight()))
+            .collect();
+        for (e, target, slot) in uses {
+            self.dag.remove_edge(e);
+            self.dag.add_edge(new, target, slot);
+        }
+        for o in &mut self.outputs {
+            if o.node == old {
+                o.node = new;
+            }
+        }
+    }
+
+    /// Removes `n` and its edges.
+    pub fn remove(&mut self, n: NodeId) {
+        self.dag.remove_node(n);
+    }
+
+    /// Node ids in a topological order that prefers lower ids (so the order follows the file
+    /// wherever the dependencies allow, which keeps dumps readable and runs deterministic).
+    pub fn topo_order(&self) -> Result<Vec<NodeId>> {
+        let mut indegree = vec![0usize; self.node_bound()];
+        for e in (&self.dag).edge_references() {
+            indegree[e.target().index()] += 1;
+        }
+        let mut ready: BinaryHeap<Reverse<usize>> = self
+            .dag
+            .node_indices()
+            .filter(|n| indegree[n.index()] == 0)
+            .map(|n| Reverse(n.index()))
+            .collect();
+        let mut order = Vec::with_capacity(self.dag.node_count());
+        while let Some(Reverse(i)) = ready.pop() {
+            let n = NodeId::new(i);
+            order.push(n);
+            for e in self.dag.edges_directed(n, Direction::Outgoing) {
+                let t = e.target().index();
+                indegree[t] -= 1;
+                if indegree[t] == 0 {
+                    ready.push(Reverse(t));
+                }
+            }
+        }
+        if order.len() != self.dag.node_count() {
+            let stuck = self
+                .dag
+                .node_indices()
+                .find(|n| indegree[n.index()] > 0)
+                .map(|n| self.dag[n].name.clone())
+                .unwrap_or_default();
+            return Err(Error::invalid(format!("the graph has a cycle through '{stuck}'")));
+        }
+        Ok(order)
+    }
+
+    /// The static type of `n`; an internal error before shape inference.
+    pub fn ty(&self, n: NodeId) -> Result<&TensorType> {
+        self.dag[n].ty.as_ref().ok_or_else(|| {
+            Error::internal(format!("value '{}' has no type (shape inference has not run)", self.dag[n].name))
+        })
+    }
+
+    pub fn shape(&self, n: NodeId) -> Result<&[usize]> {
+        Ok(&self.ty(n)?.shape)
+    }
+
+    /// The tensor of a constant node.
+    pub fn constant(&self, n: NodeId) -> Option<&Tensor> {
+        match &self.dag[n].op {
+            Op::Constant(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// Context for error messages about `n`: its ONNX name(s) and op.
+    pub fn context(&self, n: NodeId) -> NodeContext {
+        let node = &self.dag[n];
+        NodeContext {
+            name: if node.origin.is_empty() { node.name.clone() } else { node.origin.join("+") },
+            op_type: node.op.name().to_string(),
+            domain: String::new(),
+            opset: self.source.opset,
+        }
+    }
+
+    /// Number of operation nodes (everything but inputs and constants).
+    pub fn op_count(&self) -> usize {
+        self.dag
+            .node_weights()
+            .filter(|n| !matches!(n.op, Op::Input { .. } | Op::Constant(_)))
+            .count()
+    }
+
+    /// Classifies a Conv node by its channel use (needs types).
+    pub fn conv_kind(&self, n: NodeId) -> Option<ConvKind> {
+        let c = self.op(n).as_conv()?;
+        let w = self.operand(n, 1).and_then(|w| self.dag[w].ty.as_ref())?;
+        let (m, cpg) = (w.shape[0], w.shape[1]);
+        Some(if c.group > 1 && cpg == 1 && m == c.group {
+            ConvKind::Depthwise
+        } else if c.group == 1 && c.window.is_unit() {
+            ConvKind::Pointwise
+        } else {
+            ConvKind::Regular
+        })
+    }
+
+    /// The group that contains `n`, if any.
+    pub fn group_of(&self, n: NodeId) -> Option<(usize, &FusedGroup)> {
+        self.groups.iter().enumerate().find(|(_, g)| g.nodes.contains(&n))
+    }
+
+    /// Removes nodes whose values nothing reads (neither a node nor a graph output); inputs stay.
+    /// Returns how many were removed.
+    pub fn remove_dead(&mut self) -> usize {
+        let mut removed = 0;
+        loop {
+            let dead: Vec<NodeId> = self
+                .dag
+                .node_indices()
+                .filter(|&n| {
+                    !matches!(self.dag[n].op, Op::Input { .. })
+                        && !self.is_output(n)
+                        && self.dag.edges_directed(n, Direction::Outgoing).next().is_none()
+                })
+                .collect();
+            if dead.is_empty() {
+                break;
+            }
+            removed += dead.len();
+            for n in dead {
+                self.dag.remove_node(n);
+            }
+        }
+        let dag = &self.dag;
+        self.groups.retain(|g| g.nodes.iter().all(|&n| dag.contains_node(n)));
+        removed
+    }
+}

@@ -1,0 +1,461 @@
+//! The typed operations of the IR.
+//!
+//! Tensors are in ONNX's logical layout (NCHW for images); physical layout is a code-generation
+//! decision. Each node produces exactly one value. Operands are ordered by edge slot; the doc of
+//! each variant lists them.
+
+use std::fmt;
+
+use super::tensor::{DType, Tensor};
+
+/// An elementwise activation, standalone or fused into the epilogue of a Conv/Gemm.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Activation {
+    Relu,
+    /// clamp(x, min, max); Relu6 is `Clip { min: 0, max: 6 }`.
+    Clip { min: f32, max: f32 },
+    /// clamp(alpha * x + beta, 0, 1).
+    HardSigmoid { alpha: f32, beta: f32 },
+    /// x * clamp(x / 6 + 1/2, 0, 1).
+    HardSwish,
+    Sigmoid,
+}
+
+impl Activation {
+    pub const RELU6: Activation = Activation::Clip { min: 0.0, max: 6.0 };
+
+    pub fn apply(self, x: f32) -> f32 {
+        match self {
+            Activation::Relu => x.max(0.0),
+            Activation::Clip { min, max } => x.max(min).min(max),
+            Activation::HardSigmoid { alpha, beta } => (alpha * x + beta).max(0.0).min(1.0),
+            Activation::HardSwish => x * (x * (1.0 / 6.0) + 0.5).max(0.0).min(1.0),
+            Activation::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+        }
+    }
+
+    /// Short name used by dumps and fusion statistics.
+    pub fn name(self) -> String {
+        match self {
+            Activation::Relu => "relu".into(),
+            Activation::Clip { min, max } if min == 0.0 && max == 6.0 => "relu6".into(),
+            Activation::Clip { min, max } => format!("clip({min},{max})"),
+            Activation::HardSigmoid { alpha, beta } => format!("hardsigmoid({alpha},{beta})"),
+            Activation::HardSwish => "hardswish".into(),
+            Activation::Sigmoid => "sigmoid".into(),
+        }
+    }
+
+    /// Fusion-statistics kind: the name without parameters.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Activation::Relu => "relu",
+            Activation::Clip { min, max } if min == 0.0 && max == 6.0 => "relu6",
+            Activation::Clip { .. } => "clip",
+            Activation::HardSigmoid { .. } => "hardsigmoid",
+            Activation::HardSwish => "hardswish",
+            Activation::Sigmoid => "sigmoid",
+        }
+    }
+}
+
+/// How ONNX asks for padding to be derived from the input size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum AutoPad {
+    /// Use the explicit `pads`.
+    NotSet,
+    SameUpper,
+    SameLower,
+    Valid,
+}
+
+/// The spatial window shared by Conv and pooling: kernel, strides, dilations, paddings.
+/// `pads` is `[top, left, bottom, right]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Window {
+    pub kernel: [usize; 2],
+    pub strides: [usize; 2],
+    pub dilations: [usize; 2],
+    pub pads: [usize; 4],
+    pub auto_pad: AutoPad,
+}
+
+impl Window {
+    /// Extent of the dilated kernel along axis `a` (0 = height, 1 = width).
+    pub fn extent(&self, a: usize) -> usize {
+        (self.kernel[a] - 1) * self.dilations[a] + 1
+    }
+
+    /// Output size along axis `a` for an input of size `input`, or `None` when the padded input
+    /// is smaller than the kernel.
+    pub fn output_size(&self, a: usize, input: usize, ceil_mode: bool) -> Option<usize> {
+        let padded = input + self.pads[a] + self.pads[a + 2];
+        let extent = self.extent(a);
+        if padded < extent {
+            return None;
+        }
+        let span = padded - extent;
+        let s = self.strides[a];
+        Some(if ceil_mode { span.div_ceil(s) + 1 } else { span / s + 1 })
+    }
+
+    /// Replaces `auto_pad` by explicit pads for the given input size (ONNX semantics).
+    pub fn resolve_auto_pad(&mut self, input_hw: [usize; 2]) {
+        match self.auto_pad {
+            AutoPad::NotSet => {}
+            AutoPad::Valid => self.pads = [0; 4],
+            AutoPad::SameUpper | AutoPad::SameLower => {
+                for a in 0..2 {
+                    let out = input_hw[a].div_ceil(self.strides[a]);
+                    let needed = ((out.saturating_sub(1)) * self.strides[a] + self.extent(a))
+                        .saturating_sub(input_hw[a]);
+                    let small = needed / 2;
+                    let large = needed - small;
+                    let (begin, end) = if self.auto_pad == AutoPad::SameUpper {
+                        (small, large)
+                    } else {
+                        (large, small)
+                    };
+                    self.pads[a] = begin;
+                    self.pads[a + 2] = end;
+                }
+            }
+        }
+        self.auto_pad = AutoPad::NotSet;
+    }
+
+    pub fn is_unit(&self) -> bool {
+        self.kernel == [1, 1] && self.strides == [1, 1] && self.pads == [0; 4]
+    }
+}
+
+/// A 2-D convolution with its fused epilogue: `y = act(conv(x, w) + bias + residual)`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Conv {
+    pub window: Window,
+    pub group: usize,
+    /// Operand 2 is a bias of shape `[M]`.
+    pub has_bias: bool,
+    /// The last operand is added to the result before the activation (a fused residual Add).
+    pub has_residual: bool,
+    pub act: Option<Activation>,
+}
+
+impl Conv {
+    /// Operands: x, w, then bias (if any), then residual (if any).
+    pub fn operand_count(&self) -> usize {
+        2 + self.has_bias as usize + self.has_residual as usize
+    }
+    pub fn bias_slot(&self) -> Option<usize> {
+        self.has_bias.then_some(2)
+    }
+    pub fn residual_slot(&self) -> Option<usize> {
+        self.has_residual.then_some(2 + self.has_bias as usize)
+    }
+}
+
+/// General matrix multiply `y = act(alpha * A' * B' + beta * C)` (ONNX Gemm, plus a fused
+/// activation). Operands: a, b, then c (if any).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Gemm {
+    pub alpha: f32,
+    pub beta: f32,
+    pub trans_a: bool,
+    pub trans_b: bool,
+    pub has_c: bool,
+    pub act: Option<Activation>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Max,
+    Min,
+}
+
+impl BinaryOp {
+    pub fn apply(self, a: f32, b: f32) -> f32 {
+        match self {
+            BinaryOp::Add => a + b,
+            BinaryOp::Sub => a - b,
+            BinaryOp::Mul => a * b,
+            BinaryOp::Div => a / b,
+            BinaryOp::Max => a.max(b),
+            BinaryOp::Min => a.min(b),
+        }
+    }
+    pub fn apply_int(self, a: i64, b: i64) -> Option<i64> {
+        match self {
+            BinaryOp::Add => a.checked_add(b),
+            BinaryOp::Sub => a.checked_sub(b),
+            BinaryOp::Mul => a.checked_mul(b),
+            BinaryOp::Div => a.checked_div(b),
+            BinaryOp::Max => Some(a.max(b)),
+            BinaryOp::Min => Some(a.min(b)),
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            BinaryOp::Add => "Add",
+            BinaryOp::Sub => "Sub",
+            BinaryOp::Mul => "Mul",
+            BinaryOp::Div => "Div",
+            BinaryOp::Max => "Max",
+            BinaryOp::Min => "Min",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum PoolKind {
+    Max,
+    Average,
+}
+
+/// MaxPool / AveragePool over the two spatial axes.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Pool {
+    pub kind: PoolKind,
+    pub window: Window,
+    pub ceil_mode: bool,
+    /// AveragePool only: padded positions count in the divisor.
+    pub count_include_pad: bool,
+}
+
+/// The operation of an IR node.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op {
+    /// A graph input (no operands). The index is its position among the graph's inputs.
+    Input { index: usize },
+    /// A constant (no operands).
+    Constant(Tensor),
+    /// Operands: x, w, [bias], [residual].
+    Conv(Conv),
+    /// Operands: a, b, [c].
+    Gemm(Gemm),
+    /// Operands: a, b (numpy-style batched matmul).
+    MatMul,
+    /// Inference-mode BatchNormalization. Operands: x, scale, bias, mean, var.
+    BatchNorm { epsilon: f32 },
+    /// Operand: x.
+    Activation(Activation),
+    /// Operands: a, b (numpy broadcasting).
+    Binary(BinaryOp),
+    /// Operand: x `[N, C, H, W]` -> `[N, C, 1, 1]`.
+    GlobalAveragePool,
+    /// Operand: x.
+    Pool(Pool),
+    /// Operand: x. Empty `axes` reduces every axis.
+    ReduceMean { axes: Vec<i64>, keepdims: bool },
+    /// Operands: x, shape (an int64 tensor, folded to a constant before codegen).
+    Reshape { allow_zero: bool },
+    /// Operand: x. Flattens to 2-D at `axis`.
+    Flatten { axis: i64 },
+    /// Operand: x. `None` removes every dimension of size 1.
+    Squeeze { axes: Option<Vec<i64>> },
+    /// Operand: x.
+    Unsqueeze { axes: Vec<i64> },
+    /// Operand: x. The canonical form of Reshape/Flatten/Squeeze/Unsqueeze once every shape is
+    /// known: the same elements in the same row-major order, viewed with another shape.
+    View { shape: Vec<usize> },
+    /// Operand: x. An empty perm (reverse the axes) is filled in by shape inference.
+    Transpose { perm: Vec<usize> },
+    /// Constant-mode Pad. Operand: x. `pads` = begins then ends, one per axis of `axes` (all
+    /// axes when `None`; shape inference expands the `Some` form).
+    Pad { pads: Vec<i64>, axes: Option<Vec<i64>>, value: f32 },
+    /// Operand: x. `coerce_2d`: opset < 13 semantics (flatten at `axis`, softmax over the rest).
+    Softmax { axis: i64, coerce_2d: bool },
+    /// Operand: x. Produces the (sliced) shape of x as int64.
+    Shape { start: i64, end: Option<i64> },
+    /// Operands: data, indices.
+    Gather { axis: i64 },
+    /// Operand: x. One entry per sliced axis.
+    Slice { starts: Vec<i64>, ends: Vec<i64>, axes: Vec<i64>, steps: Vec<i64> },
+    /// Operands: the tensors to join.
+    Concat { axis: i64 },
+    /// Operand: x.
+    Cast { to: DType },
+    /// Operand: x. Also stands for inference-mode Dropout.
+    Identity { dropout: bool },
+}
+
+impl Op {
+    /// The name printed in dumps and counted in statistics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Input { .. } => "Input",
+            Op::Constant(_) => "Constant",
+            Op::Conv(_) => "Conv",
+            Op::Gemm(_) => "Gemm",
+            Op::MatMul => "MatMul",
+            Op::BatchNorm { .. } => "BatchNormalization",
+            Op::Activation(a) => match a {
+                Activation::Relu => "Relu",
+                Activation::Clip { .. } => "Clip",
+                Activation::HardSigmoid { .. } => "HardSigmoid",
+                Activation::HardSwish => "HardSwish",
+                Activation::Sigmoid => "Sigmoid",
+            },
+            Op::Binary(b) => b.name(),
+            Op::GlobalAveragePool => "GlobalAveragePool",
+            Op::Pool(p) => match p.kind {
+                PoolKind::Max => "MaxPool",
+                PoolKind::Average => "AveragePool",
+            },
+            Op::ReduceMean { .. } => "ReduceMean",
+            Op::Reshape { .. } => "Reshape",
+            Op::Flatten { .. } => "Flatten",
+            Op::Squeeze { .. } => "Squeeze",
+            Op::Unsqueeze { .. } => "Unsqueeze",
+            Op::View { .. } => "View",
+            Op::Transpose { .. } => "Transpose",
+            Op::Pad { .. } => "Pad",
+            Op::Softmax { .. } => "Softmax",
+            Op::Shape { .. } => "Shape",
+            Op::Gather { .. } => "Gather",
+            Op::Slice { .. } => "Slice",
+            Op::Concat { .. } => "Concat",
+            Op::Cast { .. } => "Cast",
+            Op::Identity { dropout: false } => "Identity",
+            Op::Identity { dropout: true } => "Dropout",
+        }
+    }
+
+    /// Allowed operand counts (inclusive range).
+    pub fn arity(&self) -> (usize, usize) {
+        match self {
+            Op::Input { .. } | Op::Constant(_) => (0, 0),
+            Op::Conv(c) => (c.operand_count(), c.operand_count()),
+            Op::Gemm(g) => (2 + g.has_c as usize, 2 + g.has_c as usize),
+            Op::MatMul | Op::Binary(_) | Op::Gather { .. } | Op::Reshape { .. } => (2, 2),
+            Op::BatchNorm { .. } => (5, 5),
+            Op::Concat { .. } => (1, usize::MAX),
+            _ => (1, 1),
+        }
+    }
+
+    pub fn is_constant(&self) -> bool {
+        matches!(self, Op::Constant(_))
+    }
+
+    pub fn as_conv(&self) -> Option<&Conv> {
+        match self {
+            Op::Conv(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// Attributes worth showing in a one-line dump.
+    pub fn describe(&self) -> String {
+        match self {
+            Op::Input { index } => format!("#{index}"),
+            Op::Constant(t) => describe_constant(t),
+            Op::Conv(c) => {
+                let w = &c.window;
+                let mut s = format!(
+                    "k={}x{} s={}x{}",
+                    w.kernel[0], w.kernel[1], w.strides[0], w.strides[1]
+                );
+                if w.pads != [0; 4] {
+                    s += &format!(" pads={},{},{},{}", w.pads[0], w.pads[1], w.pads[2], w.pads[3]);
+                }
+                if w.dilations != [1, 1] {
+                    s += &format!(" dil={}x{}", w.dilations[0], w.dilations[1]);
+                }
+                if w.auto_pad != AutoPad::NotSet {
+                    s += &format!(" auto_pad={:?}", w.auto_pad);
+                }
+                if c.group != 1 {
+                    s += &format!(" group={}", c.group);
+                }
+                if c.has_bias {
+                    s += " +bias";
+                }
+                if c.has_residual {
+                    s += " +residual";
+                }
+                if let Some(a) = c.act {
+                    s += &format!(" act={}", a.name());
+                }
+                s
+            }
+            Op::Gemm(g) => {
+                let mut s = String::new();
+                if g.trans_a {
+                    s += "transA ";
+                }
+                if g.trans_b {
+                    s += "transB ";
+                }
+                if g.alpha != 1.0 {
+                    s += &format!("alpha={} ", g.alpha);
+                }
+                if g.has_c {
+                    s += &format!("+C(beta={}) ", g.beta);
+                }
+                if let Some(a) = g.act {
+                    s += &format!("act={}", a.name());
+                }
+                s.trim_end().to_string()
+            }
+            Op::BatchNorm { epsilon } => format!("eps={epsilon}"),
+            Op::Activation(a) => match a {
+                Activation::Clip { min, max } => format!("min={min} max={max}"),
+                Activation::HardSigmoid { alpha, beta } => format!("alpha={alpha} beta={beta}"),
+                _ => String::new(),
+            },
+            Op::Pool(p) => {
+                let w = &p.window;
+                let mut s = format!(
+                    "k={}x{} s={}x{}",
+                    w.kernel[0], w.kernel[1], w.strides[0], w.strides[1]
+                );
+                if w.pads != [0; 4] {
+                    s += &format!(" pads={},{},{},{}", w.pads[0], w.pads[1], w.pads[2], w.pads[3]);
+                }
+                if p.ceil_mode {
+                    s += " ceil";
+                }
+                s
+            }
+            Op::ReduceMean { axes, keepdims } => format!("axes={axes:?} keepdims={keepdims}"),
+            Op::Flatten { axis } => format!("axis={axis}"),
+            Op::Squeeze { axes } => match axes {
+                Some(a) => format!("axes={a:?}"),
+                None => String::new(),
+            },
+            Op::Unsqueeze { axes } => format!("axes={axes:?}"),
+            Op::View { shape } => format!("shape={shape:?}"),
+            Op::Transpose { perm } => format!("perm={perm:?}"),
+            Op::Pad { pads, value, .. } => format!("pads={pads:?} value={value}"),
+            Op::Softmax { axis, .. } => format!("axis={axis}"),
+            Op::Gather { axis } | Op::Concat { axis } => format!("axis={axis}"),
+            Op::Slice { starts, ends, axes, steps } => {
+                format!("starts={starts:?} ends={ends:?} axes={axes:?} steps={steps:?}")
+            }
+            Op::Cast { to } => format!("to={to}"),
+            _ => String::new(),
+        }
+    }
+}
+
+fn describe_constant(t: &Tensor) -> String {
+    let values = t.to_f64_vec();
+    if values.len() <= 8 {
+        let shown: Vec<String> = values.iter().map(|v| format!("{v}")).collect();
+        format!("[{}]", shown.join(", "))
+    } else {
+        format!("{} values", values.len())
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.describe();
+        if d.is_empty() { write!(f, "{}", self.name()) } else { write!(f, "{} {}", self.name(), d) }
+    }
+}

@@ -1,0 +1,67 @@
+//! # mobilenet-compiler
+//!
+//! An ahead-of-time compiler from MobileNet ONNX files (V1, V2, V3; exported by torch.onnx,
+//! tf2onnx or Paddle2ONNX) to specialised Rust source.
+//!
+//! The pipeline runs in one direction, one module per stage:
+//!
+//! ```text
+//! onnx (prost decode, external data) -> import (one function per ONNX op) -> ir (petgraph)
+//!   -> passes (shape inference, folding, fusion, grouping; verified after each)
+//!   -> interp (reference interpreter, the oracle every later stage is checked against)
+//! ```
+//!
+//! The front half in one call:
+//!
+//! ```no_run
+//! use mobilenet_compiler::{Options, frontend};
+//! let fe = frontend("mobilenetv2.onnx".as_ref(), &Options::default())?;
+//! println!("{} ops after optimisation", fe.optimized.op_count());
+//! # Ok::<(), mobilenet_compiler::Error>(())
+//! ```
+
+pub mod error;
+pub mod import;
+pub mod npy;
+pub mod interp;
+pub mod ir;
+pub mod onnx;
+pub mod options;
+pub mod passes;
+pub mod stats;
+
+use std::path::Path;
+
+pub use error::{Error, ErrorKind, NodeContext, Result};
+pub use ir::Graph;
+pub use options::{InputShape, Limits, Options, ShapeOptions};
+pub use passes::PassReport;
+
+/// The front half's result: the graph as imported (typed, otherwise as in the file), the
+/// optimised graph, and what each pass did.
+#[derive(Clone, Debug)]
+pub struct Frontend {
+    pub imported: Graph,
+    pub optimized: Graph,
+    pub reports: Vec<PassReport>,
+}
+
+/// Reads, decodes and imports an ONNX file (no passes run yet).
+pub fn import_file(path: &Path, options: &Options) -> Result<Graph> {
+    let model = onnx::read_model(path, &options.limits)?;
+    import::import(&model, Some(path), options)
+}
+
+/// Runs the optimisation pipeline on an imported graph.
+pub fn optimize(mut graph: Graph, options: &Options) -> Result<(Graph, Vec<PassReport>)> {
+    let reports = passes::optimize(&mut graph, options, false, &mut |_, _| Ok(()))?;
+    Ok((graph, reports))
+}
+
+/// Import and optimise a file.
+pub fn frontend(path: &Path, options: &Options) -> Result<Frontend> {
+    let mut imported = import_file(path, options)?;
+    passes::shape_inference::run(&mut imported, options).map_err(|e| e.in_file(path))?;
+    let (optimized, reports) = optimize(imported.clone(), options).map_err(|e| e.in_file(path))?;
+    Ok(Frontend { imported, optimized, reports })
+}

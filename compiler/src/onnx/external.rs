@@ -1,0 +1,107 @@
+//! Tensors stored outside the .onnx file (`data_location = EXTERNAL`), as torch's new exporter
+//! writes them (MODEL.onnx + MODEL.onnx.data).
+//!
+//! A model file may come from anywhere, so its locations are treated as hostile: only relative
+//! paths that stay inside the model's folder are read (checked on the canonical path, so a
+//! symlink cannot lead out), and offset/length are checked against the file before reading.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Component, Path, PathBuf};
+
+use super::proto::TensorProto;
+use crate::error::{Error, Result};
+use crate::options::Limits;
+
+/// Resolves external-data references relative to one model folder.
+#[derive(Clone, Debug)]
+pub struct ExternalData {
+    /// The folder holding the model; `None` when the model came from memory.
+    base: Option<PathBuf>,
+    max_file_bytes: u64,
+}
+
+impl ExternalData {
+    pub fn new(model_path: Option<&Path>, limits: &Limits) -> Self {
+        let base = model_path.map(|p| match p.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        });
+        ExternalData { base, max_file_bytes: limits.max_file_bytes }
+    }
+
+    /// Reads the `expected` bytes of `tensor` from its external file.
+    pub fn read(&self, tensor: &TensorProto, expected: usize) -> Result<Vec<u8>> {
+        let name = &tensor.name;
+        let mut location = None;
+        let mut offset = 0u64;
+        let mut length = None;
+        for entry in &tensor.external_data {
+            let parse = |v: &str| {
+                v.parse::<u64>().map_err(|_| {
+                    Error::invalid(format!("tensor '{name}': external data {} '{v}' is not a number", entry.key))
+                })
+            };
+            match entry.key.as_str() {
+                "location" => location = Some(entry.value.as_str()),
+                "offset" => offset = parse(&entry.value)?,
+                "length" => length = Some(parse(&entry.value)?),
+                _ => {}
+            }
+        }
+        let Some(location) = location.filter(|l| !l.is_empty()) else {
+            return Err(Error::invalid(format!("tensor '{name}' is stored externally but names no location")));
+        };
+        let relative = Path::new(location);
+        let escapes = relative.is_absolute()
+            || relative.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir));
+        if escapes {
+            return Err(Error::invalid(format!(
+                "tensor '{name}': external data location '{location}' is refused: it must be a relative path inside the model's folder"
+            )));
+        }
+        let Some(base) = &self.base else {
+            return Err(Error::invalid(format!(
+                "tensor '{name}' is stored externally ('{location}') but the model was not loaded from a file"
+            )));
+        };
+        let path = base.join(relative);
+        let canonical = path.canonicalize().map_err(|e| {
+            Error::invalid(format!("tensor '{name}': external data file '{}' cannot be opened: {e}", path.display()))
+        })?;
+        let base_canonical = base.canonicalize().map_err(|e| Error::io(base, &e))?;
+        if !canonical.starts_with(&base_canonical) {
+            return Err(Error::invalid(format!(
+                "tensor '{name}': external data location '{location}' resolves to '{}', outside the model's folder",
+                canonical.display()
+            )));
+        }
+        let mut file = File::open(&canonical).map_err(|e| Error::io(&path, &e))?;
+        let size = file.metadata().map_err(|e| Error::io(&path, &e))?.len();
+        if !canonical.is_file() {
+            return Err(Error::invalid(format!("tensor '{name}': external data '{location}' is not a regular file")));
+        }
+        if size > self.max_file_bytes {
+            return Err(Error::limit(format!(
+                "external data file '{location}' has {size} bytes, more than the limit of {}",
+                self.max_file_bytes
+            )));
+        }
+        let length = length.unwrap_or(expected as u64);
+        if length != expected as u64 {
+            return Err(Error::invalid(format!(
+                "tensor '{name}': external data length {length} does not match its {expected} bytes of data"
+            )));
+        }
+        let end = offset.checked_add(length);
+        if end.is_none_or(|end| end > size) {
+            return Err(Error::invalid(format!(
+                "tensor '{name}': external data at offset {offset} with length {length} runs past the end of '{location}' ({size} bytes)"
+            )));
+        }
+        let mut bytes = vec![0u8; expected];
+        file.seek(SeekFrom::Start(offset)).map_err(|e| Error::io(&path, &e))?;
+        file.read_exact(&mut bytes).map_err(|e| Error::io(&path, &e))?;
+        Ok(bytes)
+    }
+}

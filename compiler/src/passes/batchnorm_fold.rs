@@ -1,0 +1,92 @@
+//! BatchNormalization folding. After a Conv (regular, grouped or depthwise) whose output nothing
+//! else reads, the normalisation becomes part of the weights and bias:
+//!   s = gamma / sqrt(var + eps);  w'[m] = w[m] * s[m];  b'[m] = (b[m] - mean[m]) * s[m] + beta[m].
+//! A BatchNormalization elsewhere becomes a per-channel Mul and Add (which affine folding may
+//! still merge into a producer).
+
+use super::{PassReport, bypass, private_constant};
+use crate::error::Result;
+use crate::ir::{BinaryOp, Graph, NodeId, Op, Tensor};
+use crate::options::Options;
+
+pub fn run(g: &mut Graph, _options: &Options) -> Result<PassReport> {
+    let mut report = PassReport::new("batchnorm_fold");
+    for n in g.topo_order()? {
+        let Op::BatchNorm { epsilon } = *g.op(n) else { continue };
+        let operands = g.operands(n);
+        let params: Option<Vec<Vec<f32>>> =
+            operands[1..].iter().map(|&p| g.constant(p).and_then(|t| t.as_f32()).map(<[f32]>::to_vec)).collect();
+        let Some(params) = params else { continue };
+        let (gamma, beta, mean, var) = (&params[0], &params[1], &params[2], &params[3]);
+        let scale: Vec<f32> = gamma.iter().zip(var).map(|(g, v)| g / (v + epsilon).sqrt()).collect();
+        let shift: Vec<f32> = (0..scale.len()).map(|c| beta[c] - mean[c] * scale[c]).collect();
+        let x = operands[0];
+        if foldable_conv(g, x) {
+            scale_conv(g, x, &scale, &shift)?;
+            bypass(g, n, x);
+            report.fused("batchnorm->conv");
+        } else {
+            to_affine(g, n, x, scale, shift)?;
+            report.changed("batchnorm->mul+add", 1);
+        }
+    }
+    report.changed("removed", g.remove_dead());
+    Ok(report)
+}
+
+/// A Conv whose only reader is the node being folded and that has nothing after its bias yet.
+pub(crate) fn foldable_conv(g: &Graph, x: NodeId) -> bool {
+    matches!(g.op(x), Op::Conv(c) if c.act.is_none() && !c.has_residual) && g.has_single_use(x)
+        && g.operand(x, 1).is_some_and(|w| g.constant(w).is_some())
+        && g.op(x).as_conv().and_then(|c| c.bias_slot()).is_none_or(|s| g.operand(x, s).is_some_and(|b| g.constant(b).is_some()))
+}
+
+/// conv' = conv * scale + shift, per output channel, by rewriting its weight and bias.
+pub(crate) fn scale_conv(g: &mut Graph, conv: NodeId, scale: &[f32], shift: &[f32]) -> Result<()> {
+    let w = private_constant(g, conv, 1)?;
+    let per_channel = w.len() / scale.len();
+    if let Some(w) = w.as_f32_mut() {
+        for (i, v) in w.iter_mut().enumerate() {
+            *v *= scale[i / per_channel];
+        }
+    }
+    add_to_bias(g, conv, |m, b| b * scale[m] + shift[m], scale.len())
+}
+
+/// Rewrites the Conv's bias (creating a zero bias if it has none) as `f(channel, bias)`.
+pub(crate) fn add_to_bias(g: &mut Graph, conv: NodeId, f: impl Fn(usize, f32) -> f32, channels: usize) -> Result<()> {
+    let Op::Conv(c) = g.op(conv).clone() else { return Ok(()) };
+    if !c.has_bias {
+        let name = format!("{}_bias", g.node(conv).name);
+        let zero = g.add_constant(Tensor::zeros(vec![channels]), name, vec![]);
+        let mut operands = g.operands(conv);
+        operands.insert(2, zero);
+        g.set_operands(conv, &operands);
+        if let Op::Conv(c) = &mut g.node_mut(conv).op {
+            c.has_bias = true;
+        }
+    }
+    let b = private_constant(g, conv, 2)?;
+    if let Some(b) = b.as_f32_mut() {
+        for (m, v) in b.iter_mut().enumerate() {
+            *v = f(m, *v);
+        }
+    }
+    Ok(())
+}
+
+/// Replaces BatchNormalization `n` by Mul(x, scale) then Add(.., shift), both per channel.
+fn to_affine(g: &mut Graph, n: NodeId, x: NodeId, scale: Vec<f32>, shift: Vec<f32>) -> Result<()> {
+    let ty = g.ty(n)?.clone();
+    let mut shape = vec![1; ty.rank()];
+    shape[1] = scale.len();
+    let name = g.node(n).name.clone();
+    let origin = g.node(n).origin.clone();
+    let s = g.add_constant(Tensor::f32(shape.clone(), scale), format!("{name}_scale"), vec![]);
+    let t = g.add_constant(Tensor::f32(shape, shift), format!("{name}_shift"), vec![]);
+    let mul = g.add(Op::Binary(BinaryOp::Mul), format!("{name}_mul"), origin.clone(), &[x, s]);
+    g.node_mut(mul).ty = Some(ty.clone());
+    g.node_mut(n).op = Op::Binary(BinaryOp::Add);
+    g.set_operands(n, &[mul, t]);
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! Model statistics: parameters, multiply-accumulates per layer, weight bytes, node counts and
+//! the fusions the passes applied (what `mobilenetc stats` prints).
+
+use std::collections::BTreeMap;
+
+use crate::Frontend;
+use crate::error::Result;
+use crate::ir::{Graph, NodeId, Op};
+use crate::passes::total_fusions;
+
+/// One Conv or Gemm layer of the optimised graph.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Layer {
+    pub name: String,
+    pub op: String,
+    pub output: Vec<usize>,
+    pub macs: u64,
+    pub params: u64,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Stats {
+    /// Weights the compiled model carries, after folding (f32 values).
+    pub params: u64,
+    /// Multiply-accumulates of one inference at the compiled batch size.
+    pub macs: u64,
+    /// Bytes of those weights.
+    pub weights_bytes: u64,
+    /// Operations (not counting inputs and constants) as imported, and after optimisation.
+    pub nodes_imported: usize,
+    pub nodes_optimized: usize,
+    /// Fusions applied, by kind.
+    pub fusions: BTreeMap<String, usize>,
+    /// Operations left after optimisation, by op.
+    pub ops_optimized: BTreeMap<String, usize>,
+    pub layers: Vec<Layer>,
+}
+
+fn macs_of(g: &Graph, n: NodeId) -> Result<u64> {
+    let out: u64 = g.ty(n)?.elements() as u64;
+    Ok(match g.op(n) {
+        Op::Conv(c) => {
+            let w = g.shape(g.operand(n, 1).unwrap_or(n))?;
+            out * (w[1] * c.window.kernel[0] * c.window.kernel[1]) as u64
+        }
+        Op::Gemm(gm) => {
+            let a = g.shape(g.operand(n, 0).unwrap_or(n))?;
+            out * if gm.trans_a { a[0] } else { a[1] } as u64
+        }
+        Op::MatMul => {
+            let a = g.shape(g.operand(n, 0).unwrap_or(n))?;
+            out * *a.last().unwrap_or(&1) as u64
+        }
+        _ => 0,
+    })
+}
+
+pub fn compute(fe: &Frontend) -> Result<Stats> {
+    let g = &fe.optimized;
+    let mut params = 0u64;
+    let mut weights_bytes = 0u64;
+    for n in g.dag.node_indices() {
+        if let Some(t) = g.constant(n) {
+            params += t.len() as u64;
+            weights_bytes += 4 * t.len() as u64;
+        }
+    }
+    let mut layers = Vec::new();
+    let mut macs = 0;
+    let mut ops_optimized = BTreeMap::new();
+    for n in g.topo_order()? {
+        let op = g.op(n);
+        if matches!(op, Op::Input { .. } | Op::Constant(_)) {
+            continue;
+        }
+        *ops_optimized.entry(op.name().to_string()).or_default() += 1;
+        let m = macs_of(g, n)?;
+        if matches!(op, Op::Conv(_) | Op::Gemm(_) | Op::MatMul) {
+            let p: u64 = g.operands(n).iter().filter_map(|&o| g.constant(o)).map(|t| t.len() as u64).sum();
+            let node = g.node(n);
+            layers.push(Layer {
+                name: node.origin.first().cloned().unwrap_or_else(|| node.name.clone()),
+                op: op.to_string(),
+                output: g.shape(n)?.to_vec(),
+                macs: m,
+                params: p,
+            });
+        }
+        macs += m;
+    }
+    Ok(Stats {
+        params,
+        macs,
+        weights_bytes,
+        nodes_imported: fe.imported.op_count(),
+        nodes_optimized: g.op_count(),
+        fusions: total_fusions(&fe.reports),
+        ops_optimized,
+        layers,
+    })
+}
+
+/// Human-readable rendering.
+pub fn to_text(s: &Stats) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(out, "params          {:>14}", group_digits(s.params));
+    let _ = writeln!(out, "weights_bytes   {:>14}", group_digits(s.weights_bytes));
+    let _ = writeln!(out, "macs            {:>14}", group_digits(s.macs));
+    let _ = writeln!(out, "nodes_imported  {:>14}", s.nodes_imported);
+    let _ = writeln!(out, "nodes_optimized {:>14}", s.nodes_optimized);
+    let _ = writeln!(out, "\nfusions:");
+    for (k, v) in &s.fusions {
+        let _ = writeln!(out, "  {k:<32} {v:>5}");
+    }
+    let _ = writeln!(out, "\nops after optimisation:");
+    for (k, v) in &s.ops_optimized {
+        let _ = writeln!(out, "  {k:<32} {v:>5}");
+    }
+    let _ = writeln!(out, "\nlayers:");
+    let _ = writeln!(out, "  {:>4}  {:>12}  {:>10}  {:<20}  op / onnx node", "#", "macs", "params", "output");
+    for (i, l) in s.layers.iter().enumerate() {
+        let shape: Vec<String> = l.output.iter().map(|d| d.to_string()).collect();
+        let _ = writeln!(
+            out,
+            "  {i:>4}  {:>12}  {:>10}  {:<20}  {} / {}",
+            group_digits(l.macs),
+            group_digits(l.params),
+            shape.join("x"),
+            l.op,
+            l.name
+        );
+    }
+    out
+}
+
+fn group_digits(v: u64) -> String {
+    let s = v.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

@@ -1,0 +1,1 @@
+//! `mobilenet_model!`. Filled by the code-generation issue.

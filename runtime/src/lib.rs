@@ -1,0 +1,2 @@
+//! Kernels the generated code calls. Filled by the code-generation issue.
+#![no_std]
