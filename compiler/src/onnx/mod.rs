@@ -2,6 +2,7 @@
 //!
 //! Nothing past the importer sees these types.
 
+pub mod builder;
 mod external;
 pub mod proto;
 

@@ -1,5 +1,6 @@
 //! Canonical forms, so that later passes match one spelling of each thing:
-//! - Reshape/Flatten/Squeeze/Unsqueeze (and Transposes that only move size-1 axes) become View;
+//! - Reshape/Flatten/Squeeze/Unsqueeze (and Transposes that only move size-1 axes) become View,
+//!   and a View of a View reads the original tensor;
 //! - Sub and Div by a constant become Add and Mul;
 //! - Max/Min with a scalar constant become Clip (Relu when the bounds are [0, inf));
 //! - MatMul of a 2-D input by a constant 2-D matrix becomes Gemm.
@@ -69,6 +70,13 @@ pub fn run(g: &mut Graph, _options: &Options) -> Result<PassReport> {
             _ => continue,
         };
         set_op(g, n, new_op);
+        // A view of a view reads the original tensor directly.
+        if let (Op::View { .. }, Some(src)) = (g.op(n), g.operand(n, 0)) {
+            if let (Op::View { .. }, Some(base)) = (g.op(src), g.operand(src, 0)) {
+                g.set_operands(n, &[base]);
+                report.changed("view+view", 1);
+            }
+        }
     }
     report.changed("removed", g.remove_dead());
     Ok(report)

@@ -1,0 +1,315 @@
+//! `mobilenetc` as a user meets it: exit status, messages, output formats. Malformed models are
+//! built in code (onnx::builder) or cut from the project's fixtures.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use mobilenet_compiler::onnx::builder::*;
+use mobilenet_compiler::onnx::proto::ModelProto;
+use prost::Message;
+
+fn mobilenetc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mobilenetc")).args(args).output().expect("mobilenetc runs")
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/fixtures").join(name)
+}
+
+/// Asserts exit status 2, a one-line `error:` naming `needle`, and no panic.
+fn assert_bad_input(out: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "exit status for {needle:?}; stderr: {stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("internal error"), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line expected: {stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(stderr.to_lowercase().contains(&needle.to_lowercase()), "expected {needle:?} in: {stderr}");
+}
+
+fn write_model(dir: &Path, name: &str, model: &ModelProto) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, model.encode_to_vec()).unwrap();
+    path
+}
+
+/// x[1,2,4,4] -> Conv(w[3,C,1,1]) -> y
+fn small_conv(w_in_channels: i64) -> ModelBuilder {
+    let w: Vec<f32> = (0..3 * w_in_channels).map(|i| i as f32 * 0.1).collect();
+    ModelBuilder::new(13)
+        .input("x", &[1, 2, 4, 4])
+        .initializer("w", &[3, w_in_channels, 1, 1], &w)
+        .node("Conv", &["x", "w"], &["y"], vec![attr_ints("kernel_shape", &[1, 1])])
+        .output("y")
+}
+
+fn stats(path: &Path) -> Output {
+    mobilenetc(&["stats", path.to_str().unwrap()])
+}
+
+#[test]
+fn empty_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("empty.onnx");
+    std::fs::write(&p, b"").unwrap();
+    assert_bad_input(&stats(&p), "empty");
+}
+
+#[test]
+fn random_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    // A fixed pseudo-random sequence (xorshift) so failures reproduce.
+    let mut s = 0x9e3779b97f4a7c15u64;
+    let bytes: Vec<u8> = (0..4096)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s as u8
+        })
+        .collect();
+    let p = dir.path().join("random.onnx");
+    std::fs::write(&p, bytes).unwrap();
+    assert_bad_input(&stats(&p), "not");
+}
+
+#[test]
+fn truncated_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(fixture("torch_v2_like.dynbatch.op13.onnx")).unwrap();
+    let p = dir.path().join("truncated.onnx");
+    std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
+    assert_bad_input(&stats(&p), "protobuf decoding failed");
+}
+
+#[test]
+fn undefined_tensor() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = ModelBuilder::new(13).input("x", &[1, 4]).node("Relu", &["nope"], &["y"], vec![]).output("y").build();
+    let out = stats(&write_model(dir.path(), "undefined.onnx", &m));
+    assert_bad_input(&out, "uses tensor 'nope', which no node, initializer or graph input defines");
+    assert_bad_input(&out, "node 'Relu_0' (Relu");
+}
+
+#[test]
+fn cycle() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = ModelBuilder::new(13)
+        .input("x", &[1, 4])
+        .node("Add", &["x", "b"], &["a"], vec![])
+        .node("Relu", &["a"], &["b"], vec![])
+        .output("b")
+        .build();
+    assert_bad_input(&stats(&write_model(dir.path(), "cycle.onnx", &m)), "cycle");
+}
+
+#[test]
+fn conv_weight_disagrees_with_input_channels() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = stats(&write_model(dir.path(), "conv.onnx", &small_conv(5).build()));
+    assert_bad_input(&out, "expects 5 input channels (group 1) but the input [1, 2, 4, 4] has 2");
+    assert_bad_input(&out, "(Conv, opset 13)");
+}
+
+#[test]
+fn a_good_small_model_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = stats(&write_model(dir.path(), "conv.onnx", &small_conv(2).build()));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn external_model(location: &str, offset: u64, length: u64) -> ModelProto {
+    ModelBuilder::new(13)
+        .input("x", &[1, 2, 4, 4])
+        .tensor(external_tensor("w", &[3, 2, 1, 1], location, offset, length))
+        .node("Conv", &["x", "w"], &["y"], vec![])
+        .output("y")
+        .build()
+}
+
+#[test]
+fn external_data_absolute_location() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = external_model("/etc/passwd", 0, 24);
+    assert_bad_input(&stats(&write_model(dir.path(), "m.onnx", &m)), "must be a relative path inside the model's folder");
+}
+
+#[test]
+fn external_data_climbing_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let inner = dir.path().join("model");
+    std::fs::create_dir(&inner).unwrap();
+    std::fs::write(dir.path().join("secret.bin"), [0u8; 24]).unwrap();
+    let m = external_model("../secret.bin", 0, 24);
+    assert_bad_input(&stats(&write_model(&inner, "m.onnx", &m)), "must be a relative path inside the model's folder");
+}
+
+#[cfg(unix)]
+#[test]
+fn external_data_symlink_escape() {
+    let dir = tempfile::tempdir().unwrap();
+    let inner = dir.path().join("model");
+    std::fs::create_dir(&inner).unwrap();
+    std::fs::write(dir.path().join("secret.bin"), [0u8; 24]).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("secret.bin"), inner.join("w.bin")).unwrap();
+    let m = external_model("w.bin", 0, 24);
+    assert_bad_input(&stats(&write_model(&inner, "m.onnx", &m)), "outside the model's folder");
+}
+
+#[test]
+fn external_data_file_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = external_model("weights.bin", 0, 24);
+    assert_bad_input(&stats(&write_model(dir.path(), "m.onnx", &m)), "cannot be opened");
+}
+
+#[test]
+fn external_data_past_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("weights.bin"), [0u8; 30]).unwrap();
+    let m = external_model("weights.bin", 16, 24);
+    assert_bad_input(&stats(&write_model(dir.path(), "m.onnx", &m)), "runs past the end");
+}
+
+#[test]
+fn external_data_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let values: Vec<u8> = (0..6).flat_map(|i| (i as f32).to_le_bytes()).collect();
+    std::fs::write(dir.path().join("weights.bin"), [vec![0u8; 8], values].concat()).unwrap();
+    let m = external_model("weights.bin", 8, 24);
+    let out = stats(&write_model(dir.path(), "m.onnx", &m));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn dimension_of_2_pow_40() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = ModelBuilder::new(13).input("x", &[1, 1 << 40]).node("Relu", &["x"], &["y"], vec![]).output("y").build();
+    assert_bad_input(&stats(&write_model(dir.path(), "huge.onnx", &m)), "limit");
+    let w = ModelBuilder::new(13)
+        .input("x", &[1, 4])
+        .tensor(float_tensor("w", &[1 << 40, 4], &[]))
+        .node("MatMul", &["x", "w"], &["y"], vec![])
+        .output("y")
+        .build();
+    assert_bad_input(&stats(&write_model(dir.path(), "huge_w.onnx", &w)), "dimension of 1099511627776");
+}
+
+#[test]
+fn unsupported_op() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = ModelBuilder::new(13).input("x", &[1, 4]).node("Tanh", &["x"], &["y"], vec![]).output("y").build();
+    let out = stats(&write_model(dir.path(), "tanh.onnx", &m));
+    assert_bad_input(&out, "operator ai.onnx::Tanh is not supported");
+    assert_bad_input(&out, "node 'Tanh_0' (Tanh, opset 13)");
+    assert_bad_input(&out, "Conv, Div");
+}
+
+#[test]
+fn missing_file_and_bad_usage() {
+    assert_bad_input(&mobilenetc(&["stats", "/nonexistent/model.onnx"]), "No such file");
+    let out = mobilenetc(&["stats"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = mobilenetc(&["dump", fixture("v3_like.op14.onnx").to_str().unwrap(), "--format", "svg"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn symbolic_dimensions_need_a_size() {
+    let model = fixture("paddle_like.dynhw.op11.onnx");
+    let out = stats(&model);
+    assert_bad_input(&out, "input 'x' has a symbolic dimension 2 ('?')");
+    assert_bad_input(&out, "--input-shape");
+    let ok = mobilenetc(&["stats", model.to_str().unwrap(), "--input-shape", "1,3,16,24"]);
+    assert!(ok.status.success());
+    let wrong = mobilenetc(&["stats", model.to_str().unwrap(), "--input-shape", "1,4,16,24"]);
+    assert_bad_input(&wrong, "fixes dimension 1 at 3");
+}
+
+#[test]
+fn batch_option() {
+    let model = fixture("torch_v2_like.dynbatch.op13.onnx");
+    let out = mobilenetc(&["dump", model.to_str().unwrap(), "--batch", "4"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("input 'input' : f32[4x3x32x32]"));
+    let fixed = fixture("v3_like.op14.onnx");
+    assert_bad_input(&mobilenetc(&["stats", fixed.to_str().unwrap(), "--batch", "4"]), "fixes the batch at 1");
+}
+
+#[test]
+fn dump_text_names_nodes_shapes_and_fusions() {
+    let model = fixture("keras_like.nhwc.op13.onnx");
+    let out = mobilenetc(&["dump", model.to_str().unwrap()]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("stage optimized"), "{text}");
+    // The Relu6 spelled Max+Min and the Mul/Add BatchNorm ended in the depthwise conv.
+    let dw = text.lines().find(|l| l.contains("Conv(depthwise)") && l.contains("s=1x1")).expect("a depthwise conv");
+    assert!(dw.contains("act=relu6") && dw.contains("Mul_") && dw.contains("Min_") && dw.contains("f32[1x8x13x13]"), "{dw}");
+    let imported = mobilenetc(&["dump", model.to_str().unwrap(), "--stage", "imported"]);
+    let text = String::from_utf8_lossy(&imported.stdout);
+    assert!(text.contains("= Max (") && text.contains("= Pad pads="), "{text}");
+}
+
+#[test]
+fn dump_json_is_json() {
+    let model = fixture("v3_like.op14.onnx");
+    let out = mobilenetc(&["dump", model.to_str().unwrap(), "--format", "json"]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    let nodes = v["nodes"].as_array().expect("nodes");
+    assert!(nodes.iter().any(|n| n["op"] == "Conv(depthwise)" && n["attrs"].as_str().unwrap().contains("act=hardswish")));
+    assert_eq!(v["stage"], "optimized");
+}
+
+#[test]
+fn dump_dot_renders_in_graphviz() {
+    let dir = tempfile::tempdir().unwrap();
+    for (model, shape) in [("paddle_like.dynhw.op11.onnx", "1,3,16,24"), ("torch_v2_like.dynbatch.op13.onnx", "1,3,32,32")] {
+        let dot = dir.path().join("g.dot");
+        let path = fixture(model);
+        let args = ["dump", path.to_str().unwrap(), "--input-shape", shape, "--format", "dot", "-o", dot.to_str().unwrap()];
+        let out = mobilenetc(&args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        match Command::new("dot").args(["-Tsvg", dot.to_str().unwrap()]).output() {
+            Ok(svg) => {
+                assert!(svg.status.success(), "dot rejected the graph: {}", String::from_utf8_lossy(&svg.stderr));
+                assert!(String::from_utf8_lossy(&svg.stdout).contains("<svg"));
+            }
+            Err(_) if std::env::var_os("CI").is_none() => {
+                eprintln!("note: Graphviz 'dot' is not installed; the DOT output was not rendered");
+            }
+            Err(e) => panic!("CI must have Graphviz installed: {e}"),
+        }
+    }
+}
+
+#[test]
+fn stats_json_has_the_documented_keys() {
+    let model = fixture("torch_v2_like.dynbatch.op13.onnx");
+    let out = mobilenetc(&["stats", model.to_str().unwrap(), "--json"]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    for key in ["params", "macs", "weights_bytes", "nodes_imported", "nodes_optimized", "fusions", "ops_optimized"] {
+        assert!(v.get(key).is_some(), "missing {key}");
+    }
+    assert_eq!(v["fusions"]["batchnorm->conv"], 10);
+    assert_eq!(v["fusions"]["residual_add->conv"], 1);
+    assert!(v["ops_optimized"].get("BatchNormalization").is_none());
+    // The stem: 3x3 conv, 3 -> 16 channels, 32x32 -> 16x16 output.
+    assert_eq!(v["layers"][0]["macs"], 16 * 16 * 16 * 3 * 9);
+}
+
+#[test]
+fn run_interpret_writes_the_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = fixture("v3_like.op14.onnx");
+    let y = dir.path().join("y.npy");
+    let input = fixture("v3_like.op14.ref_in.npy");
+    let out = mobilenetc(&["run", model.to_str().unwrap(), "--input", input.to_str().unwrap(), "--output", y.to_str().unwrap(), "--interpret"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let got = mobilenet_compiler::npy::read(&y).unwrap();
+    let want = mobilenet_compiler::npy::read(&fixture("v3_like.op14.ref_out.npy")).unwrap();
+    let (g, w) = (got.as_f32().unwrap(), want.as_f32().unwrap());
+    let scale = w.iter().fold(0f32, |m, v| m.max(v.abs()));
+    assert!(g.iter().zip(w).all(|(a, b)| (a - b).abs() <= 1e-4 * scale + 1e-6));
+}
