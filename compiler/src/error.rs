@@ -48,27 +48,32 @@ impl fmt::Display for NodeContext {
     }
 }
 
-/// A compiler error: a kind, a message, and where it happened.
+/// A compiler error: a kind, a message, and where it happened. Boxed, so that `Result`s stay
+/// one pointer wide on the happy path.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub struct Error {
-    pub kind: ErrorKind,
-    pub message: String,
-    pub file: Option<PathBuf>,
-    pub node: Option<NodeContext>,
+pub struct Error(Box<Inner>);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Inner {
+    kind: ErrorKind,
+    message: String,
+    file: Option<PathBuf>,
+    node: Option<NodeContext>,
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(file) = &self.file {
+        let e = &self.0;
+        if let Some(file) = &e.file {
             write!(f, "{}: ", file.display())?;
         }
-        if let Some(node) = &self.node {
+        if let Some(node) = &e.node {
             write!(f, "{node}: ")?;
         }
-        if self.kind == ErrorKind::Internal {
+        if e.kind == ErrorKind::Internal {
             write!(f, "internal compiler error: ")?;
         }
-        write!(f, "{}", self.message)
+        write!(f, "{}", e.message)
     }
 }
 
@@ -76,7 +81,20 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), file: None, node: None }
+        Error(Box::new(Inner { kind, message: message.into(), file: None, node: None }))
+    }
+    pub fn kind(&self) -> ErrorKind {
+        self.0.kind
+    }
+    /// The message without file and node context.
+    pub fn message(&self) -> &str {
+        &self.0.message
+    }
+    pub fn file(&self) -> Option<&Path> {
+        self.0.file.as_deref()
+    }
+    pub fn node(&self) -> Option<&NodeContext> {
+        self.0.node.as_ref()
     }
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Invalid, message)
@@ -99,16 +117,16 @@ impl Error {
 
     /// Attach the file, unless a more specific one (an external-data file) is already named.
     pub fn in_file(mut self, path: &Path) -> Self {
-        if self.file.is_none() {
-            self.file = Some(path.to_path_buf());
+        if self.0.file.is_none() {
+            self.0.file = Some(path.to_path_buf());
         }
         self
     }
 
     /// Attach the node, unless the error already names one.
     pub fn at_node(mut self, node: &NodeContext) -> Self {
-        if self.node.is_none() {
-            self.node = Some(node.clone());
+        if self.0.node.is_none() {
+            self.0.node = Some(node.clone());
         }
         self
     }

@@ -22,9 +22,9 @@
 
 pub mod error;
 pub mod import;
-pub mod npy;
 pub mod interp;
 pub mod ir;
+pub mod npy;
 pub mod onnx;
 pub mod options;
 pub mod passes;

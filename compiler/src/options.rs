@@ -47,10 +47,7 @@ impl InputShape {
             Some((name, dims)) => (Some(name.trim().to_string()), dims),
             None => (None, text),
         };
-        let dims: Result<Vec<usize>, _> = dims
-            .split([',', 'x'])
-            .map(|d| d.trim().parse::<usize>())
-            .collect();
+        let dims: Result<Vec<usize>, _> = dims.split([',', 'x']).map(|d| d.trim().parse::<usize>()).collect();
         match dims {
             Ok(dims) if !dims.is_empty() => Ok(InputShape { name, dims }),
             _ => Err(format!(

@@ -130,7 +130,10 @@ fn external_model(location: &str, offset: u64, length: u64) -> ModelProto {
 fn external_data_absolute_location() {
     let dir = tempfile::tempdir().unwrap();
     let m = external_model("/etc/passwd", 0, 24);
-    assert_bad_input(&stats(&write_model(dir.path(), "m.onnx", &m)), "must be a relative path inside the model's folder");
+    assert_bad_input(
+        &stats(&write_model(dir.path(), "m.onnx", &m)),
+        "must be a relative path inside the model's folder",
+    );
 }
 
 #[test]
@@ -244,7 +247,10 @@ fn dump_text_names_nodes_shapes_and_fusions() {
     assert!(text.contains("stage optimized"), "{text}");
     // The Relu6 spelled Max+Min and the Mul/Add BatchNorm ended in the depthwise conv.
     let dw = text.lines().find(|l| l.contains("Conv(depthwise)") && l.contains("s=1x1")).expect("a depthwise conv");
-    assert!(dw.contains("act=relu6") && dw.contains("Mul_") && dw.contains("Min_") && dw.contains("f32[1x8x13x13]"), "{dw}");
+    assert!(
+        dw.contains("act=relu6") && dw.contains("Mul_") && dw.contains("Min_") && dw.contains("f32[1x8x13x13]"),
+        "{dw}"
+    );
     let imported = mobilenetc(&["dump", model.to_str().unwrap(), "--stage", "imported"]);
     let text = String::from_utf8_lossy(&imported.stdout);
     assert!(text.contains("= Max (") && text.contains("= Pad pads="), "{text}");
@@ -257,17 +263,22 @@ fn dump_json_is_json() {
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
     let nodes = v["nodes"].as_array().expect("nodes");
-    assert!(nodes.iter().any(|n| n["op"] == "Conv(depthwise)" && n["attrs"].as_str().unwrap().contains("act=hardswish")));
+    assert!(
+        nodes.iter().any(|n| n["op"] == "Conv(depthwise)" && n["attrs"].as_str().unwrap().contains("act=hardswish"))
+    );
     assert_eq!(v["stage"], "optimized");
 }
 
 #[test]
 fn dump_dot_renders_in_graphviz() {
     let dir = tempfile::tempdir().unwrap();
-    for (model, shape) in [("paddle_like.dynhw.op11.onnx", "1,3,16,24"), ("torch_v2_like.dynbatch.op13.onnx", "1,3,32,32")] {
+    for (model, shape) in
+        [("paddle_like.dynhw.op11.onnx", "1,3,16,24"), ("torch_v2_like.dynbatch.op13.onnx", "1,3,32,32")]
+    {
         let dot = dir.path().join("g.dot");
         let path = fixture(model);
-        let args = ["dump", path.to_str().unwrap(), "--input-shape", shape, "--format", "dot", "-o", dot.to_str().unwrap()];
+        let args =
+            ["dump", path.to_str().unwrap(), "--input-shape", shape, "--format", "dot", "-o", dot.to_str().unwrap()];
         let out = mobilenetc(&args);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         match Command::new("dot").args(["-Tsvg", dot.to_str().unwrap()]).output() {
@@ -305,7 +316,15 @@ fn run_interpret_writes_the_output() {
     let model = fixture("v3_like.op14.onnx");
     let y = dir.path().join("y.npy");
     let input = fixture("v3_like.op14.ref_in.npy");
-    let out = mobilenetc(&["run", model.to_str().unwrap(), "--input", input.to_str().unwrap(), "--output", y.to_str().unwrap(), "--interpret"]);
+    let out = mobilenetc(&[
+        "run",
+        model.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        y.to_str().unwrap(),
+        "--interpret",
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let got = mobilenet_compiler::npy::read(&y).unwrap();
     let want = mobilenet_compiler::npy::read(&fixture("v3_like.op14.ref_out.npy")).unwrap();

@@ -144,9 +144,8 @@ fn execute(command: Command) -> Result<(), Error> {
             let outputs = interp::run(&fe.optimized, &[x]).map_err(|e| e.in_file(&input))?;
             let y = &outputs[0];
             npy::write(&output, y)?;
-            let argmax = y.as_f32().and_then(|v| {
-                v.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i)
-            });
+            let argmax =
+                y.as_f32().and_then(|v| v.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i));
             eprintln!(
                 "wrote {} ({}){}",
                 output.display(),

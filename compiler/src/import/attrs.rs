@@ -14,10 +14,18 @@ impl<'m> Attrs<'m> {
         let mut map = HashMap::new();
         for a in attrs {
             if matches!(a.r#type, at::GRAPH | at::GRAPHS) {
-                return Err(err!(unsupported, "attribute '{}' holds a sub-graph; control flow (If/Loop/Scan) is not supported", a.name));
+                return Err(err!(
+                    unsupported,
+                    "attribute '{}' holds a sub-graph; control flow (If/Loop/Scan) is not supported",
+                    a.name
+                ));
             }
             if !a.ref_attr_name.is_empty() {
-                return Err(err!(unsupported, "attribute '{}' refers to a function attribute; functions are not supported", a.name));
+                return Err(err!(
+                    unsupported,
+                    "attribute '{}' refers to a function attribute; functions are not supported",
+                    a.name
+                ));
             }
             if map.insert(a.name.as_str(), a).is_some() {
                 return Err(err!(invalid, "attribute '{}' is given twice", a.name));

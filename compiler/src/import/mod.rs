@@ -26,7 +26,10 @@ enum Value<'m> {
     Initializer(&'m TensorProto),
     /// A secondary output of a node (Dropout's mask, BatchNormalization's training outputs),
     /// which the compiler does not compute.
-    Unsupported { producer: String, op_type: String },
+    Unsupported {
+        producer: String,
+        op_type: String,
+    },
 }
 
 pub(crate) struct Importer<'m> {
@@ -53,8 +56,7 @@ impl<'m> NodeCx<'_, 'm> {
 
     /// Operand `i`, which must be present.
     pub fn input(&mut self, i: usize) -> Result<NodeId> {
-        self.optional_input(i)?
-            .ok_or_else(|| err!(invalid, "required input {i} is missing"))
+        self.optional_input(i)?.ok_or_else(|| err!(invalid, "required input {i} is missing"))
     }
 
     /// Operand `i`, or `None` when absent or given as "".
@@ -233,7 +235,8 @@ fn import_inner(model: &ModelProto, path: Option<&Path>, options: &Options) -> R
         return Err(Error::invalid("the graph declares no outputs"));
     }
     for out in &graph.output {
-        let n = imp.value(&out.name).map_err(|e| Error::invalid(format!("graph output '{}': {}", out.name, e.message)))?;
+        let n =
+            imp.value(&out.name).map_err(|e| Error::invalid(format!("graph output '{}': {}", out.name, e.message())))?;
         imp.graph.outputs.push(GraphOutput { name: out.name.clone(), node: n });
     }
     Ok(imp.graph)
@@ -259,11 +262,7 @@ fn node_context(node: &NodeProto, opset: i64) -> NodeContext {
 }
 
 fn default_opset(model: &ModelProto) -> Result<i64> {
-    let version = model
-        .opset_import
-        .iter()
-        .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
-        .map(|o| o.version);
+    let version = model.opset_import.iter().find(|o| o.domain.is_empty() || o.domain == "ai.onnx").map(|o| o.version);
     match version {
         Some(v) if (1..=ops::MAX_OPSET).contains(&v) => Ok(v),
         Some(v) => Err(err!(
@@ -279,12 +278,17 @@ fn default_opset(model: &ModelProto) -> Result<i64> {
 /// Nodes in dependency order. ONNX requires files to be sorted, but Paddle2ONNX writes weight
 /// Constant nodes after their users, so the order is recomputed. Errors name an undefined
 /// tensor or a cycle.
-fn topological_nodes<'m>(graph: &'m crate::onnx::proto::GraphProto, known: &HashMap<&'m str, Value<'m>>) -> Result<Vec<&'m NodeProto>> {
+fn topological_nodes<'m>(
+    graph: &'m crate::onnx::proto::GraphProto,
+    known: &HashMap<&'m str, Value<'m>>,
+) -> Result<Vec<&'m NodeProto>> {
     let mut producer: HashMap<&str, usize> = HashMap::new();
     for (i, node) in graph.node.iter().enumerate() {
         for out in node.output.iter().filter(|o| !o.is_empty()) {
             if known.contains_key(out.as_str()) || producer.insert(out.as_str(), i).is_some() {
-                return Err(Error::invalid(format!("tensor '{out}' is defined more than once")).at_node(&node_context(node, 0)));
+                return Err(
+                    Error::invalid(format!("tensor '{out}' is defined more than once")).at_node(&node_context(node, 0))
+                );
             }
         }
     }
@@ -318,11 +322,8 @@ fn topological_nodes<'m>(graph: &'m crate::onnx::proto::GraphProto, known: &Hash
         }
     }
     if order.len() != graph.node.len() {
-        let stuck: Vec<&str> = (0..graph.node.len())
-            .filter(|&i| pending[i] > 0)
-            .take(5)
-            .map(|i| graph.node[i].name.as_str())
-            .collect();
+        let stuck: Vec<&str> =
+            (0..graph.node.len()).filter(|&i| pending[i] > 0).take(5).map(|i| graph.node[i].name.as_str()).collect();
         return Err(err!(invalid, "the graph has a cycle: nodes {stuck:?} depend on each other"));
     }
     Ok(order)
@@ -356,16 +357,25 @@ fn unsupported_op(node: &NodeProto) -> Error {
 }
 
 /// The declared dims of a graph input and the concrete type chosen for it.
-fn input_type(vi: &ValueInfoProto, input_count: usize, shapes: &ShapeOptions, limits: &Limits) -> Result<(Vec<DeclaredDim>, TensorType)> {
+fn input_type(
+    vi: &ValueInfoProto,
+    input_count: usize,
+    shapes: &ShapeOptions,
+    limits: &Limits,
+) -> Result<(Vec<DeclaredDim>, TensorType)> {
     let name = &vi.name;
     let tensor_type = vi
         .r#type
         .as_ref()
         .and_then(|t| t.tensor_type.as_ref())
         .ok_or_else(|| err!(unsupported, "graph input '{name}' is not a tensor"))?;
-    let dtype = tensor::dtype_of(tensor_type.elem_type).map_err(|e| err!(unsupported, "graph input '{name}': {}", e.message))?;
+    let dtype = tensor::dtype_of(tensor_type.elem_type)
+        .map_err(|e| err!(unsupported, "graph input '{name}': {}", e.message()))?;
     if dtype != DType::F32 {
-        return Err(err!(unsupported, "graph input '{name}' has element type {dtype}; only float32 inputs are supported"));
+        return Err(err!(
+            unsupported,
+            "graph input '{name}' has element type {dtype}; only float32 inputs are supported"
+        ));
     }
     let Some(shape) = &tensor_type.shape else {
         return Err(err!(unsupported, "graph input '{name}' has no declared rank; give one in the model"));
@@ -400,7 +410,11 @@ fn input_type(vi: &ValueInfoProto, input_count: usize, shapes: &ShapeOptions, li
         for (i, (d, &g)) in declared.iter().zip(&given.dims).enumerate() {
             if let DeclaredDim::Fixed(f) = d {
                 if *f != g {
-                    return Err(err!(usage, "input '{name}' fixes dimension {i} at {f} ({}), but the given shape has {g}", show_declared(&declared)));
+                    return Err(err!(
+                        usage,
+                        "input '{name}' fixes dimension {i} at {f} ({}), but the given shape has {g}",
+                        show_declared(&declared)
+                    ));
                 }
             }
             if g == 0 {

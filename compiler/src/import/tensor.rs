@@ -18,7 +18,11 @@ pub fn checked_dims(dims: &[i64], limits: &Limits, what: &str) -> Result<(Vec<us
             return Err(err!(invalid, "{what} has a negative dimension {d}"));
         }
         if d as u64 > limits.max_dim {
-            return Err(err!(limit, "{what} has a dimension of {d}, more than the limit of {} (Limits::max_dim)", limits.max_dim));
+            return Err(err!(
+                limit,
+                "{what} has a dimension of {d}, more than the limit of {} (Limits::max_dim)",
+                limits.max_dim
+            ));
         }
         count = count.saturating_mul(d as u64);
         shape.push(d as usize);
@@ -117,10 +121,18 @@ fn from_raw(dt: i32, shape: Vec<usize>, raw: &[u8]) -> Tensor {
             shape,
             chunks::<8>(raw).map(|b| u64::from_le_bytes(b).min(i64::MAX as u64) as i64).collect(),
         ),
-        data_type::INT32 => Tensor::int(DType::I32, shape, chunks::<4>(raw).map(|b| i32::from_le_bytes(b) as i64).collect()),
-        data_type::UINT32 => Tensor::int(DType::I64, shape, chunks::<4>(raw).map(|b| u32::from_le_bytes(b) as i64).collect()),
-        data_type::INT16 => Tensor::int(DType::I32, shape, chunks::<2>(raw).map(|b| i16::from_le_bytes(b) as i64).collect()),
-        data_type::UINT16 => Tensor::int(DType::I32, shape, chunks::<2>(raw).map(|b| u16::from_le_bytes(b) as i64).collect()),
+        data_type::INT32 => {
+            Tensor::int(DType::I32, shape, chunks::<4>(raw).map(|b| i32::from_le_bytes(b) as i64).collect())
+        }
+        data_type::UINT32 => {
+            Tensor::int(DType::I64, shape, chunks::<4>(raw).map(|b| u32::from_le_bytes(b) as i64).collect())
+        }
+        data_type::INT16 => {
+            Tensor::int(DType::I32, shape, chunks::<2>(raw).map(|b| i16::from_le_bytes(b) as i64).collect())
+        }
+        data_type::UINT16 => {
+            Tensor::int(DType::I32, shape, chunks::<2>(raw).map(|b| u16::from_le_bytes(b) as i64).collect())
+        }
         data_type::INT8 => Tensor::int(DType::I32, shape, raw.iter().map(|&b| b as i8 as i64).collect()),
         data_type::BOOL => Tensor::int(DType::Bool, shape, raw.iter().map(|&b| (b != 0) as i64).collect()),
         _ => Tensor::int(DType::I32, shape, raw.iter().map(|&b| b as i64).collect()),

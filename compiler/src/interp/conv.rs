@@ -30,7 +30,8 @@ pub fn conv(c: &Conv, args: &[&Tensor], out: &TensorType) -> Result<Tensor> {
                         let dx = kx as isize * dw - pl;
                         // Output columns whose input column ox*sw + dx lies inside [0, wd).
                         let lo = if dx < 0 { ((-dx) as usize).div_ceil(sw) } else { 0 };
-                        let hi = if (wd as isize) > dx { ((wd as isize - dx) as usize).div_ceil(sw).min(ow) } else { 0 };
+                        let hi =
+                            if (wd as isize) > dx { ((wd as isize - dx) as usize).div_ceil(sw).min(ow) } else { 0 };
                         for oy in 0..oh {
                             let iy = (oy * sh) as isize + ky as isize * dh - pt;
                             if iy < 0 || iy >= h as isize {

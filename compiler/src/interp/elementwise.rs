@@ -9,9 +9,7 @@ use crate::ir::{BinaryOp, Data, Tensor, TensorType};
 fn broadcast_strides(shape: &[usize], out: &[usize]) -> Vec<usize> {
     let s = strides(shape);
     let pad = out.len() - shape.len();
-    (0..out.len())
-        .map(|a| if a < pad || shape[a - pad] == 1 { 0 } else { s[a - pad] })
-        .collect()
+    (0..out.len()).map(|a| if a < pad || shape[a - pad] == 1 { 0 } else { s[a - pad] }).collect()
 }
 
 pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor, out: &TensorType) -> Result<Tensor> {

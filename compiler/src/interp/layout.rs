@@ -61,7 +61,11 @@ pub fn gather(data: &Tensor, indices: &Tensor, axis: i64, out: &TensorType) -> R
         .iter()
         .map(|&i| {
             let j = if i < 0 { i + dim } else { i };
-            if (0..dim).contains(&j) { Ok(j as usize) } else { Err(err!(invalid, "Gather index {i} is out of range for size {dim}")) }
+            if (0..dim).contains(&j) {
+                Ok(j as usize)
+            } else {
+                Err(err!(invalid, "Gather index {i} is out of range for size {dim}"))
+            }
         })
         .collect::<Result<_>>()?;
     let s = strides(&data.shape);
@@ -80,7 +84,14 @@ pub fn gather(data: &Tensor, indices: &Tensor, axis: i64, out: &TensorType) -> R
     }))
 }
 
-pub fn slice(x: &Tensor, starts: &[i64], ends: &[i64], axes: &[i64], steps: &[i64], out: &TensorType) -> Result<Tensor> {
+pub fn slice(
+    x: &Tensor,
+    starts: &[i64],
+    ends: &[i64],
+    axes: &[i64],
+    steps: &[i64],
+    out: &TensorType,
+) -> Result<Tensor> {
     let r = x.shape.len();
     let mut first = vec![0i64; r];
     let mut step = vec![1i64; r];

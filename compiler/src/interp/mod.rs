@@ -21,12 +21,7 @@ pub fn run(g: &Graph, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
     for (i, (given, input)) in inputs.iter().zip(&g.inputs).enumerate() {
         let ty = g.ty(input.node)?;
         if given.shape != ty.shape || given.dtype != ty.dtype {
-            return Err(err!(
-                usage,
-                "input {i} ('{}') should be {ty}, got {}",
-                input.name,
-                given.type_of()
-            ));
+            return Err(err!(usage, "input {i} ('{}') should be {ty}, got {}", input.name, given.type_of()));
         }
     }
     let order = g.topo_order()?;
@@ -99,9 +94,12 @@ pub fn eval(op: &Op, args: &[&Tensor], out: &TensorType) -> Result<Tensor> {
         Op::GlobalAveragePool => pool::global_average_pool(args[0], out)?,
         Op::Pool(p) => pool::pool(p, args[0], out)?,
         Op::ReduceMean { axes, .. } => pool::reduce_mean(axes, args[0], out)?,
-        Op::Reshape { .. } | Op::Flatten { .. } | Op::Squeeze { .. } | Op::Unsqueeze { .. } | Op::View { .. } | Op::Identity { .. } => {
-            Tensor { dtype: args[0].dtype, shape: out.shape.clone(), data: args[0].data.clone() }
-        }
+        Op::Reshape { .. }
+        | Op::Flatten { .. }
+        | Op::Squeeze { .. }
+        | Op::Unsqueeze { .. }
+        | Op::View { .. }
+        | Op::Identity { .. } => Tensor { dtype: args[0].dtype, shape: out.shape.clone(), data: args[0].data.clone() },
         Op::Transpose { perm } => layout::transpose(args[0], perm),
         Op::Pad { pads, value, .. } => layout::pad(args[0], pads, *value, out),
         Op::Softmax { axis, coerce_2d } => elementwise::softmax(args[0], *axis, *coerce_2d)?,

@@ -9,9 +9,7 @@ pub fn global_average_pool(x: &Tensor, out: &TensorType) -> Result<Tensor> {
     let v = x.as_f32().ok_or_else(|| err!(internal, "GlobalAveragePool input is not float"))?;
     let planes = x.shape[0] * x.shape[1];
     let size: usize = x.shape[2..].iter().product();
-    let y = (0..planes)
-        .map(|p| v[p * size..][..size].iter().sum::<f32>() / size as f32)
-        .collect();
+    let y = (0..planes).map(|p| v[p * size..][..size].iter().sum::<f32>() / size as f32).collect();
     Ok(Tensor::f32(out.shape.clone(), y))
 }
 

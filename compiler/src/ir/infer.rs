@@ -67,17 +67,27 @@ pub fn infer(op: &Op, inputs: &[&TensorType], values: &[Option<&Tensor>]) -> Res
             let (m, cpg, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3]);
             let g = c.group;
             if g == 0 || ch % g != 0 || m % g != 0 {
-                return Err(err!(invalid, "group {g} does not divide the input channels ({ch}) and output channels ({m})"));
+                return Err(err!(
+                    invalid,
+                    "group {g} does not divide the input channels ({ch}) and output channels ({m})"
+                ));
             }
             if cpg * g != ch {
                 return Err(err!(
                     invalid,
                     "weight {:?} expects {} input channels (group {g}) but the input {:?} has {ch}",
-                    w.shape, cpg * g, x.shape
+                    w.shape,
+                    cpg * g,
+                    x.shape
                 ));
             }
             if [kh, kw] != c.window.kernel {
-                return Err(err!(invalid, "kernel_shape {:?} disagrees with the weight shape {:?}", c.window.kernel, w.shape));
+                return Err(err!(
+                    invalid,
+                    "kernel_shape {:?} disagrees with the weight shape {:?}",
+                    c.window.kernel,
+                    w.shape
+                ));
             }
             if let Some(s) = c.bias_slot() {
                 if inputs[s].shape != [m] {
@@ -94,7 +104,12 @@ pub fn infer(op: &Op, inputs: &[&TensorType], values: &[Option<&Tensor>]) -> Res
             let out = TensorType::f32(vec![n, m, oh, ow]);
             if let Some(s) = c.residual_slot() {
                 if inputs[s].shape != out.shape {
-                    return Err(err!(invalid, "residual shape {:?} differs from the output {:?}", inputs[s].shape, out.shape));
+                    return Err(err!(
+                        invalid,
+                        "residual shape {:?} differs from the output {:?}",
+                        inputs[s].shape,
+                        out.shape
+                    ));
                 }
             }
             Ok(out)
@@ -132,7 +147,13 @@ pub fn infer(op: &Op, inputs: &[&TensorType], values: &[Option<&Tensor>]) -> Res
             }
             for (i, p) in inputs[1..].iter().enumerate() {
                 if p.shape != [x.shape[1]] {
-                    return Err(err!(invalid, "BatchNormalization parameter {} has shape {:?}, expected [{}]", i + 1, p.shape, x.shape[1]));
+                    return Err(err!(
+                        invalid,
+                        "BatchNormalization parameter {} has shape {:?}, expected [{}]",
+                        i + 1,
+                        p.shape,
+                        x.shape[1]
+                    ));
                 }
             }
             Ok(x.clone())
@@ -219,7 +240,12 @@ pub fn infer(op: &Op, inputs: &[&TensorType], values: &[Option<&Tensor>]) -> Res
                     let axes: Vec<usize> = axes.iter().map(|&a| normalize_axis(a, x.rank())).collect::<Result<_>>()?;
                     for &a in &axes {
                         if x.shape[a] != 1 {
-                            return Err(err!(invalid, "Squeeze axis {a} has size {} (shape {:?}), not 1", x.shape[a], x.shape));
+                            return Err(err!(
+                                invalid,
+                                "Squeeze axis {a} has size {} (shape {:?}), not 1",
+                                x.shape[a],
+                                x.shape
+                            ));
                         }
                     }
                     x.shape.iter().enumerate().filter(|(i, _)| !axes.contains(i)).map(|(_, &d)| d).collect()
@@ -236,9 +262,7 @@ pub fn infer(op: &Op, inputs: &[&TensorType], values: &[Option<&Tensor>]) -> Res
                 return Err(err!(invalid, "Unsqueeze axes repeat"));
             }
             let mut src = x.shape.iter();
-            let out = (0..rank)
-                .map(|i| if axes.contains(&i) { 1 } else { *src.next().unwrap_or(&1) })
-                .collect();
+            let out = (0..rank).map(|i| if axes.contains(&i) { 1 } else { *src.next().unwrap_or(&1) }).collect();
             Ok(TensorType::new(x.dtype, out))
         }
         Op::View { shape } => {
@@ -252,7 +276,12 @@ pub fn infer(op: &Op, inputs: &[&TensorType], values: &[Option<&Tensor>]) -> Res
             let x = inputs[0];
             let mut seen = vec![false; x.rank()];
             if perm.len() != x.rank() || perm.iter().any(|&p| p >= x.rank() || std::mem::replace(&mut seen[p], true)) {
-                return Err(err!(invalid, "perm {perm:?} is not a permutation of the {} axes of {:?}", x.rank(), x.shape));
+                return Err(err!(
+                    invalid,
+                    "perm {perm:?} is not a permutation of the {} axes of {:?}",
+                    x.rank(),
+                    x.shape
+                ));
             }
             Ok(TensorType::new(x.dtype, perm.iter().map(|&p| x.shape[p]).collect()))
         }
@@ -316,7 +345,12 @@ pub fn infer(op: &Op, inputs: &[&TensorType], values: &[Option<&Tensor>]) -> Res
                 let same_rest = t.rank() == first.rank()
                     && t.shape.iter().zip(&first.shape).enumerate().all(|(i, (x, y))| i == a || x == y);
                 if !same_rest || t.dtype != first.dtype {
-                    return Err(err!(invalid, "Concat operands {:?} and {:?} differ outside axis {a}", first.shape, t.shape));
+                    return Err(err!(
+                        invalid,
+                        "Concat operands {:?} and {:?} differ outside axis {a}",
+                        first.shape,
+                        t.shape
+                    ));
                 }
                 out[a] += t.shape[a];
             }
@@ -330,7 +364,13 @@ pub fn infer(op: &Op, inputs: &[&TensorType], values: &[Option<&Tensor>]) -> Res
 fn check_window(w: &super::op::Window) -> Result<()> {
     let all = w.kernel.iter().chain(&w.strides).chain(&w.dilations);
     if all.clone().any(|&v| v == 0) {
-        return Err(err!(invalid, "kernel {:?}, strides {:?} and dilations {:?} must all be at least 1", w.kernel, w.strides, w.dilations));
+        return Err(err!(
+            invalid,
+            "kernel {:?}, strides {:?} and dilations {:?} must all be at least 1",
+            w.kernel,
+            w.strides,
+            w.dilations
+        ));
     }
     Ok(())
 }

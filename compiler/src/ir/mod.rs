@@ -11,8 +11,8 @@ pub mod print;
 pub mod tensor;
 pub mod verify;
 
-use std::collections::BinaryHeap;
 use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::path::PathBuf;
 
 use petgraph::Direction;
@@ -143,20 +143,14 @@ impl Graph {
 
     /// The operands of `n`, in slot order.
     pub fn operands(&self, n: NodeId) -> Vec<NodeId> {
-        let mut edges: Vec<(usize, NodeId)> = self
-            .dag
-            .edges_directed(n, Direction::Incoming)
-            .map(|e| (*e.weight(), e.source()))
-            .collect();
+        let mut edges: Vec<(usize, NodeId)> =
+            self.dag.edges_directed(n, Direction::Incoming).map(|e| (*e.weight(), e.source())).collect();
         edges.sort_unstable();
         edges.into_iter().map(|(_, s)| s).collect()
     }
 
     pub fn operand(&self, n: NodeId, slot: usize) -> Option<NodeId> {
-        self.dag
-            .edges_directed(n, Direction::Incoming)
-            .find(|e| *e.weight() == slot)
-            .map(|e| e.source())
+        self.dag.edges_directed(n, Direction::Incoming).find(|e| *e.weight() == slot).map(|e| e.source())
     }
 
     /// Replaces the operands of `n` by `operands` (slots 0, 1, ...).
@@ -172,11 +166,8 @@ impl Graph {
 
     /// Consumers of `n` with the slot through which each uses it.
     pub fn users(&self, n: NodeId) -> Vec<(NodeId, usize)> {
-        let mut u: Vec<(NodeId, usize)> = self
-            .dag
-            .edges_directed(n, Direction::Outgoing)
-            .map(|e| (e.target(), *e.weight()))
-            .collect();
+        let mut u: Vec<(NodeId, usize)> =
+            self.dag.edges_directed(n, Direction::Outgoing).map(|e| (e.target(), *e.weight())).collect();
         u.sort_unstable();
         u
     }
@@ -193,11 +184,8 @@ impl Graph {
 
     /// Points every consumer (and graph output) of `old` at `new`.
     pub fn replace_uses(&mut self, old: NodeId, new: NodeId) {
-        let uses: Vec<_> = self
-            .dag
-            .edges_directed(old, Direction::Outgoing)
-            .map(|e| (e.id(), e.target(), *e.weight()))
-            .collect();
+        let uses: Vec<_> =
+            self.dag.edges_directed(old, Direction::Outgoing).map(|e| (e.id(), e.target(), *e.weight())).collect();
         for (e, target, slot) in uses {
             self.dag.remove_edge(e);
             self.dag.add_edge(new, target, slot);
@@ -221,12 +209,8 @@ impl Graph {
         for e in (&self.dag).edge_references() {
             indegree[e.target().index()] += 1;
         }
-        let mut ready: BinaryHeap<Reverse<usize>> = self
-            .dag
-            .node_indices()
-            .filter(|n| indegree[n.index()] == 0)
-            .map(|n| Reverse(n.index()))
-            .collect();
+        let mut ready: BinaryHeap<Reverse<usize>> =
+            self.dag.node_indices().filter(|n| indegree[n.index()] == 0).map(|n| Reverse(n.index())).collect();
         let mut order = Vec::with_capacity(self.dag.node_count());
         while let Some(Reverse(i)) = ready.pop() {
             let n = NodeId::new(i);
@@ -283,10 +267,7 @@ impl Graph {
 
     /// Number of operation nodes (everything but inputs and constants).
     pub fn op_count(&self) -> usize {
-        self.dag
-            .node_weights()
-            .filter(|n| !matches!(n.op, Op::Input { .. } | Op::Constant(_)))
-            .count()
+        self.dag.node_weights().filter(|n| !matches!(n.op, Op::Input { .. } | Op::Constant(_))).count()
     }
 
     /// Classifies a Conv node by its channel use (needs types).

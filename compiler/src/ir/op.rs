@@ -14,9 +14,15 @@ use super::tensor::{DType, Tensor};
 pub enum Activation {
     Relu,
     /// clamp(x, min, max); Relu6 is `Clip { min: 0, max: 6 }`.
-    Clip { min: f32, max: f32 },
+    Clip {
+        min: f32,
+        max: f32,
+    },
     /// clamp(alpha * x + beta, 0, 1).
-    HardSigmoid { alpha: f32, beta: f32 },
+    HardSigmoid {
+        alpha: f32,
+        beta: f32,
+    },
     /// x * clamp(x / 6 + 1/2, 0, 1).
     HardSwish,
     Sigmoid,
@@ -108,15 +114,12 @@ impl Window {
             AutoPad::SameUpper | AutoPad::SameLower => {
                 for a in 0..2 {
                     let out = input_hw[a].div_ceil(self.strides[a]);
-                    let needed = ((out.saturating_sub(1)) * self.strides[a] + self.extent(a))
-                        .saturating_sub(input_hw[a]);
+                    let needed =
+                        ((out.saturating_sub(1)) * self.strides[a] + self.extent(a)).saturating_sub(input_hw[a]);
                     let small = needed / 2;
                     let large = needed - small;
-                    let (begin, end) = if self.auto_pad == AutoPad::SameUpper {
-                        (small, large)
-                    } else {
-                        (large, small)
-                    };
+                    let (begin, end) =
+                        if self.auto_pad == AutoPad::SameUpper { (small, large) } else { (large, small) };
                     self.pads[a] = begin;
                     self.pads[a + 2] = end;
                 }
@@ -356,10 +359,7 @@ impl Op {
             Op::Constant(t) => describe_constant(t),
             Op::Conv(c) => {
                 let w = &c.window;
-                let mut s = format!(
-                    "k={}x{} s={}x{}",
-                    w.kernel[0], w.kernel[1], w.strides[0], w.strides[1]
-                );
+                let mut s = format!("k={}x{} s={}x{}", w.kernel[0], w.kernel[1], w.strides[0], w.strides[1]);
                 if w.pads != [0; 4] {
                     s += &format!(" pads={},{},{},{}", w.pads[0], w.pads[1], w.pads[2], w.pads[3]);
                 }
@@ -410,10 +410,7 @@ impl Op {
             },
             Op::Pool(p) => {
                 let w = &p.window;
-                let mut s = format!(
-                    "k={}x{} s={}x{}",
-                    w.kernel[0], w.kernel[1], w.strides[0], w.strides[1]
-                );
+                let mut s = format!("k={}x{} s={}x{}", w.kernel[0], w.kernel[1], w.strides[0], w.strides[1]);
                 if w.pads != [0; 4] {
                     s += &format!(" pads={},{},{},{}", w.pads[0], w.pads[1], w.pads[2], w.pads[3]);
                 }

@@ -39,7 +39,12 @@ pub fn to_text(g: &Graph, stage: &str) -> Result<String> {
     let mut out = String::new();
     let file = g.source.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
     let _ = writeln!(out, "# {file} ({}, opset {}), stage {stage}", g.source.producer.trim(), g.source.opset);
-    let _ = writeln!(out, "# {} operations, {} constants", g.op_count(), g.dag.node_count() - g.op_count() - g.inputs.len());
+    let _ = writeln!(
+        out,
+        "# {} operations, {} constants",
+        g.op_count(),
+        g.dag.node_count() - g.op_count() - g.inputs.len()
+    );
     for &n in &num.order {
         let node = g.node(n);
         let id = num.index[&n];
@@ -55,10 +60,7 @@ pub fn to_text(g: &Graph, stage: &str) -> Result<String> {
                 let operands: Vec<String> = g.operands(n).iter().map(|o| format!("%{}", num.index[o])).collect();
                 let attrs = op.describe();
                 let sep = if attrs.is_empty() { "" } else { " " };
-                let group = g
-                    .group_of(n)
-                    .map(|(gi, grp)| format!(" [group {gi} {:?}]", grp.kind))
-                    .unwrap_or_default();
+                let group = g.group_of(n).map(|(gi, grp)| format!(" [group {gi} {:?}]", grp.kind)).unwrap_or_default();
                 let _ = writeln!(
                     out,
                     "%{id} = {}{sep}{attrs} ({}) : {ty}{group}  # {}",
@@ -96,12 +98,8 @@ pub fn to_dot(g: &Graph, stage: &str) -> Result<String> {
         if !attrs.is_empty() {
             l += &format!("\\n{}", dot_escape(&attrs));
         }
-        let weights: Vec<String> = g
-            .operands(n)
-            .iter()
-            .filter(|&&o| g.constant(o).is_some())
-            .map(|&o| type_text(g, o))
-            .collect();
+        let weights: Vec<String> =
+            g.operands(n).iter().filter(|&&o| g.constant(o).is_some()).map(|&o| type_text(g, o)).collect();
         if !weights.is_empty() {
             l += &format!("\\nconst {}", weights.join(" "));
         }

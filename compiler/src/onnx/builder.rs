@@ -82,7 +82,11 @@ pub fn value_info(name: &str, dims: &[i64]) -> ValueInfoProto {
         .iter()
         .enumerate()
         .map(|(i, &d)| Dimension {
-            value: Some(if d < 0 { dimension::Value::DimParam(format!("d{i}")) } else { dimension::Value::DimValue(d) }),
+            value: Some(if d < 0 {
+                dimension::Value::DimParam(format!("d{i}"))
+            } else {
+                dimension::Value::DimValue(d)
+            }),
             denotation: String::new(),
         })
         .collect();

@@ -20,7 +20,8 @@ pub fn run(g: &mut Graph, _options: &Options) -> Result<PassReport> {
             continue;
         }
         if let Some((x, kind)) = hard_swish_pattern(g, n) {
-            let origin: Vec<String> = spelled_nodes(g, n, x).into_iter().flat_map(|m| g.node(m).origin.clone()).collect();
+            let origin: Vec<String> =
+                spelled_nodes(g, n, x).into_iter().flat_map(|m| g.node(m).origin.clone()).collect();
             g.node_mut(n).op = Op::Activation(Activation::HardSwish);
             g.node_mut(n).origin = origin;
             g.set_operands(n, &[x]);

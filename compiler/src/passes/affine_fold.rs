@@ -15,7 +15,8 @@ pub fn run(g: &mut Graph, _options: &Options) -> Result<PassReport> {
         let Op::Binary(op @ (BinaryOp::Mul | BinaryOp::Add)) = *g.op(n) else { continue };
         let operands = g.operands(n);
         // The constant may be either operand.
-        let (x, c) = if g.constant(operands[1]).is_some() { (operands[0], operands[1]) } else { (operands[1], operands[0]) };
+        let (x, c) =
+            if g.constant(operands[1]).is_some() { (operands[0], operands[1]) } else { (operands[1], operands[0]) };
         let Some(constant) = g.constant(c).filter(|t| t.dtype.is_float()).cloned() else { continue };
         // The result must keep the producer's shape (the constant only broadcasts into it).
         if g.ty(n)? != g.ty(x)? {
@@ -60,7 +61,8 @@ fn foldable_gemm(g: &Graph, x: NodeId) -> bool {
     gm.act.is_none()
         && g.has_single_use(x)
         && (!gm.has_c || gm.beta != 0.0)
-        && (!gm.has_c || g.operand(x, 2).is_some_and(|c| g.constant(c).is_some_and(|t| t.shape.len() <= 1 || t.shape[0] == 1)))
+        && (!gm.has_c
+            || g.operand(x, 2).is_some_and(|c| g.constant(c).is_some_and(|t| t.shape.len() <= 1 || t.shape[0] == 1)))
 }
 
 /// Adds `v` (one value per column) to the Gemm's C, creating C = v when it has none.

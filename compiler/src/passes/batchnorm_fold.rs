@@ -36,9 +36,13 @@ pub fn run(g: &mut Graph, _options: &Options) -> Result<PassReport> {
 
 /// A Conv whose only reader is the node being folded and that has nothing after its bias yet.
 pub(crate) fn foldable_conv(g: &Graph, x: NodeId) -> bool {
-    matches!(g.op(x), Op::Conv(c) if c.act.is_none() && !c.has_residual) && g.has_single_use(x)
+    matches!(g.op(x), Op::Conv(c) if c.act.is_none() && !c.has_residual)
+        && g.has_single_use(x)
         && g.operand(x, 1).is_some_and(|w| g.constant(w).is_some())
-        && g.op(x).as_conv().and_then(|c| c.bias_slot()).is_none_or(|s| g.operand(x, s).is_some_and(|b| g.constant(b).is_some()))
+        && g.op(x)
+            .as_conv()
+            .and_then(|c| c.bias_slot())
+            .is_none_or(|s| g.operand(x, s).is_some_and(|b| g.constant(b).is_some()))
 }
 
 /// conv' = conv * scale + shift, per output channel, by rewriting its weight and bias.

@@ -95,9 +95,8 @@ pub fn optimize(
     for pass in PIPELINE {
         let report = pass(g, options)?;
         if verify_each || cfg!(debug_assertions) {
-            verify::verify(g, true).map_err(|e| {
-                Error::internal(format!("the IR is invalid after pass '{}': {e}", report.pass))
-            })?;
+            verify::verify(g, true)
+                .map_err(|e| Error::internal(format!("the IR is invalid after pass '{}': {e}", report.pass)))?;
         }
         observer(g, &report)?;
         reports.push(report);

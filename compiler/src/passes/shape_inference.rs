@@ -49,7 +49,12 @@ fn check_limits(ty: &TensorType, limits: &Limits) -> Result<()> {
     let mut count: u64 = 1;
     for &d in &ty.shape {
         if d as u64 > limits.max_dim {
-            return Err(err!(limit, "the result {:?} has a dimension above the limit of {} (Limits::max_dim)", ty.shape, limits.max_dim));
+            return Err(err!(
+                limit,
+                "the result {:?} has a dimension above the limit of {} (Limits::max_dim)",
+                ty.shape,
+                limits.max_dim
+            ));
         }
         count = count.saturating_mul(d as u64);
     }

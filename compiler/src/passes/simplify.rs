@@ -29,7 +29,8 @@ pub fn run(g: &mut Graph, _options: &Options) -> Result<PassReport> {
                 let op = *op;
                 let Some(c) = g.constant(operands[1]).filter(|t| t.dtype.is_float()) else { continue };
                 let inverted = invert(c, op);
-                let name = format!("{}_{}", g.node(operands[1]).name, if op == BinaryOp::Sub { "neg" } else { "recip" });
+                let name =
+                    format!("{}_{}", g.node(operands[1]).name, if op == BinaryOp::Sub { "neg" } else { "recip" });
                 let k = g.add_constant(inverted, name, vec![]);
                 g.set_operands(n, &[operands[0], k]);
                 report.changed(if op == BinaryOp::Sub { "sub->add" } else { "div->mul" }, 1);

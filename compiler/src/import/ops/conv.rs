@@ -28,7 +28,9 @@ pub fn window(attrs: &Attrs, kernel_required: bool) -> Result<Window> {
         Some("SAME_UPPER") => AutoPad::SameUpper,
         Some("SAME_LOWER") => AutoPad::SameLower,
         Some("VALID") => AutoPad::Valid,
-        Some(other) => return Err(err!(invalid, "auto_pad '{other}' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID")),
+        Some(other) => {
+            return Err(err!(invalid, "auto_pad '{other}' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID"));
+        }
     };
     Ok(Window {
         kernel,
