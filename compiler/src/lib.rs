@@ -60,8 +60,18 @@ pub fn optimize(mut graph: Graph, options: &Options) -> Result<(Graph, Vec<PassR
 
 /// Import and optimise a file.
 pub fn frontend(path: &Path, options: &Options) -> Result<Frontend> {
-    let mut imported = import_file(path, options)?;
-    passes::shape_inference::run(&mut imported, options).map_err(|e| e.in_file(path))?;
-    let (optimized, reports) = optimize(imported.clone(), options).map_err(|e| e.in_file(path))?;
+    let model = onnx::read_model(path, &options.limits)?;
+    frontend_from_model(&model, Some(path), options)
+}
+
+/// Import and optimise a decoded model; `path` (the .onnx file, if any) anchors external data.
+pub fn frontend_from_model(model: &onnx::ModelProto, path: Option<&Path>, options: &Options) -> Result<Frontend> {
+    let in_file = |e: Error| match path {
+        Some(p) => e.in_file(p),
+        None => e,
+    };
+    let mut imported = import::import(model, path, options)?;
+    passes::shape_inference::run(&mut imported, options).map_err(in_file)?;
+    let (optimized, reports) = optimize(imported.clone(), options).map_err(in_file)?;
     Ok(Frontend { imported, optimized, reports })
 }

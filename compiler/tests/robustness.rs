@@ -110,11 +110,10 @@ fn mutate_structure(bytes: &[u8], rng: &mut Rng) -> Vec<u8> {
                     .and_then(|i| i.r#type.as_mut())
                     .and_then(|t| t.tensor_type.as_mut())
                     .and_then(|t| t.shape.as_mut())
+                    && !d.dim.is_empty()
                 {
-                    if !d.dim.is_empty() {
-                        let k = rng.below(d.dim.len());
-                        d.dim[k].value = Some(onnx::proto::dimension::Value::DimValue(VALUES[rng.below(VALUES.len())]));
-                    }
+                    let k = rng.below(d.dim.len());
+                    d.dim[k].value = Some(onnx::proto::dimension::Value::DimValue(VALUES[rng.below(VALUES.len())]));
                 }
             }
         }

@@ -97,10 +97,11 @@ fn expected_fusions(f: &Fixture) -> Result<(), Failed> {
     // Every convolution carries its activation in its epilogue: no activation node may follow a
     // single-use Conv.
     for n in g.dag.node_indices() {
-        if let (Op::Activation(_), Some(src)) = (g.op(n), g.operand(n, 0)) {
-            if matches!(g.op(src), Op::Conv(_) | Op::Gemm(_)) && g.has_single_use(src) {
-                return Err(fail(format!("{} was not fused into its producer", g.op(n))));
-            }
+        if let (Op::Activation(_), Some(src)) = (g.op(n), g.operand(n, 0))
+            && matches!(g.op(src), Op::Conv(_) | Op::Gemm(_))
+            && g.has_single_use(src)
+        {
+            return Err(fail(format!("{} was not fused into its producer", g.op(n))));
         }
     }
     Ok(())

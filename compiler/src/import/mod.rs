@@ -207,11 +207,11 @@ fn import_inner(model: &ModelProto, path: Option<&Path>, options: &Options) -> R
         }
     }
     for given in &options.shapes.input_shapes {
-        if let Some(name) = &given.name {
-            if !imp.graph.inputs.iter().any(|i| &i.name == name) {
-                let names: Vec<_> = imp.graph.inputs.iter().map(|i| i.name.as_str()).collect();
-                return Err(err!(usage, "--input-shape names '{name}', but the graph inputs are {names:?}"));
-            }
+        if let Some(name) = &given.name
+            && !imp.graph.inputs.iter().any(|i| &i.name == name)
+        {
+            let names: Vec<_> = imp.graph.inputs.iter().map(|i| i.name.as_str()).collect();
+            return Err(err!(usage, "--input-shape names '{name}', but the graph inputs are {names:?}"));
         }
     }
 
@@ -235,8 +235,9 @@ fn import_inner(model: &ModelProto, path: Option<&Path>, options: &Options) -> R
         return Err(Error::invalid("the graph declares no outputs"));
     }
     for out in &graph.output {
-        let n =
-            imp.value(&out.name).map_err(|e| Error::invalid(format!("graph output '{}': {}", out.name, e.message())))?;
+        let n = imp
+            .value(&out.name)
+            .map_err(|e| Error::invalid(format!("graph output '{}': {}", out.name, e.message())))?;
         imp.graph.outputs.push(GraphOutput { name: out.name.clone(), node: n });
     }
     Ok(imp.graph)
@@ -408,36 +409,36 @@ fn input_type(
             ));
         }
         for (i, (d, &g)) in declared.iter().zip(&given.dims).enumerate() {
-            if let DeclaredDim::Fixed(f) = d {
-                if *f != g {
-                    return Err(err!(
-                        usage,
-                        "input '{name}' fixes dimension {i} at {f} ({}), but the given shape has {g}",
-                        show_declared(&declared)
-                    ));
-                }
+            if let DeclaredDim::Fixed(f) = d
+                && *f != g
+            {
+                return Err(err!(
+                    usage,
+                    "input '{name}' fixes dimension {i} at {f} ({}), but the given shape has {g}",
+                    show_declared(&declared)
+                ));
             }
             if g == 0 {
                 return Err(err!(usage, "input '{name}': dimension {i} cannot be 0"));
             }
         }
-        if let (Some(b), Some(&g0)) = (shapes.batch, given.dims.first()) {
-            if b != g0 {
-                return Err(err!(usage, "--batch {b} contradicts the given shape of input '{name}' (batch {g0})"));
-            }
+        if let (Some(b), Some(&g0)) = (shapes.batch, given.dims.first())
+            && b != g0
+        {
+            return Err(err!(usage, "--batch {b} contradicts the given shape of input '{name}' (batch {g0})"));
         }
         dims = given.dims.clone();
     } else {
         for (i, d) in declared.iter().enumerate() {
             match d {
                 DeclaredDim::Fixed(f) => {
-                    if i == 0 {
-                        if let Some(b) = shapes.batch.filter(|b| b != f) {
-                            return Err(err!(
-                                usage,
-                                "input '{name}' fixes the batch at {f}; batch {b} needs a model whose batch dimension is symbolic"
-                            ));
-                        }
+                    if i == 0
+                        && let Some(b) = shapes.batch.filter(|b| b != f)
+                    {
+                        return Err(err!(
+                            usage,
+                            "input '{name}' fixes the batch at {f}; batch {b} needs a model whose batch dimension is symbolic"
+                        ));
                     }
                     dims.push(*f);
                 }

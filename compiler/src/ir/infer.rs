@@ -89,10 +89,10 @@ pub fn infer(op: &Op, inputs: &[&TensorType], values: &[Option<&Tensor>]) -> Res
                     w.shape
                 ));
             }
-            if let Some(s) = c.bias_slot() {
-                if inputs[s].shape != [m] {
-                    return Err(err!(invalid, "bias shape {:?} should be [{m}]", inputs[s].shape));
-                }
+            if let Some(s) = c.bias_slot()
+                && inputs[s].shape != [m]
+            {
+                return Err(err!(invalid, "bias shape {:?} should be [{m}]", inputs[s].shape));
             }
             let mut win = c.window;
             win.resolve_auto_pad([h, wd]);
@@ -102,15 +102,15 @@ pub fn infer(op: &Op, inputs: &[&TensorType], values: &[Option<&Tensor>]) -> Res
                 return Err(err!(invalid, "kernel {kh}x{kw} is larger than the padded input {h}x{wd}"));
             };
             let out = TensorType::f32(vec![n, m, oh, ow]);
-            if let Some(s) = c.residual_slot() {
-                if inputs[s].shape != out.shape {
-                    return Err(err!(
-                        invalid,
-                        "residual shape {:?} differs from the output {:?}",
-                        inputs[s].shape,
-                        out.shape
-                    ));
-                }
+            if let Some(s) = c.residual_slot()
+                && inputs[s].shape != out.shape
+            {
+                return Err(err!(
+                    invalid,
+                    "residual shape {:?} differs from the output {:?}",
+                    inputs[s].shape,
+                    out.shape
+                ));
             }
             Ok(out)
         }
@@ -390,10 +390,11 @@ pub fn resolve(op: &mut Op, inputs: &[&TensorType]) {
             }
         }
         Op::Pool(p) => {
-            if let Some(x) = inputs.first() {
-                if x.rank() == 4 && p.window.kernel.iter().chain(&p.window.strides).all(|&v| v > 0) {
-                    p.window.resolve_auto_pad([x.shape[2], x.shape[3]]);
-                }
+            if let Some(x) = inputs.first()
+                && x.rank() == 4
+                && p.window.kernel.iter().chain(&p.window.strides).all(|&v| v > 0)
+            {
+                p.window.resolve_auto_pad([x.shape[2], x.shape[3]]);
             }
         }
         Op::Transpose { perm } if perm.is_empty() => {
@@ -476,7 +477,7 @@ pub fn reshape_target(input: &[usize], shape: &[i64], allow_zero: bool) -> Resul
     }
     let known: usize = out.iter().product();
     if let Some(i) = infer_at {
-        if known == 0 || total % known != 0 {
+        if known == 0 || !total.is_multiple_of(known) {
             return Err(err!(invalid, "cannot reshape {input:?} to {shape:?}"));
         }
         out[i] = total / known;

@@ -421,10 +421,7 @@ impl Op {
             }
             Op::ReduceMean { axes, keepdims } => format!("axes={axes:?} keepdims={keepdims}"),
             Op::Flatten { axis } => format!("axis={axis}"),
-            Op::Squeeze { axes } => match axes {
-                Some(a) => format!("axes={a:?}"),
-                None => String::new(),
-            },
+            Op::Squeeze { axes: Some(a) } => format!("axes={a:?}"),
             Op::Unsqueeze { axes } => format!("axes={axes:?}"),
             Op::View { shape } => format!("shape={shape:?}"),
             Op::Transpose { perm } => format!("perm={perm:?}"),

@@ -93,10 +93,13 @@ fn hard_swish_pattern(g: &Graph, n: NodeId) -> Option<(NodeId, &'static str)> {
     let ops = g.operands(n);
     // x * HardSigmoid(x)
     for (x, h) in [(ops[0], ops[1]), (ops[1], ops[0])] {
-        if let Op::Activation(Activation::HardSigmoid { alpha, beta }) = *g.op(h) {
-            if close(alpha, 1.0 / 6.0) && close(beta, 0.5) && g.operand(h, 0) == Some(x) && g.has_single_use(h) {
-                return Some((x, "x*hardsigmoid(x)->hardswish"));
-            }
+        if let Op::Activation(Activation::HardSigmoid { alpha, beta }) = *g.op(h)
+            && close(alpha, 1.0 / 6.0)
+            && close(beta, 0.5)
+            && g.operand(h, 0) == Some(x)
+            && g.has_single_use(h)
+        {
+            return Some((x, "x*hardsigmoid(x)->hardswish"));
         }
     }
     // (x * Clip(x + 3, 0, 6)) * (1/6), in either operand order.

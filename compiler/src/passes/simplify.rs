@@ -72,11 +72,11 @@ pub fn run(g: &mut Graph, _options: &Options) -> Result<PassReport> {
         };
         set_op(g, n, new_op);
         // A view of a view reads the original tensor directly.
-        if let (Op::View { .. }, Some(src)) = (g.op(n), g.operand(n, 0)) {
-            if let (Op::View { .. }, Some(base)) = (g.op(src), g.operand(src, 0)) {
-                g.set_operands(n, &[base]);
-                report.changed("view+view", 1);
-            }
+        if let (Op::View { .. }, Some(src)) = (g.op(n), g.operand(n, 0))
+            && let (Op::View { .. }, Some(base)) = (g.op(src), g.operand(src, 0))
+        {
+            g.set_operands(n, &[base]);
+            report.changed("view+view", 1);
         }
     }
     report.changed("removed", g.remove_dead());

@@ -29,12 +29,11 @@ pub fn identity(cx: &mut NodeCx) -> Result<NodeId> {
 /// Inference-mode Dropout passes its input through. Opset >= 12 may ask for training mode
 /// through input 2, which is refused when it is a constant true.
 pub fn dropout(cx: &mut NodeCx) -> Result<NodeId> {
-    if cx.opset >= 12 {
-        if let Some(t) = cx.static_input(2, "training_mode").ok().flatten() {
-            if t.scalar_value().is_some_and(|v| v != 0.0) {
-                return Err(err!(unsupported, "Dropout in training mode is not supported"));
-            }
-        }
+    if cx.opset >= 12
+        && let Some(t) = cx.static_input(2, "training_mode").ok().flatten()
+        && t.scalar_value().is_some_and(|v| v != 0.0)
+    {
+        return Err(err!(unsupported, "Dropout in training mode is not supported"));
     }
     let x = cx.input(0)?;
     Ok(cx.add(Op::Identity { dropout: true }, &[x]))

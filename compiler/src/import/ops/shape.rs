@@ -68,7 +68,7 @@ pub fn cast(cx: &mut NodeCx) -> Result<NodeId> {
 /// A missing perm reverses the axes; it is filled in once the rank is known.
 pub fn transpose(cx: &mut NodeCx) -> Result<NodeId> {
     let perm = cx.attrs.ints("perm")?.unwrap_or_default();
-    if perm.iter().any(|&p| p < 0 || p > 64) {
+    if perm.iter().any(|&p| !(0..=64).contains(&p)) {
         return Err(err!(invalid, "perm {perm:?} is not a permutation"));
     }
     let x = cx.input(0)?;
