@@ -21,13 +21,16 @@
 //! ```
 
 pub mod error;
+pub mod exec;
 pub mod import;
 pub mod interp;
 pub mod ir;
+pub mod lower;
 pub mod npy;
 pub mod onnx;
 pub mod options;
 pub mod passes;
+pub mod plan;
 pub mod stats;
 
 use std::path::Path;

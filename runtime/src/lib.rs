@@ -1,2 +1,57 @@
-//! Kernels the generated code calls. Filled by the code-generation issue.
+//! # mobilenet-runtime
+//!
+//! The one dependency a crate using a compiled MobileNet needs. It re-exports the kernels the
+//! generated code calls (`mobilenet-kernels`: scalar, AVX2+FMA and AVX-512 paths, chosen once at
+//! construction) and the `mobilenet_model!` macro.
+//!
+//! ```ignore
+//! mobilenet_runtime::mobilenet_model!(pub MobileNetV2, "models/mobilenetv2.onnx");
+//! let mut net = MobileNetV2::new();
+//! let logits: &[f32; 1000] = net.run(&image);
+//! ```
+//!
+//! Features: `std` (default; run-time CPU detection), `alloc` (models allocate their own arena),
+//! `macros` (default; the proc-macro). With `default-features = false` the crate is `no_std` and
+//! allocation-free: give the model its memory with `Model::with_arena`.
+
 #![no_std]
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+pub use mobilenet_kernels::*;
+#[cfg(feature = "macros")]
+pub use mobilenet_macros::mobilenet_model;
+
+/// Items the generated code refers to; not a stable API.
+#[doc(hidden)]
+pub mod __private {
+    #[cfg(feature = "alloc")]
+    pub use alloc::{vec, vec::Vec};
+}
+
+/// Why a model rejected an input or a memory region.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Error {
+    /// The input slice has the wrong number of elements.
+    InputLength { expected: usize, actual: usize },
+    /// The memory given to `with_arena` is too small.
+    ArenaTooSmall { required: usize, actual: usize },
+    /// The requested SIMD level is not supported by this CPU.
+    UnsupportedSimd(SimdLevel),
+}
+
+impl core::fmt::Display for Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Error::InputLength { expected, actual } => {
+                write!(f, "input has {actual} elements, the model takes {expected}")
+            }
+            Error::ArenaTooSmall { required, actual } => {
+                write!(f, "arena has {actual} f32 elements, the model needs {required}")
+            }
+            Error::UnsupportedSimd(level) => write!(f, "this CPU does not support {}", level.name()),
+        }
+    }
+}
+
+impl core::error::Error for Error {}

@@ -1,0 +1,91 @@
+//! Conv: pointwise (GEMM over NHWC pixels), depthwise, or the general direct kernel, with
+//! weights packed for the chosen kernel and the epilogue (bias, residual, activation) fused.
+
+use mobilenet_kernels as k;
+
+use super::{Kernel, Lowering, Value, act_of, nhwc, pack};
+use crate::error::{Result, err};
+use crate::ir::{Conv, ConvKind, NodeId};
+
+impl Lowering<'_> {
+    pub(super) fn conv(&mut self, n: NodeId, c: &Conv, shape: Vec<usize>) -> Result<Value> {
+        let x = self.operand(n, 0)?;
+        let x = self.nhwc_of(x)?;
+        let [batch, in_c, in_h, in_w] = x.shape[..] else { return Err(err!(internal, "Conv input is not 4-D")) };
+        let [_, out_c, out_h, out_w] = shape[..] else { return Err(err!(internal, "Conv output is not 4-D")) };
+        let w = self.constant_operand(n, 1, "convolution weight")?.clone();
+        let wv = w.as_f32().unwrap_or_default();
+        let bias = match c.bias_slot() {
+            Some(s) => self.constant_operand(n, s, "convolution bias")?.as_f32().unwrap_or_default().to_vec(),
+            None => vec![0.0; out_c],
+        };
+        let residual = match c.residual_slot() {
+            Some(s) => {
+                let r = self.operand(n, s)?;
+                Some(self.nhwc_of(r)?)
+            }
+            None => None,
+        };
+        let win = &c.window;
+        let [kh, kw] = win.kernel;
+        let act = act_of(c.act);
+        let (kernel, packed) = match self.g.conv_kind(n) {
+            Some(ConvKind::Pointwise) => {
+                let p = k::gemm::Gemm { m: batch * in_h * in_w, k: in_c, n: out_c, act };
+                (Kernel::Gemm { p, bias: true, residual: residual.is_some() }, pack::transpose_2d(wv, out_c, in_c))
+            }
+            Some(ConvKind::Depthwise) => {
+                let p = k::depthwise::Depthwise {
+                    batch,
+                    in_h,
+                    in_w,
+                    channels: in_c,
+                    out_h,
+                    out_w,
+                    kernel_h: kh,
+                    kernel_w: kw,
+                    stride_h: win.strides[0],
+                    stride_w: win.strides[1],
+                    dilation_h: win.dilations[0],
+                    dilation_w: win.dilations[1],
+                    pad_top: win.pads[0],
+                    pad_left: win.pads[1],
+                    act,
+                };
+                (Kernel::Depthwise { p, residual: residual.is_some() }, pack::depthwise(wv, in_c, kh, kw))
+            }
+            _ => {
+                let p = k::direct::Conv2d {
+                    batch,
+                    in_h,
+                    in_w,
+                    in_c,
+                    out_h,
+                    out_w,
+                    out_c,
+                    groups: c.group,
+                    kernel_h: kh,
+                    kernel_w: kw,
+                    stride_h: win.strides[0],
+                    stride_w: win.strides[1],
+                    dilation_h: win.dilations[0],
+                    dilation_w: win.dilations[1],
+                    pad_top: win.pads[0],
+                    pad_left: win.pads[1],
+                    act,
+                };
+                (
+                    Kernel::Conv2d { p, residual: residual.is_some() },
+                    pack::direct(wv, out_c, in_c / c.group, kh, kw, c.group),
+                )
+            }
+        };
+        let weights = self.add_weights(&packed);
+        let bias = self.add_weights(&bias);
+        let mut reads = vec![x.region, weights, bias];
+        reads.extend(residual.map(|r| r.region));
+        let out = self.new_buffer(shape.iter().product());
+        self.push(kernel, reads, out);
+        Ok(Value { region: out, strides: nhwc(&shape), shape })
+    }
+}

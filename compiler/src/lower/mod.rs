@@ -1,0 +1,412 @@
+//! Lowering: the optimised IR becomes a `Program`, a straight list of kernel calls over
+//! regions of three memories (the caller's input, the weight blob, the arena), with every shape,
+//! stride and weight offset fixed. Code generation prints it; `exec` runs it directly (the
+//! oracle that checks lowering and kernels without compiling generated code).
+//!
+//! Layout is decided here. Every value is a strided view; convolutions and pooling want NHWC
+//! (channels innermost), matrices want row-major. A Transpose or Reshape whose result is already
+//! laid out as the next kernel wants becomes a view of the same memory; otherwise a strided copy
+//! is inserted. Weights are packed for their kernel (`pack.rs`) into one 64-byte-aligned blob.
+
+mod conv;
+mod dense;
+mod elementwise;
+mod layout;
+mod pack;
+mod pool;
+
+use std::collections::HashMap;
+
+use mobilenet_kernels as k;
+use mobilenet_kernels::Act;
+
+use crate::error::{Error, Result, err};
+use crate::ir::{Activation, BinaryOp, Graph, NodeId, Op, Tensor};
+
+pub use k::layout::MAX_RANK;
+
+/// Weight blob segments start at multiples of this many f32 (64 bytes).
+pub const WEIGHT_ALIGN: usize = 16;
+
+/// Where a region lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Loc {
+    /// The caller's input slice.
+    Input,
+    /// The packed weight blob.
+    Weights,
+    /// An arena buffer (placed by the memory plan).
+    Arena(usize),
+}
+
+/// A contiguous run of f32: `len` elements from `offset` within `loc`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Region {
+    pub loc: Loc,
+    pub offset: usize,
+    pub len: usize,
+}
+
+/// An arena buffer before placement.
+#[derive(Clone, Debug)]
+pub struct Buffer {
+    pub len: usize,
+    /// The IR value it holds (for comments and dumps).
+    pub name: String,
+}
+
+/// One kernel call. `reads` are in the kernel's argument order.
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub kernel: Kernel,
+    pub reads: Vec<Region>,
+    pub write: Region,
+    /// The kernel reads and writes `write` itself (in-place elementwise ops). The planner may
+    /// also turn an out-of-place step into this (see `Step::may_run_in_place`).
+    pub in_place: bool,
+    /// ONNX node names this step computes.
+    pub origin: Vec<String>,
+    /// What the step is, for comments.
+    pub label: String,
+}
+
+impl Step {
+    /// Elementwise steps whose output could overwrite their first read.
+    pub fn may_run_in_place(&self) -> bool {
+        match &self.kernel {
+            Kernel::Activation(_) => true,
+            Kernel::Binary(b) => {
+                let contiguous = {
+                    let mut s = [1usize; MAX_RANK];
+                    for i in (0..MAX_RANK - 1).rev() {
+                        s[i] = s[i + 1] * b.shape[i + 1];
+                    }
+                    s
+                };
+                b.a_strides == contiguous && self.reads[0].len == self.write.len
+            }
+            _ => false,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Kernel {
+    /// reads: a, b, [bias], [residual]
+    Gemm { p: k::gemm::Gemm, bias: bool, residual: bool },
+    /// reads: input, weights, bias, [residual]
+    Depthwise { p: k::depthwise::Depthwise, residual: bool },
+    /// reads: input, weights, bias, [residual]
+    Conv2d { p: k::direct::Conv2d, residual: bool },
+    /// reads: input
+    Pool2d(k::pool::Pool2d),
+    /// reads: input
+    GlobalAverage(k::pool::GlobalPool),
+    /// reads: input
+    MeanRows { rows: usize, len: usize },
+    /// reads: a, b (or, in place: b)
+    Binary(k::elementwise::Binary),
+    /// reads: input (or nothing, in place)
+    Activation(Act),
+    /// reads: input
+    Softmax(k::softmax::Softmax),
+    /// reads: source; writes a view of the whole destination buffer
+    Copy(k::layout::StridedCopy),
+    /// reads: nothing
+    Fill(f32),
+}
+
+/// The lowered model.
+#[derive(Clone, Debug)]
+pub struct Program {
+    pub steps: Vec<Step>,
+    pub buffers: Vec<Buffer>,
+    pub weights: Vec<f32>,
+    pub input_name: String,
+    pub input_shape: Vec<usize>,
+    pub output_name: String,
+    pub output_shape: Vec<usize>,
+    /// Where the output is when the last step has run (row-major, contiguous).
+    pub output: Region,
+}
+
+impl Program {
+    pub fn input_len(&self) -> usize {
+        self.input_shape.iter().product()
+    }
+    pub fn output_len(&self) -> usize {
+        self.output_shape.iter().product()
+    }
+}
+
+/// A tensor as lowering sees it: a region and a strided view of it (strides per logical axis,
+/// in elements, from the region's start).
+#[derive(Clone, Debug)]
+struct Value {
+    region: Region,
+    shape: Vec<usize>,
+    strides: Vec<usize>,
+}
+
+fn row_major(shape: &[usize]) -> Vec<usize> {
+    let mut s = vec![1; shape.len()];
+    for i in (0..shape.len().saturating_sub(1)).rev() {
+        s[i] = s[i + 1] * shape[i + 1];
+    }
+    s
+}
+
+/// NCHW logical shape, NHWC memory: strides (n: HWC, c: 1, h: WC, w: C).
+fn nhwc(shape: &[usize]) -> Vec<usize> {
+    let [_, c, h, w] = shape[..] else { return row_major(shape) };
+    vec![h * w * c, 1, w * c, c]
+}
+
+/// Strides agree wherever the dimension is larger than 1 (size-1 axes have no stride to speak of).
+fn same_layout(shape: &[usize], a: &[usize], b: &[usize]) -> bool {
+    shape.iter().zip(a.iter().zip(b)).all(|(&d, (x, y))| d <= 1 || x == y)
+}
+
+impl Value {
+    fn is(&self, strides: &[usize]) -> bool {
+        self.region.len == self.shape.iter().product::<usize>() && same_layout(&self.shape, &self.strides, strides)
+    }
+    fn is_row_major(&self) -> bool {
+        self.is(&row_major(&self.shape))
+    }
+    fn is_nhwc(&self) -> bool {
+        self.shape.len() == 4 && self.is(&nhwc(&self.shape))
+    }
+}
+
+/// Pads `v` to MAX_RANK with leading `fill`.
+fn pad6(v: &[usize], fill: usize) -> Result<[usize; MAX_RANK]> {
+    if v.len() > MAX_RANK {
+        return Err(err!(
+            unsupported,
+            "tensors of rank {} are not supported at run time (at most {MAX_RANK})",
+            v.len()
+        ));
+    }
+    let mut out = [fill; MAX_RANK];
+    out[MAX_RANK - v.len()..].copy_from_slice(v);
+    Ok(out)
+}
+
+fn act_of(a: Option<Activation>) -> Act {
+    match a {
+        None => Act::None,
+        Some(Activation::Relu) => Act::Relu,
+        Some(Activation::Clip { min, max }) => Act::Clip { min, max },
+        Some(Activation::HardSigmoid { alpha, beta }) => Act::HardSigmoid { alpha, beta },
+        Some(Activation::HardSwish) => Act::HardSwish,
+        Some(Activation::Sigmoid) => Act::Sigmoid,
+    }
+}
+
+fn bin_op(b: BinaryOp) -> k::elementwise::BinOp {
+    use k::elementwise::BinOp as B;
+    match b {
+        BinaryOp::Add => B::Add,
+        BinaryOp::Sub => B::Sub,
+        BinaryOp::Mul => B::Mul,
+        BinaryOp::Div => B::Div,
+        BinaryOp::Max => B::Max,
+        BinaryOp::Min => B::Min,
+    }
+}
+
+struct Lowering<'g> {
+    g: &'g Graph,
+    steps: Vec<Step>,
+    buffers: Vec<Buffer>,
+    weights: Vec<f32>,
+    values: HashMap<NodeId, Value>,
+    /// Constants already placed in the blob as they are (row-major).
+    raw_constants: HashMap<NodeId, Region>,
+    /// Origin of the node being lowered (given to the steps it emits).
+    origin: Vec<String>,
+    label: String,
+}
+
+/// Lowers an optimised, typed graph with one input and one output.
+pub fn lower(g: &Graph) -> Result<Program> {
+    if g.inputs.len() != 1 || g.outputs.len() != 1 {
+        return Err(err!(
+            unsupported,
+            "code generation handles one input and one output; the graph has {} and {}",
+            g.inputs.len(),
+            g.outputs.len()
+        ));
+    }
+    let mut l = Lowering {
+        g,
+        steps: Vec::new(),
+        buffers: Vec::new(),
+        weights: Vec::new(),
+        values: HashMap::new(),
+        raw_constants: HashMap::new(),
+        origin: Vec::new(),
+        label: String::new(),
+    };
+    for n in g.topo_order()? {
+        let node = g.node(n);
+        if let Op::Constant(_) = node.op {
+            continue; // placed on first use, packed as its consumer needs
+        }
+        l.origin = node.origin.clone();
+        l.label = format!("{} {}", g.op(n).name(), node.name);
+        let v = l.lower_node(n).map_err(|e| e.at_node(&g.context(n)))?;
+        l.values.insert(n, v);
+    }
+    let out_node = g.outputs[0].node;
+    let out = l.value(out_node)?;
+    // The caller gets a contiguous row-major array, in the arena.
+    let out = if out.is_row_major() && matches!(out.region.loc, Loc::Arena(_)) {
+        out
+    } else {
+        l.copy_to(&out, row_major(&out.shape))?
+    };
+    let input = &g.inputs[0];
+    Ok(Program {
+        input_name: input.name.clone(),
+        input_shape: g.shape(input.node)?.to_vec(),
+        output_name: g.outputs[0].name.clone(),
+        output_shape: out.shape.clone(),
+        output: out.region,
+        steps: l.steps,
+        buffers: l.buffers,
+        weights: l.weights,
+    })
+}
+
+impl Lowering<'_> {
+    fn value(&mut self, n: NodeId) -> Result<Value> {
+        if let Some(v) = self.values.get(&n) {
+            return Ok(v.clone());
+        }
+        match self.g.op(n) {
+            Op::Constant(t) => {
+                let region = self.raw_constant(n, t)?;
+                Ok(Value { region, shape: t.shape.clone(), strides: row_major(&t.shape) })
+            }
+            _ => Err(Error::internal(format!("value '{}' used before it is computed", self.g.node(n).name))),
+        }
+    }
+
+    fn operand(&mut self, n: NodeId, slot: usize) -> Result<Value> {
+        let src = self.g.operand(n, slot).ok_or_else(|| err!(internal, "missing operand {slot}"))?;
+        self.value(src)
+    }
+
+    /// The float values of a constant operand (weights must be known at compile time).
+    fn constant_operand(&self, n: NodeId, slot: usize, what: &str) -> Result<&Tensor> {
+        self.g.operand(n, slot).and_then(|c| self.g.constant(c)).filter(|t| t.dtype.is_float()).ok_or_else(|| {
+            err!(unsupported, "the {what} must be a constant; computing it at run time is not supported")
+        })
+    }
+
+    fn add_weights(&mut self, data: &[f32]) -> Region {
+        let offset = self.weights.len().next_multiple_of(WEIGHT_ALIGN);
+        self.weights.resize(offset, 0.0);
+        self.weights.extend_from_slice(data);
+        Region { loc: Loc::Weights, offset, len: data.len() }
+    }
+
+    fn raw_constant(&mut self, n: NodeId, t: &Tensor) -> Result<Region> {
+        if let Some(r) = self.raw_constants.get(&n) {
+            return Ok(*r);
+        }
+        let data = t.as_f32().ok_or_else(|| {
+            err!(unsupported, "integer tensor '{}' is used at run time; only float tensors are", self.g.node(n).name)
+        })?;
+        let r = self.add_weights(data);
+        self.raw_constants.insert(n, r);
+        Ok(r)
+    }
+
+    fn new_buffer(&mut self, len: usize) -> Region {
+        self.buffers.push(Buffer { len, name: self.label.clone() });
+        Region { loc: Loc::Arena(self.buffers.len() - 1), offset: 0, len }
+    }
+
+    fn push(&mut self, kernel: Kernel, reads: Vec<Region>, write: Region) {
+        let step =
+            Step { kernel, reads, write, in_place: false, origin: self.origin.clone(), label: self.label.clone() };
+        self.steps.push(step);
+    }
+
+    /// Copies `v` into a new buffer with the given strides (which must describe a dense layout).
+    fn copy_to(&mut self, v: &Value, strides: Vec<usize>) -> Result<Value> {
+        let len = v.shape.iter().product();
+        let out = self.new_buffer(len);
+        let p = k::layout::StridedCopy {
+            shape: pad6(&v.shape, 1)?,
+            src_strides: pad6(&v.strides, 0)?,
+            src_offset: 0,
+            dst_strides: pad6(&strides, 0)?,
+            dst_offset: 0,
+        };
+        self.push(Kernel::Copy(p), vec![v.region], out);
+        Ok(Value { region: out, shape: v.shape.clone(), strides })
+    }
+
+    fn nhwc_of(&mut self, v: Value) -> Result<Value> {
+        if v.is_nhwc() { Ok(v) } else { self.copy_to(&v, nhwc(&v.shape)) }
+    }
+
+    fn row_major_of(&mut self, v: Value) -> Result<Value> {
+        if v.is_row_major() { Ok(v) } else { self.copy_to(&v, row_major(&v.shape)) }
+    }
+
+    fn shape(&self, n: NodeId) -> Result<Vec<usize>> {
+        Ok(self.g.shape(n)?.to_vec())
+    }
+
+    fn lower_node(&mut self, n: NodeId) -> Result<Value> {
+        let shape = self.shape(n)?;
+        if !self.g.ty(n)?.dtype.is_float() {
+            return Err(err!(
+                unsupported,
+                "an integer computation is left at run time ({}); it should have folded",
+                self.g.ty(n)?
+            ));
+        }
+        match self.g.op(n).clone() {
+            Op::Input { .. } => {
+                let len = shape.iter().product();
+                Ok(Value { region: Region { loc: Loc::Input, offset: 0, len }, strides: row_major(&shape), shape })
+            }
+            Op::Constant(_) => unreachable!("constants are placed on use"),
+            Op::Conv(c) => self.conv(n, &c, shape),
+            Op::Gemm(gm) => self.gemm(n, &gm, shape),
+            Op::MatMul => self.matmul(n, shape),
+            Op::Activation(a) => {
+                let x = self.operand(n, 0)?;
+                let x = if x.is_row_major() || x.is_nhwc() { x } else { self.row_major_of(x)? };
+                let out = self.new_buffer(x.region.len);
+                self.push(Kernel::Activation(act_of(Some(a))), vec![x.region], out);
+                Ok(Value { region: out, shape, strides: x.strides })
+            }
+            Op::Binary(b) => self.binary(n, b, shape),
+            Op::GlobalAveragePool => {
+                let x = self.operand(n, 0)?;
+                self.global_average(x, shape)
+            }
+            Op::Pool(p) => self.pool(n, &p, shape),
+            Op::ReduceMean { axes, .. } => self.reduce_mean(n, &axes, shape),
+            Op::View { .. } | Op::Reshape { .. } | Op::Flatten { .. } | Op::Squeeze { .. } | Op::Unsqueeze { .. } => {
+                self.view(n, shape)
+            }
+            Op::Identity { .. } => self.operand(n, 0),
+            Op::Cast { to } if to.is_float() => self.operand(n, 0),
+            Op::Transpose { perm } => self.transpose(n, &perm, shape),
+            Op::Softmax { axis, coerce_2d } => self.softmax(n, axis, coerce_2d, shape),
+            Op::Pad { pads, value, .. } => self.pad(n, &pads, value, shape),
+            Op::Slice { starts, ends, axes, steps } => self.slice(n, &starts, &ends, &axes, &steps, shape),
+            Op::Concat { axis } => self.concat(n, axis, shape),
+            Op::Gather { axis } => self.gather(n, axis, shape),
+            other => Err(err!(unsupported, "{} is not supported by code generation", other.name())),
+        }
+    }
+}

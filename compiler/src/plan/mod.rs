@@ -1,0 +1,173 @@
+//! The static memory plan: every arena buffer gets a constant offset in one arena, buffers whose
+//! lifetimes do not overlap share memory, and elementwise steps whose input dies with them run
+//! in place. The result is checked: every step's reads and write lie inside the arena, and a
+//! write never overlaps a read unless the step runs in place on exactly that region.
+
+use crate::error::{Error, Result};
+use crate::lower::{Loc, Program, Region};
+
+/// Arena buffers start at multiples of this many f32 (64 bytes).
+pub const ARENA_ALIGN: usize = 16;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// Offset (in f32) of every buffer of the program.
+    pub offsets: Vec<usize>,
+    /// Arena size in f32.
+    pub arena_len: usize,
+    /// What one buffer per tensor would need, in f32 (for statistics).
+    pub naive_len: usize,
+}
+
+impl Plan {
+    pub fn arena_bytes(&self) -> usize {
+        self.arena_len * 4
+    }
+    pub fn naive_bytes(&self) -> usize {
+        self.naive_len * 4
+    }
+    /// The arena element range of a region (None for the input and the weights).
+    pub fn arena_range(&self, r: &Region) -> Option<(usize, usize)> {
+        match r.loc {
+            Loc::Arena(b) => Some((self.offsets[b] + r.offset, r.len)),
+            _ => None,
+        }
+    }
+}
+
+/// Plans `prog`, rewriting it where steps run in place.
+pub fn plan(prog: &mut Program) -> Result<Plan> {
+    let naive_len = prog.buffers.iter().map(|b| b.len.next_multiple_of(ARENA_ALIGN)).sum();
+    run_in_place(prog);
+    let n = prog.buffers.len();
+    // Lifetime of each buffer in step indices: [first write, last read], the output to the end.
+    let mut first = vec![usize::MAX; n];
+    let mut last = vec![0usize; n];
+    for (i, s) in prog.steps.iter().enumerate() {
+        if let Loc::Arena(b) = s.write.loc {
+            first[b] = first[b].min(i);
+            last[b] = last[b].max(i);
+        }
+        for r in &s.reads {
+            if let Loc::Arena(b) = r.loc {
+                last[b] = last[b].max(i);
+            }
+        }
+    }
+    if let Loc::Arena(b) = prog.output.loc {
+        last[b] = prog.steps.len();
+    }
+    // Greedy by size: the largest buffers are placed first, each at the lowest offset free
+    // during its whole lifetime.
+    let mut order: Vec<usize> = (0..n).filter(|&b| first[b] != usize::MAX).collect();
+    order.sort_by_key(|&b| (std::cmp::Reverse(prog.buffers[b].len), b));
+    let mut offsets = vec![0usize; n];
+    let mut placed: Vec<usize> = Vec::new();
+    let mut arena_len = 0;
+    for b in order {
+        let len = prog.buffers[b].len.next_multiple_of(ARENA_ALIGN);
+        let mut busy: Vec<(usize, usize)> = placed
+            .iter()
+            .filter(|&&o| first[o] <= last[b] && first[b] <= last[o])
+            .map(|&o| (offsets[o], offsets[o] + prog.buffers[o].len.next_multiple_of(ARENA_ALIGN)))
+            .collect();
+        busy.sort_unstable();
+        let mut at = 0;
+        for (start, end) in busy {
+            if at + len <= start {
+                break;
+            }
+            at = at.max(end);
+        }
+        offsets[b] = at;
+        arena_len = arena_len.max(at + len);
+        placed.push(b);
+    }
+    let plan = Plan { offsets, arena_len, naive_len };
+    check(prog, &plan)?;
+    Ok(plan)
+}
+
+/// Merges the output buffer of an elementwise step into its first input when that input is a
+/// whole arena buffer of the same size that nothing reads afterwards.
+fn run_in_place(prog: &mut Program) {
+    let n = prog.buffers.len();
+    let mut last_read = vec![None; n];
+    for (i, s) in prog.steps.iter().enumerate() {
+        for r in &s.reads {
+            if let Loc::Arena(b) = r.loc {
+                last_read[b] = Some(i);
+            }
+        }
+    }
+    let output = prog.output.loc;
+    for i in 0..prog.steps.len() {
+        let s = &prog.steps[i];
+        let (Some(input), write) = (s.reads.first().copied(), s.write) else { continue };
+        let (Loc::Arena(src), Loc::Arena(dst)) = (input.loc, write.loc) else { continue };
+        let whole = |r: &Region, b: usize| r.offset == 0 && r.len == prog.buffers[b].len;
+        let dies_here = last_read[src] == Some(i) && Loc::Arena(src) != output;
+        let written_once = prog.steps.iter().filter(|t| t.write.loc == Loc::Arena(dst)).count() == 1;
+        if !s.may_run_in_place()
+            || src == dst
+            || !dies_here
+            || !written_once
+            || !whole(&input, src)
+            || !whole(&write, dst)
+        {
+            continue;
+        }
+        // Everything that refers to dst now refers to src.
+        let rename = |r: &mut Region| {
+            if r.loc == Loc::Arena(dst) {
+                r.loc = Loc::Arena(src);
+            }
+        };
+        for t in prog.steps.iter_mut() {
+            t.reads.iter_mut().for_each(rename);
+            rename(&mut t.write);
+        }
+        rename(&mut prog.output);
+        prog.steps[i].in_place = true;
+        last_read[src] = last_read[dst];
+    }
+}
+
+/// Every access in bounds; writes never overlap reads except in place.
+pub fn check(prog: &Program, plan: &Plan) -> Result<()> {
+    let bad =
+        |i: usize, what: String| Error::internal(format!("memory plan, step {i} ({}): {what}", prog.steps[i].label));
+    for (i, s) in prog.steps.iter().enumerate() {
+        let Some((wo, wl)) = plan.arena_range(&s.write) else {
+            return Err(bad(i, "writes outside the arena".into()));
+        };
+        if wo + wl > plan.arena_len {
+            return Err(bad(i, format!("write [{wo}, {}) past the arena ({})", wo + wl, plan.arena_len)));
+        }
+        for (k, r) in s.reads.iter().enumerate() {
+            match plan.arena_range(r) {
+                Some((ro, rl)) => {
+                    if ro + rl > plan.arena_len {
+                        return Err(bad(i, format!("read [{ro}, {}) past the arena", ro + rl)));
+                    }
+                    let overlaps = ro < wo + wl && wo < ro + rl;
+                    let in_place = s.in_place && k == 0 && (ro, rl) == (wo, wl);
+                    if overlaps && !in_place {
+                        return Err(bad(i, format!("read [{ro}, {}) overlaps the write [{wo}, {})", ro + rl, wo + wl)));
+                    }
+                }
+                None if r.loc == Loc::Input && r.offset + r.len > prog.input_len() => {
+                    return Err(bad(i, "reads past the input".into()));
+                }
+                None if r.loc == Loc::Weights && r.offset + r.len > prog.weights.len() => {
+                    return Err(bad(i, "reads past the weights".into()));
+                }
+                None => {}
+            }
+        }
+    }
+    match plan.arena_range(&prog.output) {
+        Some((o, l)) if o + l <= plan.arena_len && l == prog.output_len() => Ok(()),
+        _ => Err(Error::internal("memory plan: the output is not a whole region of the arena")),
+    }
+}

@@ -1,0 +1,143 @@
+//! Activations applied in kernel epilogues, and the `exp` they need (core has none).
+
+/// An elementwise activation. `None` is the identity.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Act {
+    None,
+    Relu,
+    /// clamp(x, min, max); Relu6 is `Clip { min: 0.0, max: 6.0 }`.
+    Clip {
+        min: f32,
+        max: f32,
+    },
+    /// clamp(alpha * x + beta, 0, 1).
+    HardSigmoid {
+        alpha: f32,
+        beta: f32,
+    },
+    /// x * clamp(x / 6 + 1/2, 0, 1).
+    HardSwish,
+    Sigmoid,
+}
+
+impl Act {
+    #[inline(always)]
+    pub fn apply(self, x: f32) -> f32 {
+        match self {
+            Act::None => x,
+            Act::Relu => x.max(0.0),
+            Act::Clip { min, max } => x.max(min).min(max),
+            Act::HardSigmoid { alpha, beta } => (alpha * x + beta).max(0.0).min(1.0),
+            Act::HardSwish => x * (x * (1.0 / 6.0) + 0.5).max(0.0).min(1.0),
+            Act::Sigmoid => 1.0 / (1.0 + exp(-x)),
+        }
+    }
+
+    /// The activation as clamp bounds plus a hard-swish flag, which is how the SIMD epilogues
+    /// apply every activation but Sigmoid: `y = clamp(a*x + b, lo, hi) * (x if swish else 1)`.
+    /// Returns `None` for Sigmoid.
+    #[inline(always)]
+    pub fn as_affine_clamp(self) -> Option<AffineClamp> {
+        let inf = f32::INFINITY;
+        Some(match self {
+            Act::None => AffineClamp { scale: 1.0, shift: 0.0, lo: -inf, hi: inf, times_x: false },
+            Act::Relu => AffineClamp { scale: 1.0, shift: 0.0, lo: 0.0, hi: inf, times_x: false },
+            Act::Clip { min, max } => AffineClamp { scale: 1.0, shift: 0.0, lo: min, hi: max, times_x: false },
+            Act::HardSigmoid { alpha, beta } => {
+                AffineClamp { scale: alpha, shift: beta, lo: 0.0, hi: 1.0, times_x: false }
+            }
+            Act::HardSwish => AffineClamp { scale: 1.0 / 6.0, shift: 0.5, lo: 0.0, hi: 1.0, times_x: true },
+            Act::Sigmoid => return None,
+        })
+    }
+}
+
+impl Act {
+    /// What SIMD epilogues apply in registers, and whether a scalar pass must follow (Sigmoid,
+    /// which has no clamp form, is applied in that pass).
+    #[inline(always)]
+    pub fn for_simd(self) -> (AffineClamp, bool) {
+        match self.as_affine_clamp() {
+            Some(c) => (c, false),
+            None => (AffineClamp::IDENTITY, true),
+        }
+    }
+}
+
+/// `clamp(scale * x + shift, lo, hi)`, multiplied by x when `times_x`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AffineClamp {
+    pub scale: f32,
+    pub shift: f32,
+    pub lo: f32,
+    pub hi: f32,
+    pub times_x: bool,
+}
+
+impl AffineClamp {
+    pub const IDENTITY: AffineClamp =
+        AffineClamp { scale: 1.0, shift: 0.0, lo: f32::NEG_INFINITY, hi: f32::INFINITY, times_x: false };
+}
+
+/// e^x for f32 with a relative error below 2e-7 over the whole range (Cody-Waite reduction to
+/// [-ln2/2, ln2/2] and a degree-6 polynomial); saturates to 0 and +inf outside it.
+#[inline]
+pub fn exp(x: f32) -> f32 {
+    if x.is_nan() {
+        return x;
+    }
+    if x > 88.72284 {
+        return f32::INFINITY;
+    }
+    if x < -103.97208 {
+        return 0.0;
+    }
+    const LOG2E: f32 = core::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_145_75;
+    const LN2_LO: f32 = 1.428_606_8e-6;
+    let k = (x * LOG2E + if x >= 0.0 { 0.5 } else { -0.5 }) as i32;
+    let kf = k as f32;
+    let r = x - kf * LN2_HI - kf * LN2_LO;
+    let p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+    // 2^k, split in two steps so that k down to -149 stays representable.
+    let half = k / 2;
+    let pow = |e: i32| f32::from_bits(((e + 127) as u32) << 23);
+    p * pow(half) * pow(k - half)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exp_is_accurate() {
+        let mut x = -100.0f32;
+        while x < 88.0 {
+            let want = (x as f64).exp();
+            let got = exp(x) as f64;
+            assert!(((got - want) / want).abs() < 3e-7, "exp({x}) = {got}, want {want}");
+            x += 0.0137;
+        }
+        assert_eq!(exp(-200.0), 0.0);
+        assert_eq!(exp(200.0), f32::INFINITY);
+    }
+
+    #[test]
+    fn affine_clamp_matches_apply() {
+        let acts = [
+            Act::None,
+            Act::Relu,
+            Act::Clip { min: 0.0, max: 6.0 },
+            Act::HardSigmoid { alpha: 0.2, beta: 0.5 },
+            Act::HardSwish,
+        ];
+        for a in acts {
+            let c = a.as_affine_clamp().unwrap();
+            for i in -80..80 {
+                let x = i as f32 * 0.1;
+                let y = (c.scale * x + c.shift).max(c.lo).min(c.hi) * if c.times_x { x } else { 1.0 };
+                assert!((y - a.apply(x)).abs() < 1e-6, "{a:?} at {x}");
+            }
+        }
+    }
+}

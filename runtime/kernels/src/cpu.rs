@@ -1,0 +1,106 @@
+//! Which SIMD path the kernels take, decided once.
+
+/// An instruction-set level, ordered from the most portable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SimdLevel {
+    /// Plain Rust, correct on every target.
+    Scalar,
+    /// x86_64 AVX2 with FMA.
+    Avx2,
+    /// x86_64 AVX-512F (with AVX2 and FMA).
+    Avx512,
+}
+
+impl SimdLevel {
+    pub const ALL: [SimdLevel; 3] = [SimdLevel::Scalar, SimdLevel::Avx2, SimdLevel::Avx512];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SimdLevel::Scalar => "scalar",
+            SimdLevel::Avx2 => "avx2",
+            SimdLevel::Avx512 => "avx512",
+        }
+    }
+
+    /// Parses `scalar`, `avx2` or `avx512` (the values of `MOBILENET_SIMD`).
+    pub fn parse(s: &str) -> Option<SimdLevel> {
+        SimdLevel::ALL.into_iter().find(|l| l.name().eq_ignore_ascii_case(s.trim()))
+    }
+
+    /// Whether this machine (or, without `std`, the compile-time target) can run the level.
+    pub fn is_supported(self) -> bool {
+        match self {
+            SimdLevel::Scalar => true,
+            SimdLevel::Avx2 => has_avx2_fma(),
+            SimdLevel::Avx512 => has_avx512(),
+        }
+    }
+}
+
+#[cfg(all(target_arch = "x86_64", feature = "std"))]
+fn has_avx2_fma() -> bool {
+    std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+}
+#[cfg(all(target_arch = "x86_64", feature = "std"))]
+fn has_avx512() -> bool {
+    has_avx2_fma() && std::is_x86_feature_detected!("avx512f")
+}
+#[cfg(all(target_arch = "x86_64", not(feature = "std")))]
+fn has_avx2_fma() -> bool {
+    cfg!(all(target_feature = "avx2", target_feature = "fma"))
+}
+#[cfg(all(target_arch = "x86_64", not(feature = "std")))]
+fn has_avx512() -> bool {
+    has_avx2_fma() && cfg!(target_feature = "avx512f")
+}
+#[cfg(not(target_arch = "x86_64"))]
+fn has_avx2_fma() -> bool {
+    false
+}
+#[cfg(not(target_arch = "x86_64"))]
+fn has_avx512() -> bool {
+    false
+}
+
+/// A SIMD level known to be supported: the only way to obtain one checks the CPU, which is what
+/// lets kernels call `#[target_feature]` code for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cpu {
+    level: SimdLevel,
+}
+
+impl Cpu {
+    /// The portable path.
+    pub const fn scalar() -> Cpu {
+        Cpu { level: SimdLevel::Scalar }
+    }
+
+    /// The best level this machine supports, unless the environment variable `MOBILENET_SIMD`
+    /// (`scalar`, `avx2`, `avx512`; std only) asks for a lower or equal supported one.
+    pub fn detect() -> Cpu {
+        let best = SimdLevel::ALL.into_iter().rev().find(|l| l.is_supported()).unwrap_or(SimdLevel::Scalar);
+        let wanted = requested_level().filter(|l| l.is_supported());
+        Cpu { level: wanted.unwrap_or(best) }
+    }
+
+    /// Exactly `level`, or `None` when this machine cannot run it.
+    pub fn with_level(level: SimdLevel) -> Option<Cpu> {
+        level.is_supported().then_some(Cpu { level })
+    }
+
+    pub fn level(self) -> SimdLevel {
+        self.level
+    }
+}
+
+/// The level `MOBILENET_SIMD` asks for, if it is set and valid.
+pub fn requested_level() -> Option<SimdLevel> {
+    #[cfg(feature = "std")]
+    {
+        std::env::var("MOBILENET_SIMD").ok().and_then(|v| SimdLevel::parse(&v))
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        None
+    }
+}

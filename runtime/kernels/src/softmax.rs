@@ -1,0 +1,32 @@
+//! Softmax along one axis of a row-major tensor viewed as `[outer][len][inner]`.
+
+use crate::act::exp;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Softmax {
+    pub outer: usize,
+    pub len: usize,
+    pub inner: usize,
+}
+
+pub fn softmax(p: &Softmax, input: &[f32], output: &mut [f32]) {
+    let total = p.outer * p.len * p.inner;
+    assert_eq!(input.len(), total, "softmax: input");
+    assert_eq!(output.len(), total, "softmax: output");
+    for o in 0..p.outer {
+        for i in 0..p.inner {
+            let at = |j: usize| (o * p.len + j) * p.inner + i;
+            let max = (0..p.len).map(|j| input[at(j)]).fold(f32::NEG_INFINITY, f32::max);
+            let mut sum = 0.0;
+            for j in 0..p.len {
+                let e = exp(input[at(j)] - max);
+                output[at(j)] = e;
+                sum += e;
+            }
+            let inv = 1.0 / sum;
+            for j in 0..p.len {
+                output[at(j)] *= inv;
+            }
+        }
+    }
+}

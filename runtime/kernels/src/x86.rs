@@ -1,0 +1,174 @@
+//! x86_64 vector types behind one small trait, so each SIMD kernel is written once and compiled
+//! for AVX2+FMA (8 lanes) and AVX-512F (16 lanes).
+//!
+//! The trait's methods are `#[inline(always)]`: they are only ever called from generic kernel
+//! code that is itself inlined into a `#[target_feature]` entry point (`gemm::avx512`, ...), so
+//! the intrinsics end up compiled with the features they need.
+//!
+//! Loads and stores take slices and check their length, so the trait is safe to use; the only
+//! unsafe operations are the raw-pointer intrinsics right after such a check.
+
+use core::arch::x86_64::*;
+
+use crate::act::AffineClamp;
+
+pub(crate) trait Simd: Copy {
+    const LANES: usize;
+    type V: Copy;
+    fn splat(x: f32) -> Self::V;
+    /// The first `LANES` elements of `s` (panics if shorter).
+    fn load(s: &[f32]) -> Self::V;
+    /// The first `n < LANES` elements of `s`, zeros after.
+    fn load_partial(s: &[f32], n: usize) -> Self::V;
+    fn store(s: &mut [f32], v: Self::V);
+    /// Stores the first `n < LANES` lanes.
+    fn store_partial(s: &mut [f32], n: usize, v: Self::V);
+    /// a * b + c
+    fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    fn add(a: Self::V, b: Self::V) -> Self::V;
+    fn mul(a: Self::V, b: Self::V) -> Self::V;
+    fn max(a: Self::V, b: Self::V) -> Self::V;
+    fn min(a: Self::V, b: Self::V) -> Self::V;
+
+    /// The activation epilogue: `clamp(scale * x + shift, lo, hi)`, times x for hard-swish.
+    #[inline(always)]
+    fn activate(x: Self::V, c: &AffineClamp) -> Self::V {
+        let y = Self::min(
+            Self::max(Self::fma(x, Self::splat(c.scale), Self::splat(c.shift)), Self::splat(c.lo)),
+            Self::splat(c.hi),
+        );
+        if c.times_x { Self::mul(y, x) } else { y }
+    }
+}
+
+#[derive(Clone, Copy)]
+pub(crate) struct Avx2;
+
+impl Simd for Avx2 {
+    const LANES: usize = 8;
+    type V = __m256;
+    #[inline(always)]
+    fn splat(x: f32) -> __m256 {
+        // SAFETY: Avx2 methods run inside `#[target_feature(enable = "avx2,fma")]` entry points
+        // reached only through a `Cpu` that detected AVX2 and FMA.
+        unsafe { _mm256_set1_ps(x) }
+    }
+    #[inline(always)]
+    fn load(s: &[f32]) -> __m256 {
+        let s = &s[..8];
+        // SAFETY: `s` holds 8 readable f32 (sliced above); features as in `splat`.
+        unsafe { _mm256_loadu_ps(s.as_ptr()) }
+    }
+    #[inline(always)]
+    fn load_partial(s: &[f32], n: usize) -> __m256 {
+        let mut tmp = [0f32; 8];
+        tmp[..n].copy_from_slice(&s[..n]);
+        Self::load(&tmp)
+    }
+    #[inline(always)]
+    fn store(s: &mut [f32], v: __m256) {
+        let s = &mut s[..8];
+        // SAFETY: `s` holds 8 writable f32 (sliced above); features as in `splat`.
+        unsafe { _mm256_storeu_ps(s.as_mut_ptr(), v) }
+    }
+    #[inline(always)]
+    fn store_partial(s: &mut [f32], n: usize, v: __m256) {
+        let mut tmp = [0f32; 8];
+        Self::store(&mut tmp, v);
+        s[..n].copy_from_slice(&tmp[..n]);
+    }
+    #[inline(always)]
+    fn fma(a: __m256, b: __m256, c: __m256) -> __m256 {
+        // SAFETY: features as in `splat`.
+        unsafe { _mm256_fmadd_ps(a, b, c) }
+    }
+    #[inline(always)]
+    fn add(a: __m256, b: __m256) -> __m256 {
+        // SAFETY: features as in `splat`.
+        unsafe { _mm256_add_ps(a, b) }
+    }
+    #[inline(always)]
+    fn mul(a: __m256, b: __m256) -> __m256 {
+        // SAFETY: features as in `splat`.
+        unsafe { _mm256_mul_ps(a, b) }
+    }
+    #[inline(always)]
+    fn max(a: __m256, b: __m256) -> __m256 {
+        // SAFETY: features as in `splat`.
+        unsafe { _mm256_max_ps(a, b) }
+    }
+    #[inline(always)]
+    fn min(a: __m256, b: __m256) -> __m256 {
+        // SAFETY: features as in `splat`.
+        unsafe { _mm256_min_ps(a, b) }
+    }
+}
+
+#[derive(Clone, Copy)]
+pub(crate) struct Avx512;
+
+#[inline(always)]
+fn mask(n: usize) -> __mmask16 {
+    ((1u32 << n) - 1) as __mmask16
+}
+
+impl Simd for Avx512 {
+    const LANES: usize = 16;
+    type V = __m512;
+    #[inline(always)]
+    fn splat(x: f32) -> __m512 {
+        // SAFETY: Avx512 methods run inside `#[target_feature(enable = "avx512f,avx2,fma")]`
+        // entry points reached only through a `Cpu` that detected AVX-512F.
+        unsafe { _mm512_set1_ps(x) }
+    }
+    #[inline(always)]
+    fn load(s: &[f32]) -> __m512 {
+        let s = &s[..16];
+        // SAFETY: `s` holds 16 readable f32 (sliced above); features as in `splat`.
+        unsafe { _mm512_loadu_ps(s.as_ptr()) }
+    }
+    #[inline(always)]
+    fn load_partial(s: &[f32], n: usize) -> __m512 {
+        let s = &s[..n];
+        // SAFETY: the mask enables lanes 0..n only, and `s` holds n readable f32 (sliced above);
+        // masked-off lanes are not accessed. Features as in `splat`.
+        unsafe { _mm512_maskz_loadu_ps(mask(n), s.as_ptr()) }
+    }
+    #[inline(always)]
+    fn store(s: &mut [f32], v: __m512) {
+        let s = &mut s[..16];
+        // SAFETY: `s` holds 16 writable f32 (sliced above); features as in `splat`.
+        unsafe { _mm512_storeu_ps(s.as_mut_ptr(), v) }
+    }
+    #[inline(always)]
+    fn store_partial(s: &mut [f32], n: usize, v: __m512) {
+        let s = &mut s[..n];
+        // SAFETY: only lanes 0..n are written and `s` holds n writable f32 (sliced above).
+        unsafe { _mm512_mask_storeu_ps(s.as_mut_ptr(), mask(n), v) }
+    }
+    #[inline(always)]
+    fn fma(a: __m512, b: __m512, c: __m512) -> __m512 {
+        // SAFETY: features as in `splat`.
+        unsafe { _mm512_fmadd_ps(a, b, c) }
+    }
+    #[inline(always)]
+    fn add(a: __m512, b: __m512) -> __m512 {
+        // SAFETY: features as in `splat`.
+        unsafe { _mm512_add_ps(a, b) }
+    }
+    #[inline(always)]
+    fn mul(a: __m512, b: __m512) -> __m512 {
+        // SAFETY: features as in `splat`.
+        unsafe { _mm512_mul_ps(a, b) }
+    }
+    #[inline(always)]
+    fn max(a: __m512, b: __m512) -> __m512 {
+        // SAFETY: features as in `splat`.
+        unsafe { _mm512_max_ps(a, b) }
+    }
+    #[inline(always)]
+    fn min(a: __m512, b: __m512) -> __m512 {
+        // SAFETY: features as in `splat`.
+        unsafe { _mm512_min_ps(a, b) }
+    }
+}
