@@ -20,6 +20,8 @@
 //! # Ok::<(), mobilenet_compiler::Error>(())
 //! ```
 
+pub mod codegen;
+pub mod compile;
 pub mod error;
 pub mod exec;
 pub mod import;
@@ -35,6 +37,7 @@ pub mod stats;
 
 use std::path::Path;
 
+pub use compile::{Compiled, Compiler};
 pub use error::{Error, ErrorKind, NodeContext, Result};
 pub use ir::Graph;
 pub use options::{InputShape, Limits, Options, ShapeOptions};

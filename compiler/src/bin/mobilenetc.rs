@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use mobilenet_compiler::ir::print;
-use mobilenet_compiler::{Error, Frontend, InputShape, Options, ShapeOptions, frontend, interp, npy, stats};
+use mobilenet_compiler::{Compiler, Error, Frontend, InputShape, Options, ShapeOptions, frontend, interp, npy, stats};
 
 #[derive(Parser)]
 #[command(name = "mobilenetc", version, about = "Ahead-of-time MobileNet compiler: ONNX in, specialised Rust out")]
@@ -37,6 +37,17 @@ enum Command {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+    },
+    /// Write the generated Rust source (OUTPUT) and its weight blob (OUTPUT's stem + .weights.bin).
+    Emit {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// The .rs file to write; the blob goes beside it.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Name of the generated struct (default: the model file's stem in CamelCase).
+        #[arg(long)]
+        struct_name: Option<String>,
     },
     /// Run the model on an input .npy and write the output .npy.
     Run {
@@ -117,6 +128,20 @@ fn execute(command: Command) -> Result<(), Error> {
                 Format::Json => print::to_json(g, name)? + "\n",
             };
             emit(&text, output.as_deref())
+        }
+        Command::Emit { model, output, struct_name } => {
+            let stem = output.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
+            if output.extension().is_none_or(|e| e != "rs") {
+                return Err(Error::usage(format!("-o {}: the output must be a .rs file", output.display())));
+            }
+            let dir = output.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let mut compiler = Compiler::new(&model.model).options(model.options()).file_name(stem);
+            if let Some(name) = struct_name {
+                compiler = compiler.struct_name(name);
+            }
+            let written = compiler.write_to(dir)?;
+            eprintln!("wrote {} and its weights", written.display());
+            Ok(())
         }
         Command::Stats { model, json } => {
             let fe = frontend(&model.model, &model.options())?;

@@ -178,6 +178,7 @@ fn import_inner(model: &ModelProto, path: Option<&Path>, options: &Options) -> R
                 path: path.map(Path::to_path_buf),
                 producer: format!("{} {}", model.producer_name, model.producer_version).trim().to_string(),
                 opset,
+                files: Vec::new(),
             },
             ..Graph::default()
         },

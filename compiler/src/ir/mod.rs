@@ -82,6 +82,9 @@ pub struct FusedGroup {
 #[derive(Clone, Debug, Default)]
 pub struct SourceInfo {
     pub path: Option<PathBuf>,
+    /// Every file read to build the graph (the model and its external data), so that build
+    /// systems can rebuild when one changes.
+    pub files: Vec<PathBuf>,
     pub producer: String,
     pub opset: i64,
 }

@@ -14,11 +14,13 @@ use crate::error::{Error, Result};
 use crate::options::Limits;
 
 /// Resolves external-data references relative to one model folder.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct ExternalData {
     /// The folder holding the model; `None` when the model came from memory.
     base: Option<PathBuf>,
     max_file_bytes: u64,
+    /// Files read so far (canonical paths).
+    read: std::cell::RefCell<Vec<PathBuf>>,
 }
 
 impl ExternalData {
@@ -27,7 +29,12 @@ impl ExternalData {
             Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
             _ => PathBuf::from("."),
         });
-        ExternalData { base, max_file_bytes: limits.max_file_bytes }
+        ExternalData { base, max_file_bytes: limits.max_file_bytes, read: Default::default() }
+    }
+
+    /// The external files read so far, each once.
+    pub fn files(&self) -> Vec<PathBuf> {
+        self.read.borrow().clone()
     }
 
     /// Reads the `expected` bytes of `tensor` from its external file.
@@ -98,6 +105,9 @@ impl ExternalData {
             return Err(Error::invalid(format!(
                 "tensor '{name}': external data at offset {offset} with length {length} runs past the end of '{location}' ({size} bytes)"
             )));
+        }
+        if !self.read.borrow().contains(&canonical) {
+            self.read.borrow_mut().push(canonical.clone());
         }
         let mut bytes = vec![0u8; expected];
         file.seek(SeekFrom::Start(offset)).map_err(|e| Error::io(&path, &e))?;

@@ -1,0 +1,318 @@
+//! Code generation: a lowered, planned `Program` becomes Rust source (quote!) plus the packed
+//! weight blob. The source is one model struct, a hidden module with the blob and a `forward`
+//! function that is a straight list of kernel calls with constant parameters, and the public
+//! API (`new`, `with_arena`, `run`, `run_slice`, shape constants). It knows the IR only through
+//! the lowered program, and nothing of ONNX.
+
+mod params;
+mod steps;
+
+use proc_macro2::{Ident, TokenStream};
+use quote::{format_ident, quote};
+
+use crate::error::{Error, Result};
+use crate::lower::Program;
+use crate::plan::Plan;
+
+/// Where the generated source finds the weight blob.
+#[derive(Clone, Debug)]
+pub enum Weights {
+    /// `include_bytes!(<expr>)`: the blob is a file written beside the source (build.rs and
+    /// `mobilenetc emit`). The expression is a string literal or `concat!(...)`.
+    IncludeBytes(TokenStream),
+    /// A byte-string literal in the source itself (the proc-macro).
+    Inline,
+}
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub struct_name: String,
+    /// Visibility of the struct and its API, as Rust tokens (`pub`, `pub(crate)`, or empty).
+    pub visibility: TokenStream,
+    pub weights: Weights,
+    /// Emit a comment naming the ONNX nodes above every layer (for `to_source`).
+    pub comments: bool,
+    /// Files whose changes must rebuild the user's crate (the ONNX file, external data):
+    /// mentioned through `include_bytes!` in an unused constant.
+    pub track_files: Vec<String>,
+    /// What to say about the source in the struct's documentation.
+    pub description: String,
+}
+
+/// Generated code and its weight blob (little-endian f32).
+#[derive(Clone, Debug)]
+pub struct Generated {
+    pub tokens: TokenStream,
+    pub weights: Vec<u8>,
+}
+
+/// The blob as bytes: little-endian f32, whatever the host.
+pub fn weight_bytes(prog: &Program) -> Vec<u8> {
+    prog.weights.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+fn lit(v: usize) -> proc_macro2::Literal {
+    proc_macro2::Literal::usize_unsuffixed(v)
+}
+
+pub fn generate(prog: &Program, plan: &Plan, opts: &Options) -> Result<Generated> {
+    let name = syn::parse_str::<Ident>(&opts.struct_name)
+        .map_err(|_| Error::usage(format!("'{}' is not a valid Rust type name", opts.struct_name)))?;
+    let vis = &opts.visibility;
+    let module = format_ident!("__mobilenet_{}", opts.struct_name);
+    let weights = weight_bytes(prog);
+    let weights_len = lit(weights.len());
+    let blob = match &opts.weights {
+        Weights::IncludeBytes(path) => quote!(*include_bytes!(#path)),
+        Weights::Inline => {
+            let l = proc_macro2::Literal::byte_string(&weights);
+            quote!(*#l)
+        }
+    };
+    let tracked = opts.track_files.iter().map(|f| {
+        quote!(
+            const _: &[u8] = include_bytes!(#f);
+        )
+    });
+
+    let mut body = Vec::new();
+    for (i, s) in prog.steps.iter().enumerate() {
+        if opts.comments {
+            let mut text = format!("[{i}] {}", describe(s));
+            if !s.origin.is_empty() {
+                text += &format!(" (ONNX: {})", s.origin.join(", "));
+            }
+            body.push(quote!(__comment!(#text);));
+        }
+        body.push(steps::step(prog, plan, s));
+    }
+
+    let (in_len, out_len) = (lit(prog.input_len()), lit(prog.output_len()));
+    let arena_len = lit(plan.arena_len);
+    let arena_bytes = lit(plan.arena_bytes());
+    let naive_bytes = lit(plan.naive_bytes());
+    let in_shape = prog.input_shape.iter().map(|&d| lit(d));
+    let out_shape = prog.output_shape.iter().map(|&d| lit(d));
+    let (in_rank, out_rank) = (lit(prog.input_shape.len()), lit(prog.output_shape.len()));
+    let out_start = plan.arena_range(&prog.output).map(|(o, _)| o).unwrap_or(0);
+    let (out_offset, out_end) = (lit(out_start), lit(out_start + prog.output_len()));
+    let (in_name, out_name) = (&prog.input_name, &prog.output_name);
+    let batch = lit(prog.input_shape.first().copied().unwrap_or(1));
+    let doc_lines = [
+        format!(" {}", opts.description),
+        String::new(),
+        format!(" Input `{in_name}`: f32 {:?}, row-major, as the model declares it.", prog.input_shape),
+        format!(" Output `{out_name}`: f32 {:?}.", prog.output_shape),
+        format!(
+            " Arena: {} bytes, allocated once; {} kernel calls; weights: {} bytes, embedded.",
+            plan.arena_bytes(),
+            prog.steps.len(),
+            weights.len()
+        ),
+    ];
+    let new_doc = " A model with its own arena (allocated here, once) on the best SIMD path this CPU has (or the one `MOBILENET_SIMD` asks for).";
+
+    let tokens = quote! {
+        #(#[doc = #doc_lines])*
+        #[allow(dead_code)]
+        #vis struct #name<A: AsMut<[f32]> = ::mobilenet_runtime::Arena> {
+            arena: A,
+            cpu: ::mobilenet_runtime::Cpu,
+        }
+
+        #[doc(hidden)]
+        #[allow(non_snake_case, clippy::all, clippy::pedantic)]
+        mod #module {
+            use ::mobilenet_runtime as rt;
+            #(#tracked)*
+
+            pub(super) static WEIGHTS: rt::weights::Aligned<[u8; #weights_len]> = rt::weights::Aligned(#blob);
+
+            /// Runs every layer, reading `input` and the weights, writing the arena.
+            #[inline(never)]
+            pub(super) fn forward(cpu: rt::Cpu, input: &[f32], arena: &mut [f32]) {
+                let w: &[f32] = rt::weights::as_f32(&WEIGHTS);
+                let _ = (w, input);
+                #(#body)*
+            }
+        }
+
+        /// Shapes and sizes (also usable as `<Name>::INPUT_LEN` etc. from any arena type).
+        #[allow(dead_code)]
+        impl #name {
+            /// Name of the ONNX input.
+            #vis const INPUT_NAME: &'static str = #in_name;
+            /// Shape of the input (row-major, as the ONNX file declares it, batch first).
+            #vis const INPUT_SHAPE: [usize; #in_rank] = [#(#in_shape),*];
+            #vis const INPUT_LEN: usize = #in_len;
+            /// Name of the ONNX output.
+            #vis const OUTPUT_NAME: &'static str = #out_name;
+            #vis const OUTPUT_SHAPE: [usize; #out_rank] = [#(#out_shape),*];
+            #vis const OUTPUT_LEN: usize = #out_len;
+            /// Images per run (the batch the model was compiled for).
+            #vis const BATCH: usize = #batch;
+            /// f32 elements of working memory (`with_arena` needs at least this many).
+            #vis const ARENA_LEN: usize = #arena_len;
+            #vis const ARENA_BYTES: usize = #arena_bytes;
+            /// What one buffer per intermediate tensor would need, for comparison.
+            #vis const NAIVE_ARENA_BYTES: usize = #naive_bytes;
+            #vis const WEIGHTS_BYTES: usize = #weights_len;
+        }
+
+        #[allow(dead_code)]
+        impl<A: AsMut<[f32]>> #name<A> {
+            /// A model working in memory the caller provides (no allocation; works without
+            /// `std` or `alloc`). The memory must hold at least `ARENA_LEN` f32.
+            #vis fn with_arena(mut arena: A) -> Result<Self, ::mobilenet_runtime::Error> {
+                let len = arena.as_mut().len();
+                if len < #arena_len {
+                    return Err(::mobilenet_runtime::Error::ArenaTooSmall { required: #arena_len, actual: len });
+                }
+                Ok(#name { arena, cpu: ::mobilenet_runtime::Cpu::detect() })
+            }
+
+            /// The SIMD path the kernels take.
+            #vis fn cpu(&self) -> ::mobilenet_runtime::Cpu {
+                self.cpu
+            }
+
+            /// Chooses the SIMD path (`Cpu::with_level` checks the CPU supports it).
+            #vis fn set_cpu(&mut self, cpu: ::mobilenet_runtime::Cpu) {
+                self.cpu = cpu;
+            }
+
+            /// Runs the model. No allocation; the result borrows the model's arena.
+            #vis fn run(&mut self, input: &[f32; #in_len]) -> &[f32; #out_len] {
+                let arena = &mut self.arena.as_mut()[..#arena_len];
+                #module::forward(self.cpu, input, arena);
+                arena[#out_offset..#out_end].try_into().expect("the output region has OUTPUT_LEN elements")
+            }
+
+            /// Like `run`, for a slice, which must have `INPUT_LEN` elements.
+            #vis fn run_slice(&mut self, input: &[f32]) -> Result<&[f32], ::mobilenet_runtime::Error> {
+                let input: &[f32; #in_len] = input.try_into().map_err(|_| ::mobilenet_runtime::Error::InputLength {
+                    expected: #in_len,
+                    actual: input.len(),
+                })?;
+                Ok(self.run(input))
+            }
+        }
+
+        ::mobilenet_runtime::__if_alloc! {
+            #[allow(dead_code)]
+            impl #name {
+                #[doc = #new_doc]
+                #vis fn new() -> Self {
+                    #name {
+                        arena: ::mobilenet_runtime::__private::vec![0.0f32; #arena_len],
+                        cpu: ::mobilenet_runtime::Cpu::detect(),
+                    }
+                }
+            }
+
+            impl Default for #name {
+                fn default() -> Self {
+                    Self::new()
+                }
+            }
+        }
+    };
+    Ok(Generated { tokens, weights })
+}
+
+fn describe(s: &crate::lower::Step) -> String {
+    use crate::lower::Kernel;
+    let what = match &s.kernel {
+        Kernel::Gemm { p, residual, .. } => {
+            format!("gemm {}x{}x{}{}{}", p.m, p.k, p.n, if *residual { " +residual" } else { "" }, act_text(p.act))
+        }
+        Kernel::Depthwise { p, residual } => format!(
+            "depthwise {}x{} stride {}x{}, {} channels, {}x{} -> {}x{}{}{}",
+            p.kernel_h,
+            p.kernel_w,
+            p.stride_h,
+            p.stride_w,
+            p.channels,
+            p.in_h,
+            p.in_w,
+            p.out_h,
+            p.out_w,
+            if *residual { " +residual" } else { "" },
+            act_text(p.act)
+        ),
+        Kernel::Conv2d { p, residual } => format!(
+            "conv {}x{} stride {}x{}, {} -> {} channels, {}x{} -> {}x{}{}{}",
+            p.kernel_h,
+            p.kernel_w,
+            p.stride_h,
+            p.stride_w,
+            p.in_c,
+            p.out_c,
+            p.in_h,
+            p.in_w,
+            p.out_h,
+            p.out_w,
+            if *residual { " +residual" } else { "" },
+            act_text(p.act)
+        ),
+        Kernel::Pool2d(p) => format!("pool {:?} {}x{}", p.kind, p.kernel_h, p.kernel_w),
+        Kernel::GlobalAverage(p) => format!("global average over {} pixels, {} channels", p.pixels, p.channels),
+        Kernel::MeanRows { rows, len } => format!("mean of {rows} rows of {len}"),
+        Kernel::Binary(b) => format!("{:?} (broadcast)", b.op),
+        Kernel::Activation(a) => format!("activation{}", act_text(*a)),
+        Kernel::Softmax(p) => format!("softmax over {}", p.len),
+        Kernel::Copy(_) => "copy (layout)".into(),
+        Kernel::Fill(v) => format!("fill {v}"),
+    };
+    if s.in_place { format!("{what}, in place") } else { what }
+}
+
+fn act_text(a: mobilenet_kernels::Act) -> String {
+    match a {
+        mobilenet_kernels::Act::None => String::new(),
+        other => format!(", {other:?}"),
+    }
+}
+
+/// Formats generated tokens as a source file (prettyplease), turning the comment markers into
+/// `//` comments and prefixing `header` lines.
+pub fn to_source(tokens: &TokenStream, header: &[String]) -> Result<String> {
+    let file: syn::File =
+        syn::parse2(tokens.clone()).map_err(|e| Error::internal(format!("generated code does not parse: {e}")))?;
+    let text = prettyplease::unparse(&file);
+    let mut out = String::with_capacity(text.len() + 256);
+    for line in header {
+        out += &format!("// {line}\n");
+    }
+    out += &replace_comment_markers(&text)?;
+    Ok(out)
+}
+
+/// `__comment!("text");` (which prettyplease may spread over several lines) -> `// text`.
+fn replace_comment_markers(text: &str) -> Result<String> {
+    const MARKER: &str = "__comment!(";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(MARKER) {
+        let line_start = rest[..at].rfind('\n').map_or(0, |i| i + 1);
+        let indent = &rest[line_start..at];
+        out += &rest[..line_start];
+        let after = &rest[at + MARKER.len()..];
+        let end = after.find(");").ok_or_else(|| Error::internal("unterminated comment marker"))?;
+        // The literal may itself contain ");" only inside quotes; find the closing quote first.
+        let lit_start = after.find('"').ok_or_else(|| Error::internal("comment marker without text"))?;
+        let mut i = lit_start + 1;
+        let bytes = after.as_bytes();
+        while i < bytes.len() && bytes[i] != b'"' {
+            i += if bytes[i] == b'\\' { 2 } else { 1 };
+        }
+        let close = after[i..].find(");").map(|j| i + j).unwrap_or(end);
+        let lit = &after[lit_start..=i.min(after.len() - 1)];
+        let value = syn::parse_str::<syn::LitStr>(lit).map(|s| s.value()).unwrap_or_else(|_| lit.to_string());
+        out += &format!("{indent}// {}\n", value.replace('\n', " "));
+        rest = &after[close + 2..];
+        rest = rest.strip_prefix('\n').unwrap_or(rest);
+    }
+    out += rest;
+    Ok(out)
+}

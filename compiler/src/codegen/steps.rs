@@ -1,0 +1,118 @@
+//! One kernel call per step: borrow the regions (arena regions around the written one), then
+//! call the kernel with its constant parameters.
+
+use proc_macro2::{Literal, TokenStream};
+use quote::quote;
+
+use super::params;
+use crate::lower::{Kernel, Loc, Program, Region, Step};
+use crate::plan::Plan;
+
+fn u(v: usize) -> Literal {
+    Literal::usize_unsuffixed(v)
+}
+
+/// The code of one step.
+pub fn step(prog: &Program, plan: &Plan, s: &Step) -> TokenStream {
+    let skip = usize::from(s.in_place);
+    let reads = &s.reads[skip..];
+    let (wo, wl) = plan.arena_range(&s.write).expect("the plan checked that steps write to the arena");
+    let arena_reads: Vec<(usize, usize)> = reads.iter().filter_map(|r| plan.arena_range(r)).collect();
+    // Names for the reads, in order: arena reads come out of the split, the others are slices
+    // of the input or the weights.
+    let mut arena_names = Vec::new();
+    let mut read_exprs = Vec::new();
+    for (i, r) in reads.iter().enumerate() {
+        read_exprs.push(match r.loc {
+            Loc::Arena(_) => {
+                let name = quote::format_ident!("r{}", i);
+                arena_names.push(name.clone());
+                quote!(#name)
+            }
+            Loc::Input => slice(quote!(input), r),
+            Loc::Weights => slice(quote!(w), r),
+        });
+    }
+    let borrow = if arena_reads.is_empty() {
+        let (start, end) = (u(wo), u(wo + wl));
+        quote!(let out = &mut arena[#start..#end];)
+    } else {
+        let regions = arena_reads.iter().map(|&(o, l)| {
+            let (o, l) = (u(o), u(l));
+            quote!((#o, #l))
+        });
+        let (wo, wl) = (u(wo), u(wl));
+        quote!(let ([#(#arena_names),*], out) = rt::arena::split(arena, [#(#regions),*], (#wo, #wl));)
+    };
+    let arg = |i: usize| read_exprs[i].clone();
+    let opt = |present: bool, i: usize| {
+        if present {
+            let e = arg(i);
+            quote!(Some(#e))
+        } else {
+            quote!(None)
+        }
+    };
+    let call = match &s.kernel {
+        Kernel::Gemm { p, bias, residual } => {
+            let (params, a, b) = (params::gemm(p), arg(0), arg(1));
+            let (bias_arg, res_arg) = (opt(*bias, 2), opt(*residual, 2 + *bias as usize));
+            quote!(rt::gemm::gemm(cpu, &#params, #a, #b, #bias_arg, #res_arg, out);)
+        }
+        Kernel::Depthwise { p, residual } => {
+            let (params, x, wt, b, r) = (params::depthwise(p), arg(0), arg(1), arg(2), opt(*residual, 3));
+            quote!(rt::depthwise::depthwise(cpu, &#params, #x, #wt, #b, #r, out);)
+        }
+        Kernel::Conv2d { p, residual } => {
+            let (params, x, wt, b, r) = (params::conv2d(p), arg(0), arg(1), arg(2), opt(*residual, 3));
+            quote!(rt::direct::conv2d(cpu, &#params, #x, #wt, #b, #r, out);)
+        }
+        Kernel::Pool2d(p) => {
+            let (params, x) = (params::pool2d(p), arg(0));
+            quote!(rt::pool::pool2d(cpu, &#params, #x, out);)
+        }
+        Kernel::GlobalAverage(p) => {
+            let (params, x) = (params::global_pool(p), arg(0));
+            quote!(rt::pool::global_average(cpu, &#params, #x, out);)
+        }
+        Kernel::MeanRows { rows, len } => {
+            let (rows, len, x) = (u(*rows), u(*len), arg(0));
+            quote!(rt::pool::mean_rows(#rows, #len, #x, out);)
+        }
+        Kernel::Binary(p) if s.in_place => {
+            let (params, b) = (params::binary(p), arg(0));
+            quote!(rt::elementwise::binary_in_place(cpu, &#params, out, #b);)
+        }
+        Kernel::Binary(p) => {
+            let (params, a, b) = (params::binary(p), arg(0), arg(1));
+            quote!(rt::elementwise::binary(cpu, &#params, #a, #b, out);)
+        }
+        Kernel::Activation(a) if s.in_place => {
+            let a = params::act(*a);
+            quote!(rt::elementwise::activation_in_place(cpu, #a, out);)
+        }
+        Kernel::Activation(a) => {
+            let (a, x) = (params::act(*a), arg(0));
+            quote!(rt::elementwise::activation(cpu, #a, #x, out);)
+        }
+        Kernel::Softmax(p) => {
+            let (params, x) = (params::softmax(p), arg(0));
+            quote!(rt::softmax::softmax(&#params, #x, out);)
+        }
+        Kernel::Copy(p) => {
+            let (params, x) = (params::strided_copy(p), arg(0));
+            quote!(rt::layout::copy(&#params, #x, out);)
+        }
+        Kernel::Fill(v) => {
+            let v = params::float(*v);
+            quote!(rt::layout::fill(out, #v);)
+        }
+    };
+    let _ = prog;
+    quote!({ #borrow #call })
+}
+
+fn slice(base: TokenStream, r: &Region) -> TokenStream {
+    let (start, end) = (u(r.offset), u(r.offset + r.len));
+    quote!(&#base[#start..#end])
+}

@@ -1,0 +1,58 @@
+//! Generated code, compiled by rustc through both doors, against onnxruntime's reference output
+//! on every SIMD path (max |diff| <= 1e-4 * max |ref| + 1e-6, same argmax); and batch-4 models
+//! against four batch-1 runs.
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use mobilenet_compiler::ir::Tensor;
+use mobilenet_door_tests::{Entry, MODELS, Runner};
+use mobilenet_runtime::{Cpu, SimdLevel};
+use mobilenet_tests::{all_fixtures, check_close};
+
+fn main() {
+    let args = Arguments::from_args();
+    let fixtures = all_fixtures();
+    let mut trials = Vec::new();
+    for e in MODELS {
+        let f = fixtures[e.fixture].clone();
+        assert_eq!(f.name, e.name, "registry and fixture list agree");
+        for level in SimdLevel::ALL {
+            for (door, runner) in [("build_rs", e.build_door), ("macro", e.macro_door)] {
+                let f = f.clone();
+                let name = format!("{door}::{}::{}", level.name(), e.name);
+                trials.push(
+                    Trial::test(name, move || reference(runner, level, &f)).with_ignored_flag(!level.is_supported()),
+                );
+            }
+        }
+        if let Some(b4) = e.batch4 {
+            let f = f.clone();
+            trials.push(Trial::test(format!("batch4::{}", e.name), move || batch4(e, b4, &f)));
+        }
+    }
+    libtest_mimic::run(&args, trials).exit();
+}
+
+fn reference(run: Runner, level: SimdLevel, f: &mobilenet_tests::Fixture) -> Result<(), Failed> {
+    let cpu = Cpu::with_level(level).ok_or("unsupported")?;
+    let out = run(cpu, f.input().as_f32().unwrap());
+    let out = Tensor::f32(f.output_shape.clone(), out);
+    check_close(&out, &f.output(), 1e-4, 1e-6, true).map_err(|e| format!("{} on {}: {e}", f.name, level.name()).into())
+}
+
+/// Four different images in one batch-4 run give what four batch-1 runs give.
+fn batch4(e: &Entry, run4: Runner, f: &mobilenet_tests::Fixture) -> Result<(), Failed> {
+    let x = f.input();
+    let x = x.as_f32().unwrap();
+    let images: Vec<Vec<f32>> = (0..4)
+        .map(|k| {
+            x.iter().enumerate().map(|(i, v)| v * (1.0 - 0.1 * k as f32) + 0.01 * ((i * (k + 1)) % 7) as f32).collect()
+        })
+        .collect();
+    let cpu = Cpu::detect();
+    let singles: Vec<f32> = images.iter().flat_map(|img| (e.build_door)(cpu, img)).collect();
+    let batched = run4(cpu, &images.concat());
+    let mut shape = f.output_shape.clone();
+    shape[0] = 4;
+    check_close(&Tensor::f32(shape.clone(), batched), &Tensor::f32(shape, singles), 1e-5, 1e-7, true)
+        .map_err(|e| format!("batch 4 vs 4 x batch 1: {e}").into())
+}
