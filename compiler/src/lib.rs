@@ -33,6 +33,7 @@ pub mod onnx;
 pub mod options;
 pub mod passes;
 pub mod plan;
+pub mod runner;
 pub mod stats;
 
 use std::path::Path;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use mobilenet_compiler::ir::print;
-use mobilenet_compiler::{Compiler, Error, Frontend, InputShape, Options, ShapeOptions, frontend, interp, npy, stats};
+use mobilenet_compiler::{Compiler, Error, Frontend, InputShape, Options, ShapeOptions, frontend, interp, npy, runner, stats};
 
 #[derive(Parser)]
 #[command(name = "mobilenetc", version, about = "Ahead-of-time MobileNet compiler: ONNX in, specialised Rust out")]
@@ -62,6 +62,30 @@ enum Command {
         /// Run the reference interpreter on the optimised IR instead of compiled code.
         #[arg(long)]
         interpret: bool,
+        /// SIMD path of the compiled code (default: the best this CPU has).
+        #[arg(long, value_enum)]
+        simd: Option<Simd>,
+    },
+    /// Median and min latency of the generated code over warm runs.
+    Bench {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Timed runs.
+        #[arg(long, default_value_t = 50)]
+        runs: usize,
+        /// Untimed runs first.
+        #[arg(long, default_value_t = 10)]
+        warmup: usize,
+        /// Worker threads inside each layer.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        /// SIMD path (default: the best this CPU has).
+        #[arg(long, value_enum)]
+        simd: Option<Simd>,
+        /// Machine-readable output: median_ms, min_ms, mean_ms, max_ms, runs, warmup, batch,
+        /// simd, arena_bytes.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -82,6 +106,32 @@ impl ModelArgs {
         Options {
             shapes: ShapeOptions { batch: self.batch, input_shapes: self.input_shape.clone() },
             ..Options::default()
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Simd {
+    Scalar,
+    Avx2,
+    Avx512,
+}
+
+impl Simd {
+    fn name(self) -> &'static str {
+        match self {
+            Simd::Scalar => "scalar",
+            Simd::Avx2 => "avx2",
+            Simd::Avx512 => "avx512",
+        }
+    }
+    /// Refuses a level this CPU cannot run, rather than quietly running another.
+    fn checked(level: Option<Simd>) -> Result<Option<&'static str>, Error> {
+        let Some(level) = level else { return Ok(None) };
+        let l = mobilenet_kernels::SimdLevel::parse(level.name()).filter(|l| l.is_supported());
+        match l {
+            Some(_) => Ok(Some(level.name())),
+            None => Err(Error::usage(format!("this CPU does not support --simd {}", level.name()))),
         }
     }
 }
@@ -153,31 +203,64 @@ fn execute(command: Command) -> Result<(), Error> {
             };
             emit(&text, None)
         }
-        Command::Run { model, input, output, interpret } => {
+        Command::Run { model, input, output, interpret, simd } => {
             let x = npy::read(&input)?;
             let mut options = model.options();
             // Symbolic dimensions default to the input array's shape.
             if options.shapes.input_shapes.is_empty() && options.shapes.batch.is_none() {
                 options.shapes.input_shapes.push(InputShape { name: None, dims: x.shape.clone() });
             }
-            let fe: Frontend = frontend(&model.model, &options)?;
-            if !interpret {
-                return Err(Error::usage(
-                    "compiled execution is not available in this build yet; pass --interpret to use the reference interpreter",
-                ));
-            }
-            let outputs = interp::run(&fe.optimized, &[x]).map_err(|e| e.in_file(&input))?;
-            let y = &outputs[0];
-            npy::write(&output, y)?;
-            let argmax =
-                y.as_f32().and_then(|v| v.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i));
+            let (y, how) = if interpret {
+                let fe: Frontend = frontend(&model.model, &options)?;
+                let outputs = interp::run(&fe.optimized, &[x]).map_err(|e| e.in_file(&input))?;
+                (outputs.into_iter().next().ok_or_else(|| Error::internal("no output"))?, "reference interpreter".to_string())
+            } else {
+                let simd = Simd::checked(simd)?;
+                let compiled = Compiler::new(&model.model).options(options).compile()?;
+                let expected = compiled.program.input_shape.clone();
+                if x.shape != expected {
+                    return Err(Error::usage(format!("{}: the array has shape {:?}, the model takes {expected:?}", input.display(), x.shape)));
+                }
+                let runner = runner::build(&compiled)?;
+                let values = runner.run(x.as_f32().unwrap_or_default(), compiled.program.output_len(), simd)?;
+                let y = mobilenet_compiler::ir::Tensor::f32(compiled.program.output_shape.clone(), values);
+                (y, format!("compiled code{}", simd.map(|s| format!(", {s}")).unwrap_or_default()))
+            };
+            npy::write(&output, &y)?;
+            let argmax = y.as_f32().and_then(|v| v.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i));
             eprintln!(
-                "wrote {} ({}){}",
+                "wrote {} ({}, {how}){}",
                 output.display(),
                 y.type_of(),
                 argmax.map(|i| format!(", argmax {i}")).unwrap_or_default()
             );
             Ok(())
+        }
+        Command::Bench { model, runs, warmup, threads, simd, json } => {
+            if threads != 1 {
+                return Err(Error::usage("--threads: only 1 thread is available in this build"));
+            }
+            let simd = Simd::checked(simd)?;
+            let compiled = Compiler::new(&model.model).options(model.options()).compile()?;
+            let runner = runner::build(&compiled)?;
+            let report = runner.bench(warmup, runs, simd)?;
+            if json {
+                let text = serde_json::to_string_pretty(&report).map_err(|e| Error::internal(e.to_string()))?;
+                return emit(&(text + "\n"), None);
+            }
+            let get = |k: &str| report.get(k).and_then(|v| v.as_f64()).unwrap_or(f64::NAN);
+            let text = format!(
+                "{}: median {:.3} ms, min {:.3} ms over {} runs (batch {}, {} thread, {}; arena {} bytes)\n",
+                model.model.display(),
+                get("median_ms"),
+                get("min_ms"),
+                get("runs"),
+                get("batch"),
+                threads,
+                report.get("simd").and_then(|v| v.as_str()).unwrap_or("?"),
+                get("arena_bytes"),
+            );
+            emit(&text, None)
         }
     }
 }

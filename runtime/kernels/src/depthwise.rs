@@ -115,6 +115,8 @@ mod simd {
     use super::Depthwise;
     use crate::x86::Simd;
 
+    // Inlined into each #[target_feature] entry point, so the intrinsics compile with it.
+    #[inline(always)]
     pub(super) fn depthwise_simd<S: Simd>(
         p: &Depthwise,
         input: &[f32],

@@ -113,6 +113,8 @@ mod simd {
     use crate::depthwise::Depthwise;
     use crate::x86::Simd;
 
+    // Inlined into each #[target_feature] entry point, so the intrinsics compile with it.
+    #[inline(always)]
     pub(super) fn conv2d_simd<S: Simd>(
         p: &Conv2d,
         input: &[f32],

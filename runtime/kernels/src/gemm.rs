@@ -67,6 +67,8 @@ mod simd {
     /// Rows per register tile.
     const MR: usize = 6;
 
+    // Inlined into each #[target_feature] entry point, so the intrinsics compile with it.
+    #[inline(always)]
     pub(super) fn gemm_simd<S: Simd>(
         p: &Gemm,
         a: &[f32],
