@@ -187,9 +187,13 @@ impl Runner {
         let (inp, outp) = (dir.join("in.f32"), dir.join("out.f32"));
         let bytes: Vec<u8> = input.iter().flat_map(|v| v.to_le_bytes()).collect();
         std::fs::write(&inp, bytes).map_err(|e| Error::io(&inp, &e))?;
-        let out = self.command(simd).arg("run").arg(&inp).arg(&outp).output().map_err(|e| Error::io(&self.binary, &e))?;
+        let out =
+            self.command(simd).arg("run").arg(&inp).arg(&outp).output().map_err(|e| Error::io(&self.binary, &e))?;
         if !out.status.success() {
-            return Err(Error::internal(format!("the generated code failed: {}", String::from_utf8_lossy(&out.stderr).trim())));
+            return Err(Error::internal(format!(
+                "the generated code failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
         }
         let bytes = std::fs::read(&outp).map_err(|e| Error::io(&outp, &e))?;
         let _ = std::fs::remove_dir_all(&dir);
@@ -208,7 +212,10 @@ impl Runner {
             .output()
             .map_err(|e| Error::io(&self.binary, &e))?;
         if !out.status.success() {
-            return Err(Error::internal(format!("the benchmark failed: {}", String::from_utf8_lossy(&out.stderr).trim())));
+            return Err(Error::internal(format!(
+                "the benchmark failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
         }
         serde_json::from_slice(&out.stdout).map_err(|e| Error::internal(format!("unreadable benchmark report: {e}")))
     }

@@ -29,6 +29,13 @@ pub struct Stats {
     /// Operations (not counting inputs and constants) as imported, and after optimisation.
     pub nodes_imported: usize,
     pub nodes_optimized: usize,
+    /// Bytes of the planned arena (intermediate activations, f32), when the model lowers to
+    /// code; `None` with `lowering_error` otherwise.
+    pub arena_bytes: Option<u64>,
+    /// What one buffer per intermediate tensor would take.
+    pub naive_arena_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lowering_error: Option<String>,
     /// Fusions applied, by kind.
     pub fusions: BTreeMap<String, usize>,
     /// Operations left after optimisation, by op.
@@ -57,6 +64,11 @@ fn macs_of(g: &Graph, n: NodeId) -> Result<u64> {
 
 pub fn compute(fe: &Frontend) -> Result<Stats> {
     let g = &fe.optimized;
+    let planned = crate::lower::lower(g).and_then(|mut p| crate::plan::plan(&mut p));
+    let (arena_bytes, naive_arena_bytes, lowering_error) = match planned {
+        Ok(plan) => (Some(plan.arena_bytes() as u64), Some(plan.naive_bytes() as u64), None),
+        Err(e) => (None, None, Some(e.to_string())),
+    };
     let mut params = 0u64;
     let mut weights_bytes = 0u64;
     for n in g.dag.node_indices() {
@@ -89,6 +101,9 @@ pub fn compute(fe: &Frontend) -> Result<Stats> {
         macs += m;
     }
     Ok(Stats {
+        arena_bytes,
+        naive_arena_bytes,
+        lowering_error,
         params,
         macs,
         weights_bytes,
@@ -107,6 +122,20 @@ pub fn to_text(s: &Stats) -> String {
     let _ = writeln!(out, "params          {:>14}", group_digits(s.params));
     let _ = writeln!(out, "weights_bytes   {:>14}", group_digits(s.weights_bytes));
     let _ = writeln!(out, "macs            {:>14}", group_digits(s.macs));
+    match (s.arena_bytes, s.naive_arena_bytes) {
+        (Some(a), Some(n)) => {
+            let _ = writeln!(out, "arena_bytes     {:>14}", group_digits(a));
+            let _ = writeln!(out, "naive_arena_bytes {:>12}", group_digits(n));
+        }
+        _ => {
+            let _ = writeln!(
+                out,
+                "arena_bytes     {:>14}  ({})",
+                "-",
+                s.lowering_error.as_deref().unwrap_or("not lowered")
+            );
+        }
+    }
     let _ = writeln!(out, "nodes_imported  {:>14}", s.nodes_imported);
     let _ = writeln!(out, "nodes_optimized {:>14}", s.nodes_optimized);
     let _ = writeln!(out, "\nfusions:");

@@ -182,3 +182,20 @@ fn subgraph_attributes_are_refused() {
     let e = frontend_from_model(&m, None, &Options::default()).unwrap_err();
     assert!(e.to_string().contains("If"), "{e}");
 }
+
+/// The demo generator builds torchvision's MobileNetV2: 300.8 M MACs at width 1.0, 224x224
+/// (../shared/docs/PERFORMANCE.md), and after BatchNorm folding the 3,487,816 weights the real
+/// torch export of ../shared/models has.
+#[test]
+fn demo_mobilenet_v2_has_the_torchvision_shape() {
+    let m = mobilenet_v2_random(1.0, 1000, 224, 7);
+    if let Ok(dir) = std::env::var("MOBILENET_DUMP_DEMO") {
+        use prost::Message;
+        std::fs::write(format!("{dir}/demo.onnx"), m.encode_to_vec()).unwrap();
+    }
+    let fe = frontend_from_model(&m, None, &Options::default()).unwrap();
+    let s = mobilenet_compiler::stats::compute(&fe).unwrap();
+    assert_eq!(s.macs, 300_774_272);
+    assert_eq!(s.params, 3_487_816);
+    assert_eq!(s.fusions["residual_add->conv"], 10);
+}

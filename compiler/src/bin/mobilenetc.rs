@@ -7,7 +7,9 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use mobilenet_compiler::ir::print;
-use mobilenet_compiler::{Compiler, Error, Frontend, InputShape, Options, ShapeOptions, frontend, interp, npy, runner, stats};
+use mobilenet_compiler::{
+    Compiler, Error, Frontend, InputShape, Options, ShapeOptions, frontend, interp, npy, runner, stats,
+};
 
 #[derive(Parser)]
 #[command(name = "mobilenetc", version, about = "Ahead-of-time MobileNet compiler: ONNX in, specialised Rust out")]
@@ -213,13 +215,20 @@ fn execute(command: Command) -> Result<(), Error> {
             let (y, how) = if interpret {
                 let fe: Frontend = frontend(&model.model, &options)?;
                 let outputs = interp::run(&fe.optimized, &[x]).map_err(|e| e.in_file(&input))?;
-                (outputs.into_iter().next().ok_or_else(|| Error::internal("no output"))?, "reference interpreter".to_string())
+                (
+                    outputs.into_iter().next().ok_or_else(|| Error::internal("no output"))?,
+                    "reference interpreter".to_string(),
+                )
             } else {
                 let simd = Simd::checked(simd)?;
                 let compiled = Compiler::new(&model.model).options(options).compile()?;
                 let expected = compiled.program.input_shape.clone();
                 if x.shape != expected {
-                    return Err(Error::usage(format!("{}: the array has shape {:?}, the model takes {expected:?}", input.display(), x.shape)));
+                    return Err(Error::usage(format!(
+                        "{}: the array has shape {:?}, the model takes {expected:?}",
+                        input.display(),
+                        x.shape
+                    )));
                 }
                 let runner = runner::build(&compiled)?;
                 let values = runner.run(x.as_f32().unwrap_or_default(), compiled.program.output_len(), simd)?;
@@ -227,7 +236,8 @@ fn execute(command: Command) -> Result<(), Error> {
                 (y, format!("compiled code{}", simd.map(|s| format!(", {s}")).unwrap_or_default()))
             };
             npy::write(&output, &y)?;
-            let argmax = y.as_f32().and_then(|v| v.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i));
+            let argmax =
+                y.as_f32().and_then(|v| v.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i));
             eprintln!(
                 "wrote {} ({}, {how}){}",
                 output.display(),

@@ -36,8 +36,17 @@ impl ModelBuilder {
         self
     }
 
+    /// A float output of unspecified shape.
     pub fn output(mut self, name: &str) -> Self {
-        self.graph().output.push(ValueInfoProto { name: name.into(), ..Default::default() });
+        let tensor_type = Some(TypeProtoTensor { elem_type: data_type::FLOAT, shape: None });
+        let ty = Some(TypeProto { tensor_type, denotation: String::new() });
+        self.graph().output.push(ValueInfoProto { name: name.into(), r#type: ty, doc_string: String::new() });
+        self
+    }
+
+    /// A float output with declared dims (negative = symbolic).
+    pub fn output_shaped(mut self, name: &str, dims: &[i64]) -> Self {
+        self.graph().output.push(value_info(name, dims));
         self
     }
 
@@ -74,6 +83,11 @@ impl ModelBuilder {
     pub fn to_bytes(&self) -> Vec<u8> {
         self.model.encode_to_vec()
     }
+}
+
+/// The protobuf encoding of a model (what an .onnx file holds).
+pub fn prost_encode(model: &ModelProto) -> Vec<u8> {
+    model.encode_to_vec()
 }
 
 /// A float tensor value-info with the given dims (negative = symbolic).
@@ -151,4 +165,110 @@ pub fn attr_float(name: &str, v: f32) -> AttributeProto {
 
 pub fn attr_string(name: &str, v: &str) -> AttributeProto {
     AttributeProto { name: name.into(), r#type: attribute_type::STRING, s: v.as_bytes().to_vec(), ..Default::default() }
+}
+
+/// A torchvision-shaped MobileNetV2 (`width` multiplier, `classes` outputs, input
+/// `[batch, 3, size, size]` with a symbolic batch) with random weights from `seed`, written the
+/// way torch's legacy exporter does (Conv with bias, Clip(0, 6), residual Add, GlobalAveragePool,
+/// Flatten, Gemm). For demos and benchmarks where no trained model is at hand.
+pub fn mobilenet_v2_random(width: f32, classes: usize, size: i64, seed: u64) -> ModelProto {
+    let mut rng = seed | 1;
+    let mut uniform = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        (rng >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+    };
+    let channels = |c: f32| -> i64 {
+        // torchvision's _make_divisible(c * width, 8)
+        let v = c * width;
+        let r = (((v + 4.0) as i64) / 8 * 8).max(8);
+        if (r as f32) < 0.9 * v { r + 8 } else { r }
+    };
+    let mut b = ModelBuilder::new(13).input("input", &[-1, 3, size, size]);
+    let mut count = 0;
+    let mut conv = |b: ModelBuilder, x: &str, cin: i64, cout: i64, k: i64, stride: i64, group: i64, relu6: bool| {
+        count += 1;
+        let (w, bias, y) = (format!("w{count}"), format!("b{count}"), format!("conv{count}"));
+        // He-style scale keeps activations in range through the random network.
+        let fan_in = (cin / group * k * k) as f32;
+        let scale = (6.0 / fan_in).sqrt();
+        let wv: Vec<f32> = (0..cout * (cin / group) * k * k).map(|_| uniform() * scale).collect();
+        let bv: Vec<f32> = (0..cout).map(|_| uniform() * 0.1).collect();
+        let pad = k / 2;
+        let mut b = b.initializer(&w, &[cout, cin / group, k, k], &wv).initializer(&bias, &[cout], &bv).node(
+            "Conv",
+            &[x, &w, &bias],
+            &[&y],
+            vec![
+                attr_ints("kernel_shape", &[k, k]),
+                attr_ints("strides", &[stride, stride]),
+                attr_ints("pads", &[pad, pad, pad, pad]),
+                attr_int("group", group),
+            ],
+        );
+        let mut out = y.clone();
+        if relu6 {
+            let (lo, hi, r) = (format!("lo{count}"), format!("hi{count}"), format!("relu{count}"));
+            b = b.initializer(&lo, &[], &[0.0]).initializer(&hi, &[], &[6.0]).node(
+                "Clip",
+                &[&y, &lo, &hi],
+                &[&r],
+                vec![],
+            );
+            out = r;
+        }
+        (b, out)
+    };
+    let stem = channels(32.0);
+    let (nb, mut x) = conv(b, "input", 3, stem, 3, 2, 1, true);
+    b = nb;
+    let mut cin = stem;
+    let settings = [
+        (1, 16.0, 1, 1),
+        (6, 24.0, 2, 2),
+        (6, 32.0, 3, 2),
+        (6, 64.0, 4, 2),
+        (6, 96.0, 3, 1),
+        (6, 160.0, 3, 2),
+        (6, 320.0, 1, 1),
+    ];
+    let mut adds = 0;
+    for (t, c, n, s) in settings {
+        let cout = channels(c);
+        for i in 0..n {
+            let stride = if i == 0 { s } else { 1 };
+            let hidden = cin * t;
+            let block_in = x.clone();
+            let mut y = x.clone();
+            if t != 1 {
+                let (nb, e) = conv(b, &y, cin, hidden, 1, 1, 1, true);
+                b = nb;
+                y = e;
+            }
+            let (nb, d) = conv(b, &y, hidden, hidden, 3, stride, hidden, true);
+            let (nb, p) = conv(nb, &d, hidden, cout, 1, 1, 1, false);
+            b = nb;
+            y = p;
+            if stride == 1 && cin == cout {
+                adds += 1;
+                let sum = format!("add{adds}");
+                b = b.node("Add", &[&block_in, &y], &[&sum], vec![]);
+                y = sum;
+            }
+            x = y;
+            cin = cout;
+        }
+    }
+    let last = if width > 1.0 { channels(1280.0) } else { 1280 };
+    let (nb, y) = conv(b, &x, cin, last, 1, 1, 1, true);
+    let fc_w: Vec<f32> = (0..classes as i64 * last).map(|_| uniform() * (3.0 / last as f32).sqrt()).collect();
+    let fc_b: Vec<f32> = (0..classes).map(|_| uniform() * 0.1).collect();
+    nb.node("GlobalAveragePool", &[&y], &["pool"], vec![])
+        .node("Flatten", &["pool"], &["flat"], vec![attr_int("axis", 1)])
+        .initializer("fc_w", &[classes as i64, last], &fc_w)
+        .initializer("fc_b", &[classes as i64], &fc_b)
+        .node("Gemm", &["flat", "fc_w", "fc_b"], &["logits"], vec![attr_int("transB", 1)])
+        .output_shaped("logits", &[-1, classes as i64])
+        .build()
 }

@@ -24,6 +24,14 @@ fn main() {
                 );
             }
         }
+        if e.name == "coral_mobilenet_v2_1.0_224_quant.float" {
+            for (image, class, label) in [("chelsea.png", 286, "Egyptian cat"), ("coffee.png", 968, "espresso")] {
+                let dir = f.path.parent().unwrap().parent().unwrap().to_path_buf();
+                trials.push(Trial::test(format!("classify_example::{image}"), move || {
+                    classify_example(e.build_door, &dir, image, class, label)
+                }));
+            }
+        }
         if let Some(b4) = e.batch4 {
             let f = f.clone();
             trials.push(Trial::test(format!("batch4::{}", e.name), move || batch4(e, b4, &f)));
@@ -55,4 +63,26 @@ fn batch4(e: &Entry, run4: Runner, f: &mobilenet_tests::Fixture) -> Result<(), F
     shape[0] = 4;
     check_close(&Tensor::f32(shape.clone(), batched), &Tensor::f32(shape, singles), 1e-5, 1e-7, true)
         .map_err(|e| format!("batch 4 vs 4 x batch 1: {e}").into())
+}
+
+/// The pretrained MobileNetV2 through the example's own preprocessing and ranking.
+fn classify_example(
+    run: Runner,
+    models: &std::path::Path,
+    image: &str,
+    class: usize,
+    label: &str,
+) -> Result<(), Failed> {
+    use classify::{InputLayout, Preprocess, load_image, read_labels, to_input, top_k};
+    let img = load_image(&models.join("images").join(image))?;
+    let layout = InputLayout::from_shape(&[1, 3, 224, 224])?;
+    let x = to_input(&img, layout, Preprocess::Coral);
+    let scores = run(Cpu::detect(), &x);
+    let labels =
+        read_labels(Some(&models.join("labels/imagenet_labels_1001_with_background.coral.txt")), scores.len())?;
+    let (top, p) = top_k(&scores, 1)[0];
+    if top != class || labels[top] != label {
+        return Err(format!("{image}: top-1 {top} '{}' (p {p:.3}), expected {class} '{label}'", labels[top]).into());
+    }
+    Ok(())
 }

@@ -1,0 +1,93 @@
+//! Classify an image with the MobileNet build.rs compiled (the bundled demo, or the model in
+//! `MOBILENET_MODEL` at build time): prints the top-5 and the latency.
+//!
+//! ```sh
+//! cargo run --release -p classify -- models/images/demo.png
+//! MOBILENET_MODEL=../shared/models/pretrained/coral_mobilenet_v2_1.0_224_quant.float.onnx \
+//!   cargo run --release -p classify -- ../shared/models/images/chelsea.png \
+//!   --preprocess coral --labels ../shared/models/labels/imagenet_labels_1001_with_background.coral.txt
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Parser;
+use classify::{InputLayout, Preprocess, load_image, probabilities, read_labels, to_input, top_k};
+
+include!(concat!(env!("OUT_DIR"), "/model.rs"));
+
+const DESCRIPTION: &str = include_str!(concat!(env!("OUT_DIR"), "/model_description.txt"));
+
+#[derive(Parser)]
+#[command(about = "Classify an image with a MobileNet compiled to Rust at build time")]
+struct Args {
+    /// PNG or JPEG image.
+    image: PathBuf,
+    /// Labels, one per line, in output order.
+    #[arg(long)]
+    labels: Option<PathBuf>,
+    /// How to turn pixels into inputs.
+    #[arg(long, value_enum, default_value_t = Preprocess::Imagenet)]
+    preprocess: Preprocess,
+    /// Timed runs for the latency figure.
+    #[arg(long, default_value_t = 20)]
+    runs: usize,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match classify(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn classify(args: &Args) -> Result<(), String> {
+    let layout = InputLayout::from_shape(&Model::INPUT_SHAPE)?;
+    let img = load_image(&args.image)?;
+    let x = to_input(&img, layout, args.preprocess);
+    let started = Instant::now();
+    let mut net = Model::new();
+    let construct = started.elapsed();
+    let scores = net.run_slice(&x).map_err(|e| e.to_string())?.to_vec();
+    let labels = read_labels(args.labels.as_deref(), scores.len())?;
+    let probs = probabilities(&scores);
+
+    println!("model:  {DESCRIPTION}");
+    println!(
+        "        input {:?}, {} path, arena {} bytes, constructed in {:.1} us",
+        Model::INPUT_SHAPE,
+        net.cpu().level().name(),
+        Model::ARENA_BYTES,
+        construct.as_secs_f64() * 1e6
+    );
+    println!("image:  {} ({}x{}), preprocess {:?}", args.image.display(), img.width(), img.height(), args.preprocess);
+    println!("top-5:");
+    for (rank, (i, s)) in top_k(&scores, 5).into_iter().enumerate() {
+        let label = labels.get(i).map(String::as_str).unwrap_or("?");
+        println!("  {}. {i:>4}  {label:<30} score {s:>9.4}  p {:.3}", rank + 1, probs[i]);
+    }
+    // Latency: warm runs of the same input.
+    for _ in 0..3 {
+        std::hint::black_box(net.run_slice(&x).map_err(|e| e.to_string())?);
+    }
+    let mut times: Vec<f64> = (0..args.runs.max(1))
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(net.run_slice(std::hint::black_box(&x)).ok());
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    println!(
+        "latency: median {:.2} ms, min {:.2} ms over {} runs (1 thread)",
+        times[times.len() / 2],
+        times[0],
+        times.len()
+    );
+    Ok(())
+}
