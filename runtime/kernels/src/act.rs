@@ -115,7 +115,12 @@ mod tests {
         while x < 88.0 {
             let want = (x as f64).exp();
             let got = exp(x) as f64;
-            assert!(((got - want) / want).abs() < 3e-7, "exp({x}) = {got}, want {want}");
+            if want < f32::MIN_POSITIVE as f64 {
+                // Subnormal results carry fewer bits; an absolute bound is what holds there.
+                assert!((got - want).abs() < 1e-44, "exp({x}) = {got}, want {want}");
+            } else {
+                assert!(((got - want) / want).abs() < 3e-7, "exp({x}) = {got}, want {want}");
+            }
             x += 0.0137;
         }
         assert_eq!(exp(-200.0), 0.0);
