@@ -332,3 +332,90 @@ fn run_interpret_writes_the_output() {
     let scale = w.iter().fold(0f32, |m, v| m.max(v.abs()));
     assert!(g.iter().zip(w).all(|(a, b)| (a - b).abs() <= 1e-4 * scale + 1e-6));
 }
+
+/// The runner crates `run` and `bench` build go under the target folder, not the user's cache.
+fn compiled_cmd(args: &[&str]) -> Output {
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("mobilenetc-cache");
+    Command::new(env!("CARGO_BIN_EXE_mobilenetc"))
+        .args(args)
+        .env("MOBILENETC_CACHE", cache)
+        .output()
+        .expect("mobilenetc runs")
+}
+
+#[test]
+fn emit_writes_formatted_source_and_blob() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("net.rs");
+    let model = fixture("v3_like.op14.onnx");
+    let r = mobilenetc(&["emit", model.to_str().unwrap(), "-o", out.to_str().unwrap(), "--struct-name", "Net"]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let source = std::fs::read_to_string(&out).unwrap();
+    let blob = std::fs::read(dir.path().join("net.weights.bin")).unwrap();
+    syn::parse_file(&source).expect("the generated source parses");
+    assert!(source.contains("pub struct Net<"), "struct name");
+    assert!(source.contains("include_bytes!(\"net.weights.bin\")"));
+    assert!(source.contains(&format!("Aligned<[u8; {}]>", blob.len())));
+    // A comment names the ONNX nodes of every layer, e.g. the SE block's scaling Mul.
+    assert!(source.lines().any(|l| l.trim_start().starts_with("// [") && l.contains("(ONNX: Mul_")), "{source}");
+    // No weights as float literals: the only float literals are activation bounds.
+    let is_float = |t: &&str| t.matches('.').count() == 1 && !t.starts_with('.') && !t.ends_with('.');
+    let floats = source.split(|c: char| !(c.is_ascii_digit() || c == '.')).filter(is_float).count();
+    assert!(floats < 40, "{floats} float literals in the source");
+    let not_rs = mobilenetc(&["emit", model.to_str().unwrap(), "-o", dir.path().join("net.txt").to_str().unwrap()]);
+    assert_bad_input(&not_rs, "must be a .rs file");
+}
+
+#[test]
+fn run_compiled_matches_the_reference_and_bench_reports_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = fixture("paddle_like.dynhw.op11.onnx");
+    let input = fixture("paddle_like.dynhw.op11.ref_in.npy");
+    let y = dir.path().join("y.npy");
+    // The symbolic H and W come from the input array's shape.
+    let out = compiled_cmd(&[
+        "run",
+        model.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        y.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("compiled code"));
+    let got = mobilenet_compiler::npy::read(&y).unwrap();
+    let want = mobilenet_compiler::npy::read(&fixture("paddle_like.dynhw.op11.ref_out.npy")).unwrap();
+    let (g, w) = (got.as_f32().unwrap(), want.as_f32().unwrap());
+    assert_eq!(got.shape, want.shape);
+    assert!(g.iter().zip(w).all(|(a, b)| (a - b).abs() <= 1e-4 + 1e-6), "{g:?} vs {w:?}");
+
+    let bench = compiled_cmd(&[
+        "bench",
+        model.to_str().unwrap(),
+        "--input-shape",
+        "1,3,16,24",
+        "--runs",
+        "5",
+        "--warmup",
+        "1",
+        "--json",
+    ]);
+    assert!(bench.status.success(), "{}", String::from_utf8_lossy(&bench.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&bench.stdout).expect("JSON");
+    for key in ["median_ms", "min_ms", "runs", "batch", "simd", "arena_bytes"] {
+        assert!(v.get(key).is_some(), "missing {key}: {v}");
+    }
+    assert_eq!(v["runs"], 5);
+    assert!(v["min_ms"].as_f64().unwrap() <= v["median_ms"].as_f64().unwrap());
+    let wrong = compiled_cmd(&[
+        "run",
+        model.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        y.to_str().unwrap(),
+        "--input-shape",
+        "1,3,16,32",
+    ]);
+    assert_bad_input(&wrong, "the model takes [1, 3, 16, 32]");
+}

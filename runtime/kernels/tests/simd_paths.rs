@@ -85,7 +85,9 @@ fn depthwise_paths_agree() {
             let ext = (k - 1) * d + 1;
             (padded >= ext).then(|| (padded - ext) / s + 1)
         };
-        let (Some(out_h), Some(out_w)) = (span(in_h, kh, dh, pt, pb, sh), span(in_w, kw, dw, pl, pr, sw)) else { continue };
+        let (Some(out_h), Some(out_w)) = (span(in_h, kh, dh, pt, pb, sh), span(in_w, kw, dw, pl, pr, sw)) else {
+            continue;
+        };
         let p = Depthwise {
             batch: 1 + r.below(2),
             in_h,
