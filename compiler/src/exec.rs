@@ -53,13 +53,13 @@ fn run_step(step: &Step, prog: &Program, plan: &Plan, cpu: Cpu, input: &[f32], a
         }
         Kernel::Pool2d(p) => k::pool::pool2d(cpu, p, reads[0], out),
         Kernel::GlobalAverage(p) => k::pool::global_average(cpu, p, reads[0], out),
-        Kernel::MeanRows { rows, len } => k::pool::mean_rows(*rows, *len, reads[0], out),
+        Kernel::MeanRows { rows, len } => k::pool::mean_rows(cpu, *rows, *len, reads[0], out),
         Kernel::Binary(p) if step.in_place => k::elementwise::binary_in_place(cpu, p, out, reads[0]),
         Kernel::Binary(p) => k::elementwise::binary(cpu, p, reads[0], reads[1], out),
         Kernel::Activation(a) if step.in_place => k::elementwise::activation_in_place(cpu, *a, out),
         Kernel::Activation(a) => k::elementwise::activation(cpu, *a, reads[0], out),
-        Kernel::Softmax(p) => k::softmax::softmax(p, reads[0], out),
-        Kernel::Copy(p) => k::layout::copy(p, reads[0], out),
+        Kernel::Softmax(p) => k::softmax::softmax(cpu, p, reads[0], out),
+        Kernel::Copy(p) => k::layout::copy(cpu, p, reads[0], out),
         Kernel::Fill(v) => k::layout::fill(out, *v),
     }
 }

@@ -77,7 +77,7 @@ pub fn step(prog: &Program, plan: &Plan, s: &Step) -> TokenStream {
         }
         Kernel::MeanRows { rows, len } => {
             let (rows, len, x) = (u(*rows), u(*len), arg(0));
-            quote!(rt::pool::mean_rows(#rows, #len, #x, out);)
+            quote!(rt::pool::mean_rows(cpu, #rows, #len, #x, out);)
         }
         Kernel::Binary(p) if s.in_place => {
             let (params, b) = (params::binary(p), arg(0));
@@ -97,11 +97,11 @@ pub fn step(prog: &Program, plan: &Plan, s: &Step) -> TokenStream {
         }
         Kernel::Softmax(p) => {
             let (params, x) = (params::softmax(p), arg(0));
-            quote!(rt::softmax::softmax(&#params, #x, out);)
+            quote!(rt::softmax::softmax(cpu, &#params, #x, out);)
         }
         Kernel::Copy(p) => {
             let (params, x) = (params::strided_copy(p), arg(0));
-            quote!(rt::layout::copy(&#params, #x, out);)
+            quote!(rt::layout::copy(cpu, &#params, #x, out);)
         }
         Kernel::Fill(v) => {
             let v = params::float(*v);

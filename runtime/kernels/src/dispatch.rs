@@ -6,6 +6,26 @@
 /// generic body with its vector type:
 /// `simd_entry!(fn_name => generic_fn(args: Types) );`
 macro_rules! simd_entry {
+    // A body with no vector code of its own: the same loop compiled with AVX2 or AVX-512
+    // enabled, for LLVM to vectorise.
+    ($name:ident => same $body:ident ( $($arg:ident : $ty:ty),* $(,)? )) => {
+        pub(crate) mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            /// # Safety
+            /// The CPU must support AVX2 and FMA (guaranteed by holding a `Cpu` of that level).
+            #[target_feature(enable = "avx2,fma")]
+            pub(crate) unsafe fn avx2($($arg: $ty),*) {
+                $body($($arg),*)
+            }
+            /// # Safety
+            /// The CPU must support AVX-512F, AVX2 and FMA.
+            #[target_feature(enable = "avx512f,avx2,fma")]
+            pub(crate) unsafe fn avx512($($arg: $ty),*) {
+                $body($($arg),*)
+            }
+        }
+    };
     ($name:ident => $generic:ident ( $($arg:ident : $ty:ty),* $(,)? )) => {
         pub(crate) mod $name {
             #[allow(unused_imports)]

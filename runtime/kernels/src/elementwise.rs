@@ -55,56 +55,184 @@ impl Binary {
 
 /// `out = a op b`.
 pub fn binary(cpu: Cpu, p: &Binary, a: &[f32], b: &[f32], out: &mut [f32]) {
-    let _ = cpu; // The inner runs are unit-stride or broadcast; LLVM vectorises them.
     assert!(extent(&p.shape, &p.a_strides, 0) <= a.len(), "binary: a out of bounds");
     assert!(extent(&p.shape, &p.b_strides, 0) <= b.len(), "binary: b out of bounds");
     assert_eq!(out.len(), p.len(), "binary: out");
-    let os = p.out_strides();
-    let (sa, sb) = (p.a_strides[5], p.b_strides[5]);
-    walk3(&p.shape, [&p.a_strides, &p.b_strides, &os], [0, 0, 0], |ia, ib, io, run| {
-        let o = &mut out[io..io + run];
-        match (sa, sb) {
-            (1, 1) => {
-                o.iter_mut().zip(&a[ia..ia + run]).zip(&b[ib..ib + run]).for_each(|((o, &x), &y)| *o = p.op.apply(x, y))
-            }
-            (1, 0) => o.iter_mut().zip(&a[ia..ia + run]).for_each(|(o, &x)| *o = p.op.apply(x, b[ib])),
-            (0, 1) => o.iter_mut().zip(&b[ib..ib + run]).for_each(|(o, &y)| *o = p.op.apply(a[ia], y)),
-            _ => o.iter_mut().enumerate().for_each(|(i, o)| *o = p.op.apply(a[ia + i * sa], b[ib + i * sb])),
-        }
-    });
+    dispatch!(cpu, binary_entry, binary_body::<Scalar>(p, a, b, out), (p, a, b, out));
 }
 
 /// `a = a op b`, where `a` is laid out like the output (contiguous in walk order).
 pub fn binary_in_place(cpu: Cpu, p: &Binary, a: &mut [f32], b: &[f32]) {
-    let _ = cpu;
     assert_eq!(p.a_strides, p.out_strides(), "binary_in_place: a must be contiguous");
     assert_eq!(a.len(), p.len(), "binary_in_place: a");
     assert!(extent(&p.shape, &p.b_strides, 0) <= b.len(), "binary_in_place: b out of bounds");
-    let os = p.out_strides();
-    let sb = p.b_strides[5];
-    walk3(&p.shape, [&os, &p.b_strides, &os], [0, 0, 0], |ia, ib, _, run| {
-        let o = &mut a[ia..ia + run];
-        match sb {
-            1 => o.iter_mut().zip(&b[ib..ib + run]).for_each(|(o, &y)| *o = p.op.apply(*o, y)),
-            0 => o.iter_mut().for_each(|o| *o = p.op.apply(*o, b[ib])),
-            _ => o.iter_mut().enumerate().for_each(|(i, o)| *o = p.op.apply(*o, b[ib + i * sb])),
-        }
-    });
+    dispatch!(cpu, binary_in_place_entry, binary_in_place_body::<Scalar>(p, a, b), (p, a, b));
 }
 
 /// `data = act(data)`.
 pub fn activation_in_place(cpu: Cpu, act: Act, data: &mut [f32]) {
-    let _ = cpu;
-    for v in data.iter_mut() {
-        *v = act.apply(*v);
-    }
+    dispatch!(cpu, activation_in_place_entry, activation_in_place_body::<Scalar>(act, data), (act, data));
 }
 
 /// `out = act(input)`.
 pub fn activation(cpu: Cpu, act: Act, input: &[f32], out: &mut [f32]) {
-    let _ = cpu;
     assert_eq!(input.len(), out.len(), "activation: lengths");
-    for (o, &v) in out.iter_mut().zip(input) {
-        *o = act.apply(v);
+    dispatch!(cpu, activation_entry, activation_body::<Scalar>(act, input, out), (act, input, out));
+}
+
+/// The elementwise bodies are written once over `Lanes`: the scalar path uses one lane, the SIMD
+/// entry points 8 or 16. Every run is a unit-stride or broadcast operand, so the vector loop
+/// covers the inner axis and the tail takes partial vectors.
+pub(crate) trait Lanes: Copy {
+    const N: usize;
+    type V: Copy;
+    fn splat(x: f32) -> Self::V;
+    fn load_n(s: &[f32], n: usize) -> Self::V;
+    fn store_n(s: &mut [f32], n: usize, v: Self::V);
+    fn op(op: BinOp, a: Self::V, b: Self::V) -> Self::V;
+    fn act(act: Act, v: Self::V) -> Self::V;
+}
+
+#[derive(Clone, Copy)]
+pub(crate) struct Scalar;
+
+impl Lanes for Scalar {
+    const N: usize = 1;
+    type V = f32;
+    #[inline(always)]
+    fn splat(x: f32) -> f32 {
+        x
+    }
+    #[inline(always)]
+    fn load_n(s: &[f32], _: usize) -> f32 {
+        s[0]
+    }
+    #[inline(always)]
+    fn store_n(s: &mut [f32], _: usize, v: f32) {
+        s[0] = v;
+    }
+    #[inline(always)]
+    fn op(op: BinOp, a: f32, b: f32) -> f32 {
+        op.apply(a, b)
+    }
+    #[inline(always)]
+    fn act(act: Act, v: f32) -> f32 {
+        act.apply(v)
     }
 }
+
+#[cfg(target_arch = "x86_64")]
+impl<S: crate::x86::Simd> Lanes for S {
+    const N: usize = S::LANES;
+    type V = S::V;
+    #[inline(always)]
+    fn splat(x: f32) -> S::V {
+        S::splat(x)
+    }
+    #[inline(always)]
+    fn load_n(s: &[f32], n: usize) -> S::V {
+        S::load_n(s, n)
+    }
+    #[inline(always)]
+    fn store_n(s: &mut [f32], n: usize, v: S::V) {
+        S::store_n(s, n, v)
+    }
+    #[inline(always)]
+    fn op(op: BinOp, a: S::V, b: S::V) -> S::V {
+        match op {
+            BinOp::Add => S::add(a, b),
+            BinOp::Sub => S::sub(a, b),
+            BinOp::Mul => S::mul(a, b),
+            BinOp::Div => S::div(a, b),
+            BinOp::Max => S::max(a, b),
+            BinOp::Min => S::min(a, b),
+        }
+    }
+    #[inline(always)]
+    fn act(act: Act, v: S::V) -> S::V {
+        // Sigmoid has no clamp form; the callers apply it in a scalar pass afterwards.
+        S::activate(v, &act.for_simd().0)
+    }
+}
+
+/// `out[..run] = a[..] op b[..]` with each operand unit-stride or broadcast (stride 0).
+#[inline(always)]
+fn run_op<L: Lanes>(op: BinOp, a: &[f32], sa: usize, b: &[f32], sb: usize, out: &mut [f32]) {
+    let run = out.len();
+    let mut i = 0;
+    while i < run {
+        let n = L::N.min(run - i);
+        let va = if sa == 0 { L::splat(a[0]) } else { L::load_n(&a[i..], n) };
+        let vb = if sb == 0 { L::splat(b[0]) } else { L::load_n(&b[i..], n) };
+        L::store_n(&mut out[i..], n, L::op(op, va, vb));
+        i += n;
+    }
+}
+
+#[inline(always)]
+fn binary_body<L: Lanes>(p: &Binary, a: &[f32], b: &[f32], out: &mut [f32]) {
+    let os = p.out_strides();
+    let (sa, sb) = (p.a_strides[5], p.b_strides[5]);
+    walk3(&p.shape, [&p.a_strides, &p.b_strides, &os], [0, 0, 0], |ia, ib, io, run| {
+        let o = &mut out[io..io + run];
+        if sa <= 1 && sb <= 1 {
+            let (ra, rb) = (&a[ia..ia + if sa == 1 { run } else { 1 }], &b[ib..ib + if sb == 1 { run } else { 1 }]);
+            run_op::<L>(p.op, ra, sa, rb, sb, o);
+        } else {
+            o.iter_mut().enumerate().for_each(|(i, o)| *o = p.op.apply(a[ia + i * sa], b[ib + i * sb]));
+        }
+    });
+}
+
+#[inline(always)]
+fn binary_in_place_body<L: Lanes>(p: &Binary, a: &mut [f32], b: &[f32]) {
+    let os = p.out_strides();
+    let sb = p.b_strides[5];
+    walk3(&p.shape, [&os, &p.b_strides, &os], [0, 0, 0], |ia, ib, _, run| {
+        let o = &mut a[ia..ia + run];
+        if sb <= 1 {
+            let rb = &b[ib..ib + if sb == 1 { run } else { 1 }];
+            let mut i = 0;
+            while i < run {
+                let n = L::N.min(run - i);
+                let vb = if sb == 0 { L::splat(rb[0]) } else { L::load_n(&rb[i..], n) };
+                let va = L::load_n(&o[i..], n);
+                L::store_n(&mut o[i..], n, L::op(p.op, va, vb));
+                i += n;
+            }
+        } else {
+            o.iter_mut().enumerate().for_each(|(i, o)| *o = p.op.apply(*o, b[ib + i * sb]));
+        }
+    });
+}
+
+#[inline(always)]
+fn activation_in_place_body<L: Lanes>(act: Act, data: &mut [f32]) {
+    let mut i = 0;
+    while i < data.len() {
+        let n = L::N.min(data.len() - i);
+        let v = L::load_n(&data[i..], n);
+        L::store_n(&mut data[i..], n, L::act(act, v));
+        i += n;
+    }
+    if act == Act::Sigmoid && L::N > 1 {
+        data.iter_mut().for_each(|v| *v = act.apply(*v));
+    }
+}
+
+#[inline(always)]
+fn activation_body<L: Lanes>(act: Act, input: &[f32], out: &mut [f32]) {
+    out.copy_from_slice(input);
+    activation_in_place_body::<L>(act, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+mod simd {
+    use super::*;
+    simd_entry!(binary_entry => binary_body(p: &Binary, a: &[f32], b: &[f32], out: &mut [f32]));
+    simd_entry!(binary_in_place_entry => binary_in_place_body(p: &Binary, a: &mut [f32], b: &[f32]));
+    simd_entry!(activation_in_place_entry => activation_in_place_body(act: Act, data: &mut [f32]));
+    simd_entry!(activation_entry => activation_body(act: Act, input: &[f32], out: &mut [f32]));
+}
+#[cfg(target_arch = "x86_64")]
+use simd::*;

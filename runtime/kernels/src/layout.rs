@@ -1,6 +1,8 @@
 //! Data movement: a strided copy covers transposes, slices, concatenation, padding and layout
 //! changes (NCHW <-> NHWC); `fill` sets padding values.
 
+use crate::cpu::Cpu;
+
 /// Largest rank the strided kernels handle (shapes are padded with leading 1s).
 pub const MAX_RANK: usize = 6;
 
@@ -52,9 +54,16 @@ pub(crate) fn walk3(
     }
 }
 
-pub fn copy(p: &StridedCopy, src: &[f32], dst: &mut [f32]) {
+pub fn copy(cpu: Cpu, p: &StridedCopy, src: &[f32], dst: &mut [f32]) {
     assert!(extent(&p.shape, &p.src_strides, p.src_offset) <= src.len(), "copy: source view out of bounds");
     assert!(extent(&p.shape, &p.dst_strides, p.dst_offset) <= dst.len(), "copy: destination view out of bounds");
+    dispatch!(cpu, copy_entry, copy_body(p, src, dst), (p, src, dst));
+}
+
+/// One body for every level: contiguous runs are `copy_from_slice` (memcpy); the strided
+/// gathers of layout changes are compiled with AVX2 or AVX-512 enabled by the entry points.
+#[inline(always)]
+fn copy_body(p: &StridedCopy, src: &[f32], dst: &mut [f32]) {
     let (ss, ds) = (p.src_strides[5], p.dst_strides[5]);
     walk3(
         &p.shape,
@@ -76,6 +85,14 @@ pub fn fill(dst: &mut [f32], value: f32) {
     dst.fill(value);
 }
 
+#[cfg(target_arch = "x86_64")]
+mod simd {
+    use super::*;
+    simd_entry!(copy_entry => same copy_body(p: &StridedCopy, src: &[f32], dst: &mut [f32]));
+}
+#[cfg(target_arch = "x86_64")]
+use simd::*;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,7 +109,13 @@ mod tests {
             dst_strides: [0, 0, 12, 6, 2, 1],
             dst_offset: 0,
         };
-        copy(&p, &src, &mut dst);
+        for level in crate::SimdLevel::ALL {
+            if let Some(cpu) = Cpu::with_level(level) {
+                dst = [0f32; 12];
+                copy(cpu, &p, &src, &mut dst);
+                assert_eq!(dst, [0.0, 6.0, 1.0, 7.0, 2.0, 8.0, 3.0, 9.0, 4.0, 10.0, 5.0, 11.0]);
+            }
+        }
         assert_eq!(dst, [0.0, 6.0, 1.0, 7.0, 2.0, 8.0, 3.0, 9.0, 4.0, 10.0, 5.0, 11.0]);
     }
 }

@@ -33,12 +33,34 @@ pub struct Pool2d {
     pub kind: PoolKind,
 }
 
+impl Pool2d {
+    /// Divisor of the average at output (oy, ox), given the taps inside the input.
+    fn divisor(&self, oy: usize, ox: usize, taps_y: usize, taps_x: usize, count_include_pad: bool) -> f32 {
+        let count = if count_include_pad {
+            // The window clipped to the padded input (not beyond it, as in ceil mode).
+            let span = |o: usize, s: usize, k: usize, size: usize| {
+                let start = o * s;
+                (start + k).min(size) - start
+            };
+            span(oy, self.stride_h, self.kernel_h, self.in_h + self.pad_top + self.pad_bottom)
+                * span(ox, self.stride_w, self.kernel_w, self.in_w + self.pad_left + self.pad_right)
+        } else {
+            taps_y * taps_x
+        };
+        if count > 0 { 1.0 / count as f32 } else { 0.0 }
+    }
+}
+
 pub fn pool2d(cpu: Cpu, p: &Pool2d, input: &[f32], output: &mut [f32]) {
     let c = p.channels;
     assert_eq!(input.len(), p.batch * p.in_h * p.in_w * c, "pool2d: input");
     assert_eq!(output.len(), p.batch * p.out_h * p.out_w * c, "pool2d: output");
     assert!(p.stride_h > 0 && p.stride_w > 0 && p.dilation_h > 0 && p.dilation_w > 0, "pool2d: zero stride");
-    let _ = cpu; // Pooling is a sliver of a MobileNet's time; the scalar loop vectorises well.
+    dispatch!(cpu, pool_entry, pool_scalar(p, input, output), (p, input, output));
+}
+
+fn pool_scalar(p: &Pool2d, input: &[f32], output: &mut [f32]) {
+    let c = p.channels;
     for b in 0..p.batch {
         for oy in 0..p.out_h {
             let ky = Depthwise::taps(oy, p.stride_h, p.dilation_h, p.pad_top, p.in_h, p.kernel_h);
@@ -58,18 +80,7 @@ pub fn pool2d(cpu: Cpu, p: &Pool2d, input: &[f32], output: &mut [f32]) {
                     }
                 }
                 if let PoolKind::Average { count_include_pad } = p.kind {
-                    let count = if count_include_pad {
-                        // The window clipped to the padded input (not beyond it, as in ceil mode).
-                        let span = |o: usize, s: usize, k: usize, pad_begin: usize, size: usize, pad_end: usize| {
-                            let start = o * s;
-                            (start + k).min(size + pad_begin + pad_end) - start
-                        };
-                        span(oy, p.stride_h, p.kernel_h, p.pad_top, p.in_h, p.pad_bottom)
-                            * span(ox, p.stride_w, p.kernel_w, p.pad_left, p.in_w, p.pad_right)
-                    } else {
-                        ky.len() * kx.len()
-                    };
-                    let scale = if count > 0 { 1.0 / count as f32 } else { 0.0 };
+                    let scale = p.divisor(oy, ox, ky.len(), kx.len(), count_include_pad);
                     out.iter_mut().for_each(|o| *o *= scale);
                 }
             }
@@ -88,7 +99,10 @@ pub struct GlobalPool {
 pub fn global_average(cpu: Cpu, p: &GlobalPool, input: &[f32], output: &mut [f32]) {
     assert_eq!(input.len(), p.batch * p.pixels * p.channels, "global_average: input");
     assert_eq!(output.len(), p.batch * p.channels, "global_average: output");
-    let _ = cpu;
+    dispatch!(cpu, global_entry, global_scalar(p, input, output), (p, input, output));
+}
+
+fn global_scalar(p: &GlobalPool, input: &[f32], output: &mut [f32]) {
     let c = p.channels;
     let scale = 1.0 / p.pixels.max(1) as f32;
     for b in 0..p.batch {
@@ -105,10 +119,82 @@ pub fn global_average(cpu: Cpu, p: &GlobalPool, input: &[f32], output: &mut [f32
 
 /// Mean of each row: `[rows][len] -> [rows]` (the generic ReduceMean, after a transpose that
 /// puts the reduced axes last).
-pub fn mean_rows(rows: usize, len: usize, input: &[f32], output: &mut [f32]) {
+pub fn mean_rows(cpu: Cpu, rows: usize, len: usize, input: &[f32], output: &mut [f32]) {
     assert_eq!(input.len(), rows * len, "mean_rows: input");
     assert_eq!(output.len(), rows, "mean_rows: output");
+    dispatch!(cpu, mean_rows_entry, mean_rows_body(len, input, output), (len, input, output));
+}
+
+/// The same loop for every level: the SIMD entry points compile it with AVX2 or AVX-512 enabled,
+/// and LLVM vectorises the sum.
+#[inline(always)]
+fn mean_rows_body(len: usize, input: &[f32], output: &mut [f32]) {
     for (o, row) in output.iter_mut().zip(input.chunks_exact(len.max(1))) {
         *o = row.iter().sum::<f32>() / len.max(1) as f32;
     }
+}
+
+#[cfg(target_arch = "x86_64")]
+use simd::*;
+
+#[cfg(target_arch = "x86_64")]
+mod simd {
+    use super::{GlobalPool, Pool2d, PoolKind, mean_rows_body};
+    use crate::depthwise::Depthwise;
+    use crate::x86::Simd;
+
+    /// Channel vectors of every output pixel: max or sum over the taps inside the input.
+    #[inline(always)]
+    pub(super) fn pool_simd<S: Simd>(p: &Pool2d, input: &[f32], output: &mut [f32]) {
+        let c = p.channels;
+        for b in 0..p.batch {
+            for oy in 0..p.out_h {
+                let ky = Depthwise::taps(oy, p.stride_h, p.dilation_h, p.pad_top, p.in_h, p.kernel_h);
+                for ox in 0..p.out_w {
+                    let kx = Depthwise::taps(ox, p.stride_w, p.dilation_w, p.pad_left, p.in_w, p.kernel_w);
+                    let at = ((b * p.out_h + oy) * p.out_w + ox) * c;
+                    let mut c0 = 0;
+                    while c0 < c {
+                        let w = S::LANES.min(c - c0);
+                        let mut acc = S::splat(if p.kind == PoolKind::Max { f32::NEG_INFINITY } else { 0.0 });
+                        for y in ky.clone() {
+                            let iy = oy * p.stride_h + y * p.dilation_h - p.pad_top;
+                            for x in kx.clone() {
+                                let ix = ox * p.stride_w + x * p.dilation_w - p.pad_left;
+                                let v = S::load_n(&input[((b * p.in_h + iy) * p.in_w + ix) * c + c0..], w);
+                                acc = if p.kind == PoolKind::Max { S::max(acc, v) } else { S::add(acc, v) };
+                            }
+                        }
+                        if let PoolKind::Average { count_include_pad } = p.kind {
+                            acc = S::mul(acc, S::splat(p.divisor(oy, ox, ky.len(), kx.len(), count_include_pad)));
+                        }
+                        S::store_n(&mut output[at + c0..], w, acc);
+                        c0 += w;
+                    }
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
+    pub(super) fn global_simd<S: Simd>(p: &GlobalPool, input: &[f32], output: &mut [f32]) {
+        let c = p.channels;
+        let scale = S::splat(1.0 / p.pixels.max(1) as f32);
+        for b in 0..p.batch {
+            let mut c0 = 0;
+            while c0 < c {
+                let w = S::LANES.min(c - c0);
+                let mut acc = S::splat(0.0);
+                for px in 0..p.pixels {
+                    acc = S::add(acc, S::load_n(&input[(b * p.pixels + px) * c + c0..], w));
+                }
+                S::store_n(&mut output[b * c + c0..], w, S::mul(acc, scale));
+                c0 += w;
+            }
+        }
+    }
+
+    simd_entry!(pool_entry => pool_simd(p: &Pool2d, input: &[f32], output: &mut [f32]));
+    simd_entry!(global_entry => global_simd(p: &GlobalPool, input: &[f32], output: &mut [f32]));
+    simd_entry!(mean_rows_entry => same mean_rows_body(len: usize, input: &[f32], output: &mut [f32]));
 }

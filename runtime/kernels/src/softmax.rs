@@ -1,6 +1,7 @@
 //! Softmax along one axis of a row-major tensor viewed as `[outer][len][inner]`.
 
 use crate::act::exp;
+use crate::cpu::Cpu;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Softmax {
@@ -9,10 +10,17 @@ pub struct Softmax {
     pub inner: usize,
 }
 
-pub fn softmax(p: &Softmax, input: &[f32], output: &mut [f32]) {
+pub fn softmax(cpu: Cpu, p: &Softmax, input: &[f32], output: &mut [f32]) {
     let total = p.outer * p.len * p.inner;
     assert_eq!(input.len(), total, "softmax: input");
     assert_eq!(output.len(), total, "softmax: output");
+    dispatch!(cpu, entry, body(p, input, output), (p, input, output));
+}
+
+/// One body for every level: the SIMD entry points compile it with AVX2 or AVX-512 enabled (the
+/// maximum, the sum and the scaling vectorise; `exp` is the scalar polynomial).
+#[inline(always)]
+fn body(p: &Softmax, input: &[f32], output: &mut [f32]) {
     for o in 0..p.outer {
         for i in 0..p.inner {
             let at = |j: usize| (o * p.len + j) * p.inner + i;
@@ -30,3 +38,11 @@ pub fn softmax(p: &Softmax, input: &[f32], output: &mut [f32]) {
         }
     }
 }
+
+#[cfg(target_arch = "x86_64")]
+mod simd {
+    use super::*;
+    simd_entry!(entry => same body(p: &Softmax, input: &[f32], output: &mut [f32]));
+}
+#[cfg(target_arch = "x86_64")]
+use simd::*;

@@ -27,8 +27,21 @@ pub(crate) trait Simd: Copy {
     fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
     fn add(a: Self::V, b: Self::V) -> Self::V;
     fn mul(a: Self::V, b: Self::V) -> Self::V;
+    fn sub(a: Self::V, b: Self::V) -> Self::V;
+    fn div(a: Self::V, b: Self::V) -> Self::V;
     fn max(a: Self::V, b: Self::V) -> Self::V;
     fn min(a: Self::V, b: Self::V) -> Self::V;
+
+    /// `n` lanes from `s`: a full load when `n == LANES`, a partial one otherwise.
+    #[inline(always)]
+    fn load_n(s: &[f32], n: usize) -> Self::V {
+        if n == Self::LANES { Self::load(s) } else { Self::load_partial(s, n) }
+    }
+
+    #[inline(always)]
+    fn store_n(s: &mut [f32], n: usize, v: Self::V) {
+        if n == Self::LANES { Self::store(s, v) } else { Self::store_partial(s, n, v) }
+    }
 
     /// The activation epilogue: `clamp(scale * x + shift, lo, hi)`, times x for hard-swish.
     #[inline(always)]
@@ -91,6 +104,16 @@ impl Simd for Avx2 {
     fn mul(a: __m256, b: __m256) -> __m256 {
         // SAFETY: features as in `splat`.
         unsafe { _mm256_mul_ps(a, b) }
+    }
+    #[inline(always)]
+    fn sub(a: __m256, b: __m256) -> __m256 {
+        // SAFETY: features as in `splat`.
+        unsafe { _mm256_sub_ps(a, b) }
+    }
+    #[inline(always)]
+    fn div(a: __m256, b: __m256) -> __m256 {
+        // SAFETY: features as in `splat`.
+        unsafe { _mm256_div_ps(a, b) }
     }
     #[inline(always)]
     fn max(a: __m256, b: __m256) -> __m256 {
@@ -160,6 +183,16 @@ impl Simd for Avx512 {
     fn mul(a: __m512, b: __m512) -> __m512 {
         // SAFETY: features as in `splat`.
         unsafe { _mm512_mul_ps(a, b) }
+    }
+    #[inline(always)]
+    fn sub(a: __m512, b: __m512) -> __m512 {
+        // SAFETY: features as in `splat`.
+        unsafe { _mm512_sub_ps(a, b) }
+    }
+    #[inline(always)]
+    fn div(a: __m512, b: __m512) -> __m512 {
+        // SAFETY: features as in `splat`.
+        unsafe { _mm512_div_ps(a, b) }
     }
     #[inline(always)]
     fn max(a: __m512, b: __m512) -> __m512 {

@@ -161,3 +161,135 @@ fn conv2d_paths_agree() {
         }
     }
 }
+
+#[test]
+fn pooling_paths_agree() {
+    use mobilenet_kernels::pool::{GlobalPool, Pool2d, PoolKind, global_average, pool2d};
+    let mut r = Rng(0x9999_1111_2222_3333);
+    for case in 0..150 {
+        let (kh, kw) = (1 + r.below(3), 1 + r.below(3));
+        let (sh, sw) = (1 + r.below(2), 1 + r.below(2));
+        let (in_h, in_w) = (kh + r.below(7), kw + r.below(7));
+        let (pt, pl, pb, pr) = (r.below(kh), r.below(kw), r.below(kh), r.below(kw));
+        let kind = [
+            PoolKind::Max,
+            PoolKind::Average { count_include_pad: false },
+            PoolKind::Average { count_include_pad: true },
+        ][r.below(3)];
+        let p = Pool2d {
+            batch: 1 + r.below(2),
+            in_h,
+            in_w,
+            channels: 1 + r.below(40),
+            out_h: (in_h + pt + pb - kh) / sh + 1,
+            out_w: (in_w + pl + pr - kw) / sw + 1,
+            kernel_h: kh,
+            kernel_w: kw,
+            stride_h: sh,
+            stride_w: sw,
+            dilation_h: 1,
+            dilation_w: 1,
+            pad_top: pt,
+            pad_left: pl,
+            pad_bottom: pb,
+            pad_right: pr,
+            kind,
+        };
+        let x = r.values(p.batch * in_h * in_w * p.channels);
+        let n = p.batch * p.out_h * p.out_w * p.channels;
+        let mut want = vec![0.0; n];
+        pool2d(Cpu::scalar(), &p, &x, &mut want);
+        let g = GlobalPool { batch: p.batch, pixels: in_h * in_w, channels: p.channels };
+        let mut want_g = vec![0.0; p.batch * p.channels];
+        global_average(Cpu::scalar(), &g, &x, &mut want_g);
+        for cpu in levels() {
+            let mut got = vec![f32::NAN; n];
+            pool2d(cpu, &p, &x, &mut got);
+            assert_close(&got, &want, &format!("case {case} {p:?} on {:?}", cpu.level()));
+            let mut got_g = vec![f32::NAN; want_g.len()];
+            global_average(cpu, &g, &x, &mut got_g);
+            assert_close(&got_g, &want_g, &format!("case {case} {g:?} on {:?}", cpu.level()));
+        }
+    }
+}
+
+#[test]
+fn elementwise_paths_agree() {
+    use mobilenet_kernels::elementwise::{BinOp, Binary, activation, activation_in_place, binary, binary_in_place};
+    let mut r = Rng(0x4444_5555_6666_7777);
+    let ops = [BinOp::Add, BinOp::Sub, BinOp::Mul, BinOp::Div, BinOp::Max, BinOp::Min];
+    for case in 0..200 {
+        let shape = [1, 1, 1 + r.below(2), 1 + r.below(4), 1 + r.below(5), 1 + r.below(37)];
+        let contiguous = |s: &[usize; 6]| {
+            let mut st = [1usize; 6];
+            for i in (0..5).rev() {
+                st[i] = st[i + 1] * s[i + 1];
+            }
+            st
+        };
+        let full = contiguous(&shape);
+        // b broadcasts along a random subset of axes (stride 0 there).
+        let mut b_shape = shape;
+        for d in b_shape.iter_mut() {
+            if r.below(2) == 0 {
+                *d = 1;
+            }
+        }
+        let bs = contiguous(&b_shape);
+        let b_strides: [usize; 6] = core::array::from_fn(|i| if b_shape[i] == 1 { 0 } else { bs[i] });
+        let p = Binary { op: ops[r.below(6)], shape, a_strides: full, b_strides };
+        let len: usize = shape.iter().product();
+        let a = r.values(len);
+        let b: Vec<f32> =
+            r.values(b_shape.iter().product()).into_iter().map(|v| if v.abs() < 0.05 { 0.5 } else { v }).collect();
+        let mut want = vec![0.0; len];
+        binary(Cpu::scalar(), &p, &a, &b, &mut want);
+        let act = r.act();
+        let mut want_act = vec![0.0; len];
+        activation(Cpu::scalar(), act, &a, &mut want_act);
+        for cpu in levels() {
+            let mut got = vec![f32::NAN; len];
+            binary(cpu, &p, &a, &b, &mut got);
+            assert_close(&got, &want, &format!("case {case} {p:?} on {:?}", cpu.level()));
+            let mut in_place = a.clone();
+            binary_in_place(cpu, &p, &mut in_place, &b);
+            assert_close(&in_place, &want, &format!("in place, case {case} on {:?}", cpu.level()));
+            let mut got_act = a.clone();
+            activation_in_place(cpu, act, &mut got_act);
+            assert_close(&got_act, &want_act, &format!("{act:?} on {:?}", cpu.level()));
+        }
+    }
+}
+
+#[test]
+fn softmax_and_copy_paths_agree() {
+    use mobilenet_kernels::layout::{StridedCopy, copy};
+    use mobilenet_kernels::softmax::{Softmax, softmax};
+    let mut r = Rng(0x1111_2222_3333_4444);
+    for _ in 0..50 {
+        let p = Softmax { outer: 1 + r.below(3), len: 1 + r.below(1001), inner: 1 + r.below(3) };
+        let x: Vec<f32> = r.values(p.outer * p.len * p.inner).into_iter().map(|v| v * 20.0).collect();
+        let mut want = vec![0.0; x.len()];
+        softmax(Cpu::scalar(), &p, &x, &mut want);
+        // NCHW -> NHWC of a random image.
+        let (c, h, w) = (1 + r.below(9), 1 + r.below(9), 1 + r.below(9));
+        let img = r.values(c * h * w);
+        let t = StridedCopy {
+            shape: [1, 1, 1, h, w, c],
+            src_strides: [0, 0, 0, w, 1, h * w],
+            src_offset: 0,
+            dst_strides: [0, 0, 0, w * c, c, 1],
+            dst_offset: 0,
+        };
+        let mut want_t = vec![0.0; img.len()];
+        copy(Cpu::scalar(), &t, &img, &mut want_t);
+        for cpu in levels() {
+            let mut got = vec![f32::NAN; x.len()];
+            softmax(cpu, &p, &x, &mut got);
+            assert_close(&got, &want, &format!("{p:?} on {:?}", cpu.level()));
+            let mut got_t = vec![f32::NAN; img.len()];
+            copy(cpu, &t, &img, &mut got_t);
+            assert_eq!(got_t, want_t);
+        }
+    }
+}
