@@ -64,6 +64,39 @@ fn fail(msg: &str) -> ! {
     std::process::exit(2)
 }
 
+/// The benchmark-worker protocol of bench/compare.py, on stdin/stdout: `ready` once warm, then
+/// for each line `time MS`, back-to-back inferences for MS milliseconds (at least one) answered
+/// with a JSON list of their durations in ms; `quit` ends.
+fn serve(net: &mut Model) {
+    let x = vec![0.5f32; Model::INPUT_LEN];
+    let x: &[f32; Model::INPUT_LEN] = x.as_slice().try_into().unwrap();
+    for _ in 0..10 {
+        std::hint::black_box(net.run(x));
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "ready");
+    let _ = out.flush();
+    let mut line = String::new();
+    while { line.clear(); std::io::stdin().read_line(&mut line).map(|n| n > 0).unwrap_or(false) } {
+        let mut words = line.split_whitespace();
+        match (words.next(), words.next().and_then(|w| w.parse::<f64>().ok())) {
+            (Some("time"), Some(ms)) => {
+                let start = std::time::Instant::now();
+                let mut times = Vec::new();
+                while times.is_empty() || start.elapsed().as_secs_f64() * 1e3 < ms {
+                    let t = std::time::Instant::now();
+                    std::hint::black_box(net.run(std::hint::black_box(x)));
+                    times.push(format!("{:.4}", t.elapsed().as_secs_f64() * 1e3));
+                }
+                let _ = writeln!(out, "[{}]", times.join(","));
+                let _ = out.flush();
+            }
+            (Some("quit"), _) => break,
+            _ => fail("protocol: expected 'time MS' or 'quit'"),
+        }
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let mut net = Model::new();
@@ -111,7 +144,14 @@ fn main() {
                 Model::ARENA_BYTES,
             );
         }
-        _ => fail("usage: runner run IN OUT | runner bench WARMUP RUNS"),
+        Some("once") => {
+            // Cold start: the process is timed from spawn to exit by the caller.
+            let x = vec![0.5f32; Model::INPUT_LEN];
+            let y = net.run_slice(&x).unwrap_or_else(|e| fail(&e.to_string()));
+            println!("{}", y.iter().sum::<f32>());
+        }
+        Some("serve") => serve(&mut net),
+        _ => fail("usage: runner run IN OUT | runner bench WARMUP RUNS | runner once | runner serve"),
     }
 }
 "#;
@@ -202,6 +242,19 @@ impl Runner {
             return Err(Error::internal(format!("the generated code wrote {} values, expected {output_len}", y.len())));
         }
         Ok(y)
+    }
+
+    /// Replaces this process by the runner in `serve` mode (the benchmark-worker protocol).
+    #[cfg(unix)]
+    pub fn exec_serve(&self, simd: Option<&str>) -> Error {
+        use std::os::unix::process::CommandExt;
+        let e = self.command(simd).arg("serve").exec();
+        Error::io(&self.binary, &e)
+    }
+
+    /// The runner binary (for cold-start measurements: `BINARY once`).
+    pub fn binary(&self) -> &Path {
+        &self.binary
     }
 
     /// Times `runs` warm runs after `warmup` and returns the runner's JSON report.

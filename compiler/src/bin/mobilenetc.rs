@@ -88,6 +88,12 @@ enum Command {
         /// simd, arena_bytes.
         #[arg(long)]
         json: bool,
+        /// Become a benchmark worker (the protocol of bench/compare.py) instead of timing here;
+        /// with --print-binary, print the built runner's path and exit.
+        #[arg(long, hide = true)]
+        serve: bool,
+        #[arg(long, hide = true)]
+        print_binary: bool,
     },
 }
 
@@ -246,13 +252,22 @@ fn execute(command: Command) -> Result<(), Error> {
             );
             Ok(())
         }
-        Command::Bench { model, runs, warmup, threads, simd, json } => {
+        Command::Bench { model, runs, warmup, threads, simd, json, serve, print_binary } => {
             if threads != 1 {
                 return Err(Error::usage("--threads: only 1 thread is available in this build"));
             }
             let simd = Simd::checked(simd)?;
             let compiled = Compiler::new(&model.model).options(model.options()).compile()?;
             let runner = runner::build(&compiled)?;
+            if print_binary {
+                return emit(&format!("{}\n", runner.binary().display()), None);
+            }
+            if serve {
+                #[cfg(unix)]
+                return Err(runner.exec_serve(simd));
+                #[cfg(not(unix))]
+                return Err(Error::usage("--serve needs a Unix system"));
+            }
             let report = runner.bench(warmup, runs, simd)?;
             if json {
                 let text = serde_json::to_string_pretty(&report).map_err(|e| Error::internal(e.to_string()))?;

@@ -32,7 +32,8 @@ impl Lowering<'_> {
         let (kernel, packed) = match self.g.conv_kind(n) {
             Some(ConvKind::Pointwise) => {
                 let p = k::gemm::Gemm { m: batch * in_h * in_w, k: in_c, n: out_c, act };
-                (Kernel::Gemm { p, bias: true, residual: residual.is_some() }, pack::transpose_2d(wv, out_c, in_c))
+                let b = pack::gemm_b(&pack::transpose_2d(wv, out_c, in_c), in_c, out_c);
+                (Kernel::Gemm { p, bias: true, residual: residual.is_some() }, b)
             }
             Some(ConvKind::Depthwise) => {
                 let p = k::depthwise::Depthwise {
@@ -81,6 +82,7 @@ impl Lowering<'_> {
             }
         };
         let weights = self.add_weights(&packed);
+        let bias = if matches!(kernel, Kernel::Gemm { .. }) { pack::gemm_bias(&bias) } else { bias };
         let bias = self.add_weights(&bias);
         let mut reads = vec![x.region, weights, bias];
         reads.extend(residual.map(|r| r.region));

@@ -12,6 +12,20 @@ pub fn transpose_2d(w: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     out
 }
 
+/// A row-major `[k][n]` matrix in the GEMM kernel's layout (rows padded with zeros).
+pub fn gemm_b(b: &[f32], k: usize, n: usize) -> Vec<f32> {
+    let mut out = vec![0.0; mobilenet_kernels::gemm::packed_b_len(k, n)];
+    mobilenet_kernels::gemm::pack_b(b, k, n, &mut out);
+    out
+}
+
+/// A GEMM bias, padded like the rows of packed `b`.
+pub fn gemm_bias(bias: &[f32]) -> Vec<f32> {
+    let mut out = bias.to_vec();
+    out.resize(mobilenet_kernels::gemm::padded(bias.len()), 0.0);
+    out
+}
+
 /// Depthwise conv `[c][1][kh][kw]` -> `[kh][kw][c]`.
 pub fn depthwise(w: &[f32], channels: usize, kh: usize, kw: usize) -> Vec<f32> {
     let mut out = vec![0.0; w.len()];

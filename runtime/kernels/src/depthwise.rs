@@ -107,17 +107,73 @@ fn scalar(p: &Depthwise, input: &[f32], weights: &[f32], bias: &[f32], residual:
     }
 }
 
+/// The horizontal geometry of one output row (what the row core needs besides the rows).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RowGeometry {
+    pub in_w: usize,
+    pub channels: usize,
+    pub out_w: usize,
+    pub kernel_h: usize,
+    pub kernel_w: usize,
+    pub stride_w: usize,
+    pub dilation_w: usize,
+    pub pad_left: usize,
+}
+
+impl RowGeometry {
+    pub(crate) fn of(p: &Depthwise) -> RowGeometry {
+        RowGeometry {
+            in_w: p.in_w,
+            channels: p.channels,
+            out_w: p.out_w,
+            kernel_h: p.kernel_h,
+            kernel_w: p.kernel_w,
+            stride_w: p.stride_w,
+            dilation_w: p.dilation_w,
+            pad_left: p.pad_left,
+        }
+    }
+
+    /// Output columns whose every tap lies inside the row: `lo..hi`.
+    #[inline(always)]
+    pub(crate) fn interior(&self) -> (usize, usize) {
+        let lo = self.pad_left.div_ceil(self.stride_w).min(self.out_w);
+        let span = (self.kernel_w - 1) * self.dilation_w;
+        // ox*s - pad + span <= in_w - 1
+        let hi = if self.in_w + self.pad_left > span {
+            ((self.in_w + self.pad_left - span - 1) / self.stride_w + 1).min(self.out_w)
+        } else {
+            0
+        };
+        (lo, hi.max(lo))
+    }
+}
+
+/// The input rows of output row `oy` (one per kernel row; `None` where the row is padding).
+#[inline(always)]
+pub(crate) fn input_rows<'a>(p: &Depthwise, image: &'a [f32], oy: usize, rows: &mut [Option<&'a [f32]>]) {
+    let row_len = p.in_w * p.channels;
+    for (ky, slot) in rows.iter_mut().enumerate().take(p.kernel_h) {
+        let iy = (oy * p.stride_h + ky * p.dilation_h).checked_sub(p.pad_top).filter(|&iy| iy < p.in_h);
+        *slot = iy.map(|iy| &image[iy * row_len..(iy + 1) * row_len]);
+    }
+}
+
+/// Largest kernel height the row-based paths take (MobileNets use 3, 5 and 7).
+pub(crate) const MAX_KERNEL_H: usize = 16;
+
 #[cfg(target_arch = "x86_64")]
 use simd::*;
 
 #[cfg(target_arch = "x86_64")]
-mod simd {
-    use super::Depthwise;
+pub(crate) mod simd {
+    use super::{Depthwise, MAX_KERNEL_H, RowGeometry, input_rows};
+    use crate::act::AffineClamp;
     use crate::x86::Simd;
 
     // Inlined into each #[target_feature] entry point, so the intrinsics compile with it.
     #[inline(always)]
-    pub(super) fn depthwise_simd<S: Simd>(
+    pub(crate) fn depthwise_simd<S: Simd>(
         p: &Depthwise,
         input: &[f32],
         weights: &[f32],
@@ -125,40 +181,21 @@ mod simd {
         residual: Option<&[f32]>,
         output: &mut [f32],
     ) {
-        let c = p.channels;
+        if p.kernel_h > MAX_KERNEL_H {
+            return super::scalar(p, input, weights, bias, residual, output);
+        }
         let (clamp, sigmoid_pass) = p.act.for_simd();
+        let g = RowGeometry::of(p);
+        let (image_in, image_out) = (p.in_h * p.in_w * p.channels, p.out_h * p.out_w * p.channels);
+        let row_out = p.out_w * p.channels;
+        let mut rows: [Option<&[f32]>; MAX_KERNEL_H] = [None; MAX_KERNEL_H];
         for b in 0..p.batch {
+            let image = &input[b * image_in..(b + 1) * image_in];
             for oy in 0..p.out_h {
-                let ky = Depthwise::taps(oy, p.stride_h, p.dilation_h, p.pad_top, p.in_h, p.kernel_h);
-                for ox in 0..p.out_w {
-                    let kx = Depthwise::taps(ox, p.stride_w, p.dilation_w, p.pad_left, p.in_w, p.kernel_w);
-                    let at = ((b * p.out_h + oy) * p.out_w + ox) * c;
-                    let mut c0 = 0;
-                    while c0 < c {
-                        let w = S::LANES.min(c - c0);
-                        let load = |s: &[f32]| if w == S::LANES { S::load(s) } else { S::load_partial(s, w) };
-                        let mut acc = load(&bias[c0..]);
-                        for y in ky.clone() {
-                            let iy = oy * p.stride_h + y * p.dilation_h - p.pad_top;
-                            let row = ((b * p.in_h + iy) * p.in_w) * c;
-                            for x in kx.clone() {
-                                let ix = ox * p.stride_w + x * p.dilation_w - p.pad_left;
-                                let v = load(&input[row + ix * c + c0..]);
-                                acc = S::fma(v, load(&weights[(y * p.kernel_w + x) * c + c0..]), acc);
-                            }
-                        }
-                        if let Some(r) = residual {
-                            acc = S::add(acc, load(&r[at + c0..]));
-                        }
-                        let y = S::activate(acc, &clamp);
-                        if w == S::LANES {
-                            S::store(&mut output[at + c0..], y)
-                        } else {
-                            S::store_partial(&mut output[at + c0..], w, y)
-                        }
-                        c0 += w;
-                    }
-                }
+                input_rows(p, image, oy, &mut rows);
+                let at = b * image_out + oy * row_out;
+                let res = residual.map(|r| &r[at..at + row_out]);
+                row::<S>(&g, &rows[..p.kernel_h], weights, bias, res, &mut output[at..at + row_out], &clamp);
             }
         }
         if sigmoid_pass {
@@ -166,6 +203,188 @@ mod simd {
                 *o = p.act.apply(*o);
             }
         }
+    }
+
+    /// One output row, channel block by channel block: the block's filter taps stay in
+    /// registers while the row is swept; columns whose taps all lie inside the row take the
+    /// unrolled path (3 and 5 wide kernels), the edges the checked one.
+    #[inline(always)]
+    pub(crate) fn row<S: Simd>(
+        g: &RowGeometry,
+        rows: &[Option<&[f32]>],
+        weights: &[f32],
+        bias: &[f32],
+        residual: Option<&[f32]>,
+        out: &mut [f32],
+        clamp: &AffineClamp,
+    ) {
+        let c = g.channels;
+        let (lo, hi) = g.interior();
+        let mut c0 = 0;
+        while c0 < c {
+            let w = S::LANES.min(c - c0);
+            match g.kernel_w {
+                3 => block::<S, 3>(g, rows, weights, bias, residual, out, clamp, c0, w, lo, hi),
+                5 => block::<S, 5>(g, rows, weights, bias, residual, out, clamp, c0, w, lo, hi),
+                _ => block::<S, 0>(g, rows, weights, bias, residual, out, clamp, c0, w, lo, hi),
+            }
+            c0 += w;
+        }
+    }
+
+    /// Channels c0..c0+w of one output row. `KW` is the kernel width when it is 3 or 5 (the
+    /// interior is then fully unrolled), 0 otherwise.
+    #[inline(always)]
+    fn block<S: Simd, const KW: usize>(
+        g: &RowGeometry,
+        rows: &[Option<&[f32]>],
+        weights: &[f32],
+        bias: &[f32],
+        residual: Option<&[f32]>,
+        out: &mut [f32],
+        clamp: &AffineClamp,
+        c0: usize,
+        w: usize,
+        lo: usize,
+        hi: usize,
+    ) {
+        let c = g.channels;
+        let kw = g.kernel_w;
+        let bv = S::load_n(&bias[c0..], w);
+        let e = Edge { g, rows, weights, residual, clamp, c0, w, bv };
+        for ox in 0..lo {
+            edge::<S>(&e, ox, out);
+        }
+        match (rows.len(), KW) {
+            (3, 3) => return sweep::<S, 3, 3>(&e, lo, hi, out),
+            (5, 5) => return sweep::<S, 5, 5>(&e, lo, hi, out),
+            _ => {
+                for ox in lo..hi {
+                    edge::<S>(&e, ox, out);
+                }
+            }
+        }
+        for ox in hi..g.out_w {
+            edge::<S>(&e, ox, out);
+        }
+    }
+
+    /// What the edge path and the epilogue of a block need (no closures in SIMD code: a closure
+    /// is a function of its own, compiled without the target features, so its intrinsics would
+    /// become calls).
+    struct Edge<'a, S: Simd> {
+        g: &'a RowGeometry,
+        rows: &'a [Option<&'a [f32]>],
+        weights: &'a [f32],
+        residual: Option<&'a [f32]>,
+        clamp: &'a AffineClamp,
+        c0: usize,
+        w: usize,
+        bv: S::V,
+    }
+
+    /// A whole output row for one channel block, with the block's KH x KW taps in registers:
+    /// the edge columns check each tap, the interior ones (lo..hi) do not. A kernel row that
+    /// falls in the padding gets zero taps and borrows another row, so the interior loop has no
+    /// branch. Interior loads are unchecked after one bounds check for the sweep.
+    #[inline(always)]
+    fn sweep<S: Simd, const KH: usize, const KW: usize>(e: &Edge<S>, lo: usize, hi: usize, out: &mut [f32]) {
+        let (g, c, c0, w) = (e.g, e.g.channels, e.c0, e.w);
+        let Some(any_row) = e.rows.iter().flatten().next().copied() else {
+            // Every kernel row is padding: the output is the bias.
+            for ox in 0..g.out_w {
+                edge::<S>(e, ox, out);
+            }
+            return;
+        };
+        let rows: [&[f32]; KH] = core::array::from_fn(|ky| e.rows[ky].unwrap_or(any_row));
+        let mut wt = [[S::splat(0.0); KW]; KH];
+        for (ky, taps) in wt.iter_mut().enumerate() {
+            if e.rows[ky].is_some() {
+                for (kx, t) in taps.iter_mut().enumerate() {
+                    *t = S::load_n(&e.weights[(ky * KW + kx) * c + c0..], w);
+                }
+            }
+        }
+        let edge_columns = (0..lo).chain(hi.max(lo)..g.out_w);
+        for ox in edge_columns {
+            let mut acc = e.bv;
+            for ky in 0..KH {
+                for kx in 0..KW {
+                    let Some(ix) =
+                        (ox * g.stride_w + kx * g.dilation_w).checked_sub(g.pad_left).filter(|&ix| ix < g.in_w)
+                    else {
+                        continue;
+                    };
+                    acc = S::fma(S::load_n(&rows[ky][ix * c + c0..], w), wt[ky][kx], acc);
+                }
+            }
+            finish::<S>(e, acc, ox, out);
+        }
+        if lo >= hi {
+            return;
+        }
+        let step = g.dilation_w * c;
+        if w == S::LANES {
+            // The furthest element the sweep reads in any row: the last tap of column hi - 1.
+            let last = ((hi - 1) * g.stride_w - g.pad_left + (KW - 1) * g.dilation_w) * c + c0 + S::LANES;
+            assert!(rows.iter().all(|r| r.len() >= last), "depthwise: interior sweep out of bounds");
+            for ox in lo..hi {
+                let x0 = (ox * g.stride_w - g.pad_left) * c + c0;
+                let mut acc = e.bv;
+                for ky in 0..KH {
+                    let base = rows[ky].as_ptr().wrapping_add(x0);
+                    for kx in 0..KW {
+                        // SAFETY: x0 + kx * step + LANES <= last <= rows[ky].len() for every
+                        // ox < hi (checked above; x0 grows with ox).
+                        let v = unsafe { S::load_ptr(base.add(kx * step)) };
+                        acc = S::fma(v, wt[ky][kx], acc);
+                    }
+                }
+                finish::<S>(e, acc, ox, out);
+            }
+        } else {
+            for ox in lo..hi {
+                let x0 = (ox * g.stride_w - g.pad_left) * c + c0;
+                let mut acc = e.bv;
+                for ky in 0..KH {
+                    for kx in 0..KW {
+                        acc = S::fma(S::load_partial(&rows[ky][x0 + kx * step..], w), wt[ky][kx], acc);
+                    }
+                }
+                finish::<S>(e, acc, ox, out);
+            }
+        }
+    }
+
+    /// Residual, activation, store.
+    #[inline(always)]
+    fn finish<S: Simd>(e: &Edge<S>, acc: S::V, ox: usize, out: &mut [f32]) {
+        let at = ox * e.g.channels + e.c0;
+        let acc = match e.residual {
+            Some(r) => S::add(acc, S::load_n(&r[at..], e.w)),
+            None => acc,
+        };
+        S::store_n(&mut out[at..], e.w, S::activate(acc, e.clamp));
+    }
+
+    /// An output column near the edges: taps checked one by one.
+    #[inline(always)]
+    fn edge<S: Simd>(e: &Edge<S>, ox: usize, out: &mut [f32]) {
+        let (g, c, kw) = (e.g, e.g.channels, e.g.kernel_w);
+        let mut acc = e.bv;
+        for (ky, row) in e.rows.iter().enumerate() {
+            let Some(row) = row else { continue };
+            for kx in 0..kw {
+                let Some(ix) = (ox * g.stride_w + kx * g.dilation_w).checked_sub(g.pad_left).filter(|&ix| ix < g.in_w)
+                else {
+                    continue;
+                };
+                let wt = S::load_n(&e.weights[(ky * kw + kx) * c + e.c0..], e.w);
+                acc = S::fma(S::load_n(&row[ix * c + e.c0..], e.w), wt, acc);
+            }
+        }
+        finish::<S>(e, acc, ox, out);
     }
 
     simd_entry!(entry => depthwise_simd(p: &Depthwise, input: &[f32], weights: &[f32], bias: &[f32], residual: Option<&[f32]>, output: &mut [f32]));

@@ -135,9 +135,8 @@ mod simd {
                         let mut m0 = 0;
                         while m0 < cog {
                             let w = S::LANES.min(cog - m0);
-                            let load = |s: &[f32]| if w == S::LANES { S::load(s) } else { S::load_partial(s, w) };
                             let o = at + g * cog + m0;
-                            let mut acc = load(&bias[g * cog + m0..]);
+                            let mut acc = S::load_n(&bias[g * cog + m0..], w);
                             for y in ky.clone() {
                                 let iy = oy * p.stride_h + y * p.dilation_h - p.pad_top;
                                 for x in kx.clone() {
@@ -145,12 +144,12 @@ mod simd {
                                     let src = &input[((b * p.in_h + iy) * p.in_w + ix) * p.in_c + g * cig..][..cig];
                                     let wbase = (((g * p.kernel_h + y) * p.kernel_w + x) * cig) * cog + m0;
                                     for (ci, &v) in src.iter().enumerate() {
-                                        acc = S::fma(S::splat(v), load(&weights[wbase + ci * cog..]), acc);
+                                        acc = S::fma(S::splat(v), S::load_n(&weights[wbase + ci * cog..], w), acc);
                                     }
                                 }
                             }
                             if let Some(r) = residual {
-                                acc = S::add(acc, load(&r[o..]));
+                                acc = S::add(acc, S::load_n(&r[o..], w));
                             }
                             let y = S::activate(acc, &clamp);
                             if w == S::LANES {

@@ -1,14 +1,20 @@
 //! Matrix multiply with a fused epilogue: `out = act(a · b + bias + residual)`.
 //!
-//! Serves 1x1 convolutions (a = NHWC pixels × input channels) and fully connected layers. The
-//! compiler packs `b` as `[k][n]` (input channel major) so that a row of `b` is a run of output
-//! channels: the SIMD microkernel keeps a tile of `MR` rows × 2 vectors of outputs in registers
-//! and streams `b` once per tile.
+//! Serves 1x1 convolutions (a = NHWC pixels × input channels) and fully connected layers. `b`
+//! is packed at compile time by [`pack_b`]: `[k][n_pad]`, each row of output channels padded
+//! with zeros to a multiple of [`COLUMN_ALIGN`], so that every vector load in the inner loop is a
+//! full one; the bias is padded the same way. The SIMD microkernel keeps a tile of `MR` rows ×
+//! 2 vectors of outputs in registers, streams the rows of `b` once per tile, and applies bias,
+//! residual and activation before the only store of each output.
 
 use crate::act::Act;
 use crate::cpu::Cpu;
 
-/// `a` is `[m][k]`, `b` is `[k][n]`, `out` and `residual` are `[m][n]`, `bias` is `[n]`.
+/// Output channels of packed `b` rows (and of the bias) are padded to a multiple of this.
+pub const COLUMN_ALIGN: usize = 16;
+
+/// `a` is `[m][k]`, `out` and `residual` are `[m][n]`, `b` is packed `[k][padded(n)]`, `bias`
+/// is `[padded(n)]`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Gemm {
     pub m: usize,
@@ -17,11 +23,32 @@ pub struct Gemm {
     pub act: Act,
 }
 
+/// `n` rounded up to a multiple of [`COLUMN_ALIGN`].
+pub const fn padded(n: usize) -> usize {
+    n.div_ceil(COLUMN_ALIGN) * COLUMN_ALIGN
+}
+
+/// Length of `b` packed for `k` rows and `n` columns.
+pub const fn packed_b_len(k: usize, n: usize) -> usize {
+    k * padded(n)
+}
+
+/// Packs a row-major `[k][n]` matrix into `out` (`packed_b_len(k, n)` elements).
+pub fn pack_b(b: &[f32], k: usize, n: usize, out: &mut [f32]) {
+    assert_eq!(b.len(), k * n, "pack_b: b");
+    assert_eq!(out.len(), packed_b_len(k, n), "pack_b: out");
+    let np = padded(n);
+    for r in 0..k {
+        out[r * np..r * np + n].copy_from_slice(&b[r * n..r * n + n]);
+        out[r * np + n..(r + 1) * np].fill(0.0);
+    }
+}
+
 pub fn gemm(cpu: Cpu, p: &Gemm, a: &[f32], b: &[f32], bias: Option<&[f32]>, residual: Option<&[f32]>, out: &mut [f32]) {
     assert_eq!(a.len(), p.m * p.k, "gemm: a");
-    assert_eq!(b.len(), p.k * p.n, "gemm: b");
+    assert_eq!(b.len(), packed_b_len(p.k, p.n), "gemm: b (packed)");
     assert_eq!(out.len(), p.m * p.n, "gemm: out");
-    assert!(bias.is_none_or(|b| b.len() == p.n), "gemm: bias");
+    assert!(bias.is_none_or(|b| b.len() == padded(p.n)), "gemm: bias (padded)");
     assert!(residual.is_none_or(|r| r.len() == p.m * p.n), "gemm: residual");
     if p.m == 0 || p.n == 0 {
         return;
@@ -31,16 +58,16 @@ pub fn gemm(cpu: Cpu, p: &Gemm, a: &[f32], b: &[f32], bias: Option<&[f32]>, resi
 
 /// The reference: one output row at a time.
 fn scalar(p: &Gemm, a: &[f32], b: &[f32], bias: Option<&[f32]>, residual: Option<&[f32]>, out: &mut [f32]) {
-    let (k, n) = (p.k, p.n);
+    let (k, n, np) = (p.k, p.n, padded(p.n));
     for i in 0..p.m {
         let row = &mut out[i * n..][..n];
         match bias {
-            Some(bias) => row.copy_from_slice(bias),
+            Some(bias) => row.copy_from_slice(&bias[..n]),
             None => row.fill(0.0),
         }
         for kk in 0..k {
             let av = a[i * k + kk];
-            for (o, &bv) in row.iter_mut().zip(&b[kk * n..][..n]) {
+            for (o, &bv) in row.iter_mut().zip(&b[kk * np..][..n]) {
                 *o += av * bv;
             }
         }
@@ -60,12 +87,15 @@ use simd::*;
 
 #[cfg(target_arch = "x86_64")]
 mod simd {
-    use super::Gemm;
+    use super::{Gemm, padded};
     use crate::act::AffineClamp;
     use crate::x86::Simd;
 
-    /// Rows per register tile.
-    const MR: usize = 6;
+    /// Rows per register tile: 8 × 2 accumulators fit AVX-512's 32 registers with room for the
+    /// loads, and AVX2's 16 registers hold 6 × 2.
+    const fn rows<S: Simd>() -> usize {
+        if S::LANES == 16 { 8 } else { 6 }
+    }
 
     // Inlined into each #[target_feature] entry point, so the intrinsics compile with it.
     #[inline(always)]
@@ -78,18 +108,20 @@ mod simd {
         out: &mut [f32],
     ) {
         let (clamp, sigmoid_pass) = p.act.for_simd();
-        let nr = 2 * S::LANES;
+        let mr = rows::<S>();
         let mut n0 = 0;
         while n0 < p.n {
-            let width = nr.min(p.n - n0);
+            let width = (2 * S::LANES).min(p.n - n0);
             let mut m0 = 0;
-            while m0 + MR <= p.m {
-                tile::<S, MR>(p, a, b, bias, residual, out, m0, n0, width, &clamp);
-                m0 += MR;
-            }
             while m0 < p.m {
-                tile::<S, 1>(p, a, b, bias, residual, out, m0, n0, width, &clamp);
-                m0 += 1;
+                let r = mr.min(p.m - m0);
+                let t = Tile { p, a, b, bias, residual, m0, n0, width, clamp: &clamp };
+                if width > S::LANES {
+                    dispatch_rows::<S, 2>(&t, r, out);
+                } else {
+                    dispatch_rows::<S, 1>(&t, r, out);
+                }
+                m0 += r;
             }
             n0 += width;
         }
@@ -100,72 +132,66 @@ mod simd {
         }
     }
 
-    #[inline(always)]
-    fn load_n<S: Simd>(s: &[f32], n: usize) -> S::V {
-        if n == S::LANES { S::load(s) } else { S::load_partial(s, n) }
-    }
-
-    #[inline(always)]
-    fn store_n<S: Simd>(s: &mut [f32], n: usize, v: S::V) {
-        if n == S::LANES { S::store(s, v) } else { S::store_partial(s, n, v) }
-    }
-
-    /// Rows m0..m0+R, columns n0..n0+width (width <= 2 vectors).
-    #[inline(always)]
-    fn tile<S: Simd, const R: usize>(
-        p: &Gemm,
-        a: &[f32],
-        b: &[f32],
-        bias: Option<&[f32]>,
-        residual: Option<&[f32]>,
-        out: &mut [f32],
+    struct Tile<'a> {
+        p: &'a Gemm,
+        a: &'a [f32],
+        b: &'a [f32],
+        bias: Option<&'a [f32]>,
+        residual: Option<&'a [f32]>,
         m0: usize,
         n0: usize,
+        /// Output columns of this tile (the last vector may be partial).
         width: usize,
-        clamp: &AffineClamp,
-    ) {
-        let (k, n) = (p.k, p.n);
-        let w0 = width.min(S::LANES);
-        let w1 = width - w0;
-        let init = match bias {
-            Some(bias) => [
-                load_n::<S>(&bias[n0..], w0),
-                if w1 > 0 { load_n::<S>(&bias[n0 + S::LANES..], w1) } else { S::splat(0.0) },
-            ],
-            None => [S::splat(0.0); 2],
-        };
-        let mut acc = [init; R];
-        let rows: [&[f32]; R] = core::array::from_fn(|r| &a[(m0 + r) * k..][..k]);
-        if w1 > 0 {
-            for kk in 0..k {
-                let brow = &b[kk * n + n0..];
-                let (b0, b1) = (load_n::<S>(brow, w0), load_n::<S>(&brow[S::LANES..], w1));
-                for r in 0..R {
-                    let av = S::splat(rows[r][kk]);
-                    acc[r][0] = S::fma(av, b0, acc[r][0]);
-                    acc[r][1] = S::fma(av, b1, acc[r][1]);
-                }
-            }
-        } else {
-            for kk in 0..k {
-                let b0 = load_n::<S>(&b[kk * n + n0..], w0);
-                for r in 0..R {
-                    acc[r][0] = S::fma(S::splat(rows[r][kk]), b0, acc[r][0]);
+        clamp: &'a AffineClamp,
+    }
+
+    /// The row count of a tile as a constant, so that each variant is fully unrolled.
+    #[inline(always)]
+    fn dispatch_rows<S: Simd, const NV: usize>(t: &Tile, r: usize, out: &mut [f32]) {
+        match r {
+            8 => tile::<S, 8, NV>(t, out),
+            7 => tile::<S, 7, NV>(t, out),
+            6 => tile::<S, 6, NV>(t, out),
+            5 => tile::<S, 5, NV>(t, out),
+            4 => tile::<S, 4, NV>(t, out),
+            3 => tile::<S, 3, NV>(t, out),
+            2 => tile::<S, 2, NV>(t, out),
+            _ => tile::<S, 1, NV>(t, out),
+        }
+    }
+
+    /// Rows m0..m0+R, NV vectors of columns from n0. Packed `b` and the bias are padded, so the
+    /// inner loop only does full loads; only the epilogue of the last columns is partial.
+    #[inline(always)]
+    fn tile<S: Simd, const R: usize, const NV: usize>(t: &Tile, out: &mut [f32]) {
+        let p = t.p;
+        let (k, n, np) = (p.k, p.n, padded(p.n));
+        let mut acc = [[S::splat(0.0); NV]; R];
+        if let Some(bias) = t.bias {
+            let bv: [S::V; NV] = core::array::from_fn(|v| S::load(&bias[t.n0 + v * S::LANES..]));
+            acc = [bv; R];
+        }
+        let rows: [&[f32]; R] = core::array::from_fn(|r| &t.a[(t.m0 + r) * k..][..k]);
+        for (kk, brow) in t.b.chunks_exact(np).enumerate().take(k) {
+            let brow = &brow[t.n0..t.n0 + NV * S::LANES];
+            let bv: [S::V; NV] = core::array::from_fn(|v| S::load(&brow[v * S::LANES..]));
+            for r in 0..R {
+                let av = S::splat(rows[r][kk]);
+                for v in 0..NV {
+                    acc[r][v] = S::fma(av, bv[v], acc[r][v]);
                 }
             }
         }
         for r in 0..R {
-            let row = (m0 + r) * n + n0;
-            for (v, w) in [(0, w0), (1, w1)] {
-                if w == 0 {
-                    continue;
-                }
+            let row = (t.m0 + r) * n + t.n0;
+            for v in 0..NV {
+                let w = (t.width - v * S::LANES).min(S::LANES);
                 let at = row + v * S::LANES;
                 let mut x = acc[r][v];
-                if let Some(res) = residual {
-                    x = S::add(x, load_n::<S>(&res[at..], w));
+                if let Some(res) = t.residual {
+                    x = S::add(x, S::load_n(&res[at..], w));
                 }
-                store_n::<S>(&mut out[at..], w, S::activate(x, clamp));
+                S::store_n(&mut out[at..], w, S::activate(x, t.clamp));
             }
         }
     }

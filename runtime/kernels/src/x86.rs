@@ -21,6 +21,12 @@ pub(crate) trait Simd: Copy {
     /// The first `n < LANES` elements of `s`, zeros after.
     fn load_partial(s: &[f32], n: usize) -> Self::V;
     fn store(s: &mut [f32], v: Self::V);
+    /// `LANES` elements at `p`, unchecked.
+    ///
+    /// # Safety
+    /// `p .. p + LANES` must be readable f32 (callers check the whole range a loop will touch
+    /// once, before the loop).
+    unsafe fn load_ptr(p: *const f32) -> Self::V;
     /// Stores the first `n < LANES` lanes.
     fn store_partial(s: &mut [f32], n: usize, v: Self::V);
     /// a * b + c
@@ -71,6 +77,11 @@ impl Simd for Avx2 {
         let s = &s[..8];
         // SAFETY: `s` holds 8 readable f32 (sliced above); features as in `splat`.
         unsafe { _mm256_loadu_ps(s.as_ptr()) }
+    }
+    #[inline(always)]
+    unsafe fn load_ptr(p: *const f32) -> __m256 {
+        // SAFETY: the caller guarantees 8 readable f32 at p; features as in `splat`.
+        unsafe { _mm256_loadu_ps(p) }
     }
     #[inline(always)]
     fn load_partial(s: &[f32], n: usize) -> __m256 {
@@ -149,6 +160,11 @@ impl Simd for Avx512 {
         let s = &s[..16];
         // SAFETY: `s` holds 16 readable f32 (sliced above); features as in `splat`.
         unsafe { _mm512_loadu_ps(s.as_ptr()) }
+    }
+    #[inline(always)]
+    unsafe fn load_ptr(p: *const f32) -> __m512 {
+        // SAFETY: the caller guarantees 16 readable f32 at p; features as in `splat`.
+        unsafe { _mm512_loadu_ps(p) }
     }
     #[inline(always)]
     fn load_partial(s: &[f32], n: usize) -> __m512 {

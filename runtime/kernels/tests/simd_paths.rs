@@ -57,8 +57,14 @@ fn gemm_paths_agree() {
     for case in 0..300 {
         let p = Gemm { m: 1 + r.below(40), k: 1 + r.below(70), n: 1 + r.below(90), act: r.act() };
         let a = r.values(p.m * p.k);
-        let b = r.values(p.k * p.n);
-        let bias = (r.below(2) == 0).then(|| r.values(p.n));
+        let b_rows = r.values(p.k * p.n);
+        let mut b = vec![f32::NAN; mobilenet_kernels::gemm::packed_b_len(p.k, p.n)];
+        mobilenet_kernels::gemm::pack_b(&b_rows, p.k, p.n, &mut b);
+        let bias = (r.below(2) == 0).then(|| {
+            let mut v = r.values(p.n);
+            v.resize(mobilenet_kernels::gemm::padded(p.n), 0.0);
+            v
+        });
         let res = (r.below(2) == 0).then(|| r.values(p.m * p.n));
         let mut want = vec![0.0; p.m * p.n];
         gemm(Cpu::scalar(), &p, &a, &b, bias.as_deref(), res.as_deref(), &mut want);

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# One command for the side-by-side benchmark: installs the peers (onnxruntime, ai-edge-litert
+# for XNNPACK) into bench/.venv, builds mobilenetc in release mode, and runs bench/compare.py,
+# which interleaves our generated code and the peers in one run.
+#
+#   bench/compare.sh                       # the full table (a few minutes)
+#   bench/compare.sh --models v2 --batches 1 --threads 1 --rounds 5   # a quick look
+#
+# Output: a Markdown table on stdout, bench/out/results.md and bench/out/results.json.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+venv="$here/.venv"
+if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+fi
+if ! "$venv/bin/python" -c "import onnxruntime, ai_edge_litert, onnx, numpy" 2>/dev/null; then
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt"
+fi
+(cd "$root" && cargo build --release --quiet -p mobilenet-compiler --bin mobilenetc)
+exec "$venv/bin/python" "$here/compare.py" --mobilenetc "$root/target/release/mobilenetc" "$@"

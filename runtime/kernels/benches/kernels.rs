@@ -1,0 +1,150 @@
+//! Micro-benchmarks per kernel kind, on the shapes of MobileNetV2 1.0/224, for each SIMD level.
+//! Throughput is in multiply-accumulates per second (elements per second for pooling).
+//!
+//!     cargo bench -p mobilenet-kernels --bench kernels [-- FILTER]
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use mobilenet_kernels::depthwise::{Depthwise, depthwise};
+use mobilenet_kernels::direct::{Conv2d, conv2d};
+use mobilenet_kernels::gemm::{Gemm, gemm};
+use mobilenet_kernels::pool::{GlobalPool, global_average};
+use mobilenet_kernels::{Act, Cpu, SimdLevel};
+
+fn values(n: usize) -> Vec<f32> {
+    (0..n).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect()
+}
+
+fn cpus() -> Vec<Cpu> {
+    SimdLevel::ALL.into_iter().filter_map(Cpu::with_level).collect()
+}
+
+const RELU6: Act = Act::Clip { min: 0.0, max: 6.0 };
+
+fn bench_gemm(c: &mut Criterion) {
+    // (pixels, in, out): expand and project 1x1 convolutions of MobileNetV2, and the last layers.
+    let shapes = [
+        (12544, 16, 96),
+        (3136, 24, 144),
+        (3136, 144, 24),
+        (784, 32, 192),
+        (196, 64, 384),
+        (196, 384, 64),
+        (49, 160, 960),
+        (49, 960, 160),
+        (49, 320, 1280),
+        (1, 1280, 1000),
+    ];
+    let mut g = c.benchmark_group("gemm");
+    for (m, k, n) in shapes {
+        let p = Gemm { m, k, n, act: RELU6 };
+        let (a, b, bias) = (
+            values(m * k),
+            values(mobilenet_kernels::gemm::packed_b_len(k, n)),
+            values(mobilenet_kernels::gemm::padded(n)),
+        );
+        let mut out = vec![0.0; m * n];
+        g.throughput(Throughput::Elements((m * k * n) as u64));
+        for cpu in cpus() {
+            g.bench_function(format!("{}/{m}x{k}x{n}", cpu.level().name()), |bench| {
+                bench.iter(|| gemm(cpu, &p, &a, &b, Some(&bias), None, &mut out))
+            });
+        }
+    }
+}
+
+fn bench_depthwise(c: &mut Criterion) {
+    // (size, channels, stride, kernel)
+    let shapes = [
+        (112, 32, 1, 3),
+        (112, 96, 2, 3),
+        (56, 144, 1, 3),
+        (56, 144, 2, 3),
+        (28, 192, 1, 3),
+        (14, 576, 1, 3),
+        (7, 960, 1, 3),
+        (14, 480, 1, 5),
+    ];
+    let mut g = c.benchmark_group("depthwise");
+    for (size, ch, s, k) in shapes {
+        let out_size = (size + 2 * (k / 2) - k) / s + 1;
+        let p = Depthwise {
+            batch: 1,
+            in_h: size,
+            in_w: size,
+            channels: ch,
+            out_h: out_size,
+            out_w: out_size,
+            kernel_h: k,
+            kernel_w: k,
+            stride_h: s,
+            stride_w: s,
+            dilation_h: 1,
+            dilation_w: 1,
+            pad_top: k / 2,
+            pad_left: k / 2,
+            act: RELU6,
+        };
+        let (x, w, b) = (values(p.input_len()), values(k * k * ch), values(ch));
+        let mut out = vec![0.0; p.output_len()];
+        g.throughput(Throughput::Elements((p.output_len() * k * k) as u64));
+        for cpu in cpus() {
+            g.bench_function(format!("{}/{size}x{size}x{ch}_s{s}_k{k}", cpu.level().name()), |bench| {
+                bench.iter(|| depthwise(cpu, &p, &x, &w, &b, None, &mut out))
+            });
+        }
+    }
+}
+
+fn bench_stem(c: &mut Criterion) {
+    let p = Conv2d {
+        batch: 1,
+        in_h: 224,
+        in_w: 224,
+        in_c: 3,
+        out_h: 112,
+        out_w: 112,
+        out_c: 32,
+        groups: 1,
+        kernel_h: 3,
+        kernel_w: 3,
+        stride_h: 2,
+        stride_w: 2,
+        dilation_h: 1,
+        dilation_w: 1,
+        pad_top: 1,
+        pad_left: 1,
+        act: RELU6,
+    };
+    let (x, w, b) = (values(p.input_len()), values(p.weights_len()), values(32));
+    let mut out = vec![0.0; p.output_len()];
+    let mut g = c.benchmark_group("direct");
+    g.throughput(Throughput::Elements((p.output_len() * 27) as u64));
+    for cpu in cpus() {
+        g.bench_function(format!("{}/stem_224x224x3_to_32_s2", cpu.level().name()), |bench| {
+            bench.iter(|| conv2d(cpu, &p, &x, &w, &b, None, &mut out))
+        });
+    }
+}
+
+fn bench_pool(c: &mut Criterion) {
+    let p = GlobalPool { batch: 1, pixels: 49, channels: 1280 };
+    let x = values(49 * 1280);
+    let mut out = vec![0.0; 1280];
+    let mut g = c.benchmark_group("global_average");
+    g.throughput(Throughput::Elements((49 * 1280) as u64));
+    for cpu in cpus() {
+        g.bench_function(format!("{}/7x7x1280", cpu.level().name()), |bench| {
+            bench.iter(|| global_average(cpu, &p, &x, &mut out))
+        });
+    }
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(std::time::Duration::from_millis(300))
+        .measurement_time(std::time::Duration::from_secs(1))
+        .sample_size(20)
+}
+
+criterion_group! { name = kernels; config = config(); targets = bench_gemm, bench_depthwise, bench_stem, bench_pool }
+criterion_main!(kernels);
