@@ -113,7 +113,6 @@ pub(crate) struct RowGeometry {
     pub in_w: usize,
     pub channels: usize,
     pub out_w: usize,
-    pub kernel_h: usize,
     pub kernel_w: usize,
     pub stride_w: usize,
     pub dilation_w: usize,
@@ -126,7 +125,6 @@ impl RowGeometry {
             in_w: p.in_w,
             channels: p.channels,
             out_w: p.out_w,
-            kernel_h: p.kernel_h,
             kernel_w: p.kernel_w,
             stride_w: p.stride_w,
             dilation_w: p.dilation_w,
@@ -248,24 +246,16 @@ pub(crate) mod simd {
         lo: usize,
         hi: usize,
     ) {
-        let c = g.channels;
-        let kw = g.kernel_w;
         let bv = S::load_n(&bias[c0..], w);
         let e = Edge { g, rows, weights, residual, clamp, c0, w, bv };
-        for ox in 0..lo {
-            edge::<S>(&e, ox, out);
-        }
         match (rows.len(), KW) {
-            (3, 3) => return sweep::<S, 3, 3>(&e, lo, hi, out),
-            (5, 5) => return sweep::<S, 5, 5>(&e, lo, hi, out),
+            (3, 3) => sweep::<S, 3, 3>(&e, lo, hi, out),
+            (5, 5) => sweep::<S, 5, 5>(&e, lo, hi, out),
             _ => {
-                for ox in lo..hi {
+                for ox in 0..g.out_w {
                     edge::<S>(&e, ox, out);
                 }
             }
-        }
-        for ox in hi..g.out_w {
-            edge::<S>(&e, ox, out);
         }
     }
 
