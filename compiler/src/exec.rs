@@ -21,13 +21,62 @@ pub fn run(prog: &Program, plan: &Plan, cpu: Cpu, input: &[f32]) -> Result<Vec<f
     Ok(arena[o..o + l].to_vec())
 }
 
+/// Median time of every step over `runs` runs (after one warm-up run), in seconds: where the
+/// time of a model goes (`mobilenetc profile`). Kernels and arguments are those of the
+/// generated code; only the per-step clock is added.
+pub fn profile(prog: &Program, plan: &Plan, cpu: Cpu, input: &[f32], runs: usize) -> Result<Vec<f64>> {
+    if input.len() != prog.input_len() {
+        return Err(err!(usage, "the input has {} elements, the model takes {}", input.len(), prog.input_len()));
+    }
+    let mut arena = vec![0.0; plan.arena_len];
+    let mut times = vec![Vec::with_capacity(runs); prog.steps.len()];
+    for run in 0..=runs {
+        for (i, step) in prog.steps.iter().enumerate() {
+            let t = std::time::Instant::now();
+            run_step(step, prog, plan, cpu, input, &mut arena);
+            if run > 0 {
+                times[i].push(t.elapsed().as_secs_f64());
+            }
+        }
+    }
+    Ok(times
+        .into_iter()
+        .map(|mut t| {
+            t.sort_by(f64::total_cmp);
+            t.get(t.len() / 2).copied().unwrap_or(0.0)
+        })
+        .collect())
+}
+
 fn run_step(step: &Step, prog: &Program, plan: &Plan, cpu: Cpu, input: &[f32], arena: &mut [f32]) {
     let w = plan.arena_range(&step.write).expect("steps write to the arena");
-    // Reads from the arena are borrowed around the written region (the kernels' arena::split
-    // does the same with a fixed count in generated code).
-    let (before, rest) = arena.split_at_mut(w.0);
-    let (out, after) = rest.split_at_mut(w.1);
-    let (before, after): (&[f32], &[f32]) = (before, after);
+    // The written regions (output, and scratch for fused blocks) split the arena; reads are
+    // borrowed from the pieces in between (arena::split does the same in generated code).
+    let scratch_range = step.scratch.as_ref().and_then(|s| plan.arena_range(s)).unwrap_or((w.0 + w.1, 0));
+    let (mut writes, mut gaps): (Vec<(usize, &mut [f32])>, Vec<(usize, &[f32])>) = (Vec::new(), Vec::new());
+    {
+        let mut cuts = [w, scratch_range];
+        cuts.sort();
+        let mut rest: &mut [f32] = arena;
+        let mut at = 0;
+        for (i, (o, l)) in cuts.into_iter().enumerate() {
+            let (gap, tail) = rest.split_at_mut(o - at);
+            let (cut, tail) = tail.split_at_mut(l);
+            gaps.push((at, gap));
+            writes.push((i, cut));
+            at = o + l;
+            rest = tail;
+        }
+        gaps.push((at, rest));
+        // writes[0] is the lower cut; put the output first.
+        if cuts[0] != w {
+            writes.swap(0, 1);
+        }
+    }
+    let (out, scratch) = {
+        let mut it = writes.into_iter().map(|(_, s)| s);
+        (it.next().expect("output"), it.next().expect("scratch"))
+    };
     let skip = usize::from(step.in_place);
     let reads: Vec<&[f32]> = step.reads[skip..]
         .iter()
@@ -36,7 +85,11 @@ fn run_step(step: &Step, prog: &Program, plan: &Plan, cpu: Cpu, input: &[f32], a
             Loc::Weights => &prog.weights[r.offset..r.offset + r.len],
             Loc::Arena(_) => {
                 let (o, l) = plan.arena_range(r).expect("arena region");
-                if o + l <= w.0 { &before[o..o + l] } else { &after[o - w.0 - w.1..o - w.0 - w.1 + l] }
+                let (start, gap) = gaps
+                    .iter()
+                    .find(|(s, g)| o >= *s && o + l <= s + g.len())
+                    .expect("the plan keeps reads apart from writes");
+                &gap[o - start..o - start + l]
             }
         })
         .collect();
@@ -50,6 +103,17 @@ fn run_step(step: &Step, prog: &Program, plan: &Plan, cpu: Cpu, input: &[f32], a
         }
         Kernel::Conv2d { p, residual } => {
             k::direct::conv2d(cpu, p, reads[0], reads[1], reads[2], opt(*residual, 3), out)
+        }
+        Kernel::Fused { p, residual } => {
+            let w = k::fused::Weights {
+                expand: reads[1],
+                expand_bias: reads[2],
+                depthwise: reads[3],
+                depthwise_bias: reads[4],
+                project: reads[5],
+                project_bias: reads[6],
+            };
+            k::fused::inverted_residual(cpu, p, reads[0], &w, opt(*residual, 7), out, scratch)
         }
         Kernel::Pool2d(p) => k::pool::pool2d(cpu, p, reads[0], out),
         Kernel::GlobalAverage(p) => k::pool::global_average(cpu, p, reads[0], out),

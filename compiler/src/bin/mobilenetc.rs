@@ -68,6 +68,16 @@ enum Command {
         #[arg(long, value_enum)]
         simd: Option<Simd>,
     },
+    /// Where the time goes: the median time of every kernel call (run in this process, with the
+    /// kernels and arguments of the generated code).
+    Profile {
+        #[command(flatten)]
+        model: ModelArgs,
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+        #[arg(long, value_enum)]
+        simd: Option<Simd>,
+    },
     /// Median and min latency of the generated code over warm runs.
     Bench {
         #[command(flatten)]
@@ -200,6 +210,34 @@ fn execute(command: Command) -> Result<(), Error> {
             let written = compiler.write_to(dir)?;
             eprintln!("wrote {} and its weights", written.display());
             Ok(())
+        }
+        Command::Profile { model, runs, simd } => {
+            let compiled = Compiler::new(&model.model).options(model.options()).compile()?;
+            let level = Simd::checked(simd)?.and_then(mobilenet_kernels::SimdLevel::parse);
+            let cpu = match level {
+                Some(l) => mobilenet_kernels::Cpu::with_level(l).ok_or_else(|| Error::usage("unsupported --simd"))?,
+                None => mobilenet_kernels::Cpu::detect(),
+            };
+            let input = vec![0.5f32; compiled.program.input_len()];
+            let times = mobilenet_compiler::exec::profile(&compiled.program, &compiled.plan, cpu, &input, runs.max(1))?;
+            let total: f64 = times.iter().sum();
+            let mut text = format!(
+                "{}: {:.3} ms in {} kernel calls ({} path, median of {runs} runs)\n",
+                model.model.display(),
+                total * 1e3,
+                times.len(),
+                cpu.level().name()
+            );
+            text += "     #      ms      %  step\n";
+            for (i, (t, step)) in times.iter().zip(&compiled.program.steps).enumerate() {
+                text += &format!(
+                    "  {i:>4} {:>7.3} {:>6.1}  {}\n",
+                    t * 1e3,
+                    100.0 * t / total,
+                    mobilenet_compiler::codegen::describe(step)
+                );
+            }
+            emit(&text, None)
         }
         Command::Stats { model, json } => {
             let fe = frontend(&model.model, &model.options())?;

@@ -220,7 +220,8 @@ pub fn generate(prog: &Program, plan: &Plan, opts: &Options) -> Result<Generated
     Ok(Generated { tokens, weights })
 }
 
-fn describe(s: &crate::lower::Step) -> String {
+/// One line about a step: what the kernel does, with its main sizes.
+pub fn describe(s: &crate::lower::Step) -> String {
     use crate::lower::Kernel;
     let what = match &s.kernel {
         Kernel::Gemm { p, residual, .. } => {
@@ -254,6 +255,22 @@ fn describe(s: &crate::lower::Step) -> String {
             p.out_w,
             if *residual { " +residual" } else { "" },
             act_text(p.act)
+        ),
+        Kernel::Fused { p, residual } => format!(
+            "block: {}depthwise {}x{} stride {}x{} ({} channels), project to {}, {}x{} -> {}x{}{}, {} rows at a time",
+            if p.expand { format!("expand {} -> {}, ", p.in_c, p.hidden) } else { String::new() },
+            p.kernel_h,
+            p.kernel_w,
+            p.stride_h,
+            p.stride_w,
+            p.hidden,
+            p.out_c,
+            p.in_h,
+            p.in_w,
+            p.out_h,
+            p.out_w,
+            if *residual { " +residual" } else { "" },
+            p.tile_rows
         ),
         Kernel::Pool2d(p) => format!("pool {:?} {}x{}", p.kind, p.kernel_h, p.kernel_w),
         Kernel::GlobalAverage(p) => format!("global average over {} pixels, {} channels", p.pixels, p.channels),

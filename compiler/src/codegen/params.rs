@@ -230,3 +230,59 @@ pub fn strided_copy(p: &k::layout::StridedCopy) -> TokenStream {
     let (so, d) = (u(p.src_offset), u(p.dst_offset));
     quote!(rt::layout::StridedCopy { shape: #shape, src_strides: #ss, src_offset: #so, dst_strides: #ds, dst_offset: #d })
 }
+
+pub fn inverted_residual(p: &k::fused::InvertedResidual) -> TokenStream {
+    let k::fused::InvertedResidual {
+        batch,
+        in_h,
+        in_w,
+        in_c,
+        hidden,
+        expand,
+        expand_act,
+        out_h,
+        out_w,
+        kernel_h,
+        kernel_w,
+        stride_h,
+        stride_w,
+        dilation_h,
+        dilation_w,
+        pad_top,
+        pad_left,
+        dw_act,
+        out_c,
+        project_act,
+        tile_rows,
+    } = *p;
+    let [
+        batch,
+        in_h,
+        in_w,
+        in_c,
+        hidden,
+        out_h,
+        out_w,
+        kernel_h,
+        kernel_w,
+        stride_h,
+        stride_w,
+        dilation_h,
+        dilation_w,
+        pad_top,
+        pad_left,
+        out_c,
+        tile_rows,
+    ] = [
+        batch, in_h, in_w, in_c, hidden, out_h, out_w, kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w,
+        pad_top, pad_left, out_c, tile_rows,
+    ]
+    .map(u);
+    let (expand_act, dw_act, project_act) = (act(expand_act), act(dw_act), act(project_act));
+    quote!(rt::fused::InvertedResidual {
+        batch: #batch, in_h: #in_h, in_w: #in_w, in_c: #in_c, hidden: #hidden, expand: #expand, expand_act: #expand_act,
+        out_h: #out_h, out_w: #out_w, kernel_h: #kernel_h, kernel_w: #kernel_w, stride_h: #stride_h, stride_w: #stride_w,
+        dilation_h: #dilation_h, dilation_w: #dilation_w, pad_top: #pad_top, pad_left: #pad_left, dw_act: #dw_act,
+        out_c: #out_c, project_act: #project_act, tile_rows: #tile_rows,
+    })
+}

@@ -33,7 +33,15 @@ pub fn step(prog: &Program, plan: &Plan, s: &Step) -> TokenStream {
             Loc::Weights => slice(quote!(w), r),
         });
     }
-    let borrow = if arena_reads.is_empty() {
+    let scratch = s.scratch.as_ref().and_then(|r| plan.arena_range(r));
+    let borrow = if let Some((so, sl)) = scratch {
+        let regions = arena_reads.iter().map(|&(o, l)| {
+            let (o, l) = (u(o), u(l));
+            quote!((#o, #l))
+        });
+        let (wo, wl, so, sl) = (u(wo), u(wl), u(so), u(sl));
+        quote!(let ([#(#arena_names),*], out, scratch) = rt::arena::split2(arena, [#(#regions),*], (#wo, #wl), (#so, #sl));)
+    } else if arena_reads.is_empty() {
         let (start, end) = (u(wo), u(wo + wl));
         quote!(let out = &mut arena[#start..#end];)
     } else {
@@ -66,6 +74,20 @@ pub fn step(prog: &Program, plan: &Plan, s: &Step) -> TokenStream {
         Kernel::Conv2d { p, residual } => {
             let (params, x, wt, b, r) = (params::conv2d(p), arg(0), arg(1), arg(2), opt(*residual, 3));
             quote!(rt::direct::conv2d(cpu, &#params, #x, #wt, #b, #r, out);)
+        }
+        Kernel::Fused { p, residual } => {
+            let params = params::inverted_residual(p);
+            let (x, ew, eb, dw, db, pw, pb) = (arg(0), arg(1), arg(2), arg(3), arg(4), arg(5), arg(6));
+            let r = opt(*residual, 7);
+            quote!(rt::fused::inverted_residual(
+                cpu,
+                &#params,
+                #x,
+                &rt::fused::Weights { expand: #ew, expand_bias: #eb, depthwise: #dw, depthwise_bias: #db, project: #pw, project_bias: #pb },
+                #r,
+                out,
+                scratch,
+            );)
         }
         Kernel::Pool2d(p) => {
             let (params, x) = (params::pool2d(p), arg(0));

@@ -11,6 +11,7 @@
 mod conv;
 mod dense;
 mod elementwise;
+mod fused;
 mod layout;
 mod pack;
 mod pool;
@@ -61,6 +62,8 @@ pub struct Step {
     pub kernel: Kernel,
     pub reads: Vec<Region>,
     pub write: Region,
+    /// Working memory for this step only (an arena buffer): the fused block's rings and tiles.
+    pub scratch: Option<Region>,
     /// The kernel reads and writes `write` itself (in-place elementwise ops). The planner may
     /// also turn an out-of-place step into this (see `Step::may_run_in_place`).
     pub in_place: bool,
@@ -98,6 +101,9 @@ pub enum Kernel {
     Depthwise { p: k::depthwise::Depthwise, residual: bool },
     /// reads: input, weights, bias, [residual]
     Conv2d { p: k::direct::Conv2d, residual: bool },
+    /// expand -> depthwise -> project in row tiles. reads: input, the six weight arrays (in
+    /// `fused::Weights` order; the expand ones empty without expansion), [residual]; scratch.
+    Fused { p: k::fused::InvertedResidual, residual: bool },
     /// reads: input
     Pool2d(k::pool::Pool2d),
     /// reads: input
@@ -249,14 +255,23 @@ pub fn lower(g: &Graph) -> Result<Program> {
         origin: Vec::new(),
         label: String::new(),
     };
+    // Fused groups run as one step when the last conv of the group is reached; the convs
+    // before it produce nothing of their own.
+    let fusable = fused::fusable_groups(g);
     for n in g.topo_order()? {
         let node = g.node(n);
         if let Op::Constant(_) = node.op {
             continue; // placed on first use, packed as its consumer needs
         }
-        l.origin = node.origin.clone();
-        l.label = format!("{} {}", g.op(n).name(), node.name);
-        let v = l.lower_node(n).map_err(|e| e.at_node(&g.context(n)))?;
+        let group = fusable.iter().find(|grp| grp.contains(&n));
+        if group.is_some_and(|grp| grp.last() != Some(&n)) {
+            continue;
+        }
+        let nodes: Vec<NodeId> = group.cloned().unwrap_or_else(|| vec![n]);
+        l.origin = nodes.iter().flat_map(|&m| g.node(m).origin.clone()).collect();
+        l.label = format!("{} {}", if nodes.len() > 1 { "Block" } else { g.op(n).name() }, node.name);
+        let v = if nodes.len() > 1 { l.fused(&nodes) } else { l.lower_node(n) };
+        let v = v.map_err(|e| e.at_node(&g.context(n)))?;
         l.values.insert(n, v);
     }
     let out_node = g.outputs[0].node;
@@ -331,8 +346,15 @@ impl Lowering<'_> {
     }
 
     fn push(&mut self, kernel: Kernel, reads: Vec<Region>, write: Region) {
-        let step =
-            Step { kernel, reads, write, in_place: false, origin: self.origin.clone(), label: self.label.clone() };
+        let step = Step {
+            kernel,
+            reads,
+            write,
+            scratch: None,
+            in_place: false,
+            origin: self.origin.clone(),
+            label: self.label.clone(),
+        };
         self.steps.push(step);
     }
 

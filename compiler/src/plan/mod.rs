@@ -44,9 +44,11 @@ pub fn plan(prog: &mut Program) -> Result<Plan> {
     let mut first = vec![usize::MAX; n];
     let mut last = vec![0usize; n];
     for (i, s) in prog.steps.iter().enumerate() {
-        if let Loc::Arena(b) = s.write.loc {
-            first[b] = first[b].min(i);
-            last[b] = last[b].max(i);
+        for w in std::iter::once(&s.write).chain(&s.scratch) {
+            if let Loc::Arena(b) = w.loc {
+                first[b] = first[b].min(i);
+                last[b] = last[b].max(i);
+            }
         }
         for r in &s.reads {
             if let Loc::Arena(b) = r.loc {
@@ -143,6 +145,19 @@ pub fn check(prog: &Program, plan: &Plan) -> Result<()> {
         };
         if wo + wl > plan.arena_len {
             return Err(bad(i, format!("write [{wo}, {}) past the arena ({})", wo + wl, plan.arena_len)));
+        }
+        if let Some(scratch) = &s.scratch {
+            let Some((so, sl)) = plan.arena_range(scratch) else {
+                return Err(bad(i, "scratch outside the arena".into()));
+            };
+            let clear_of = |(o, l): (usize, usize)| o + l <= so || so + sl <= o;
+            let reads_clear = s.reads.iter().filter_map(|r| plan.arena_range(r)).all(clear_of);
+            if so + sl > plan.arena_len || !clear_of((wo, wl)) || !reads_clear {
+                return Err(bad(
+                    i,
+                    format!("scratch [{so}, {}) overlaps the step's other regions or leaves the arena", so + sl),
+                ));
+            }
         }
         for (k, r) in s.reads.iter().enumerate() {
             match plan.arena_range(r) {

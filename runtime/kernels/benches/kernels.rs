@@ -23,6 +23,7 @@ const RELU6: Act = Act::Clip { min: 0.0, max: 6.0 };
 fn bench_gemm(c: &mut Criterion) {
     // (pixels, in, out): expand and project 1x1 convolutions of MobileNetV2, and the last layers.
     let shapes = [
+        (224, 16, 96),
         (12544, 16, 96),
         (3136, 24, 144),
         (3136, 144, 24),
@@ -139,6 +140,72 @@ fn bench_pool(c: &mut Criterion) {
     }
 }
 
+fn bench_fused(c: &mut Criterion) {
+    use mobilenet_kernels::fused::{InvertedResidual, Weights, inverted_residual};
+    use mobilenet_kernels::gemm::{packed_b_len, padded};
+    // (size, in, hidden, out, stride, tile rows): blocks of MobileNetV2.
+    let blocks = [
+        (112, 16, 96, 24, 2, 1),
+        (56, 24, 144, 24, 1, 2),
+        (28, 32, 192, 32, 1, 3),
+        (14, 96, 576, 96, 1, 2),
+        (7, 160, 960, 160, 1, 2),
+    ];
+    let mut g = c.benchmark_group("fused");
+    for (size, in_c, hidden, out_c, s, tile_rows) in blocks {
+        let out = (size + 2 - 3) / s + 1;
+        let p = InvertedResidual {
+            batch: 1,
+            in_h: size,
+            in_w: size,
+            in_c,
+            hidden,
+            expand: true,
+            expand_act: RELU6,
+            out_h: out,
+            out_w: out,
+            kernel_h: 3,
+            kernel_w: 3,
+            stride_h: s,
+            stride_w: s,
+            dilation_h: 1,
+            dilation_w: 1,
+            pad_top: 1,
+            pad_left: 1,
+            dw_act: RELU6,
+            out_c,
+            project_act: Act::None,
+            tile_rows,
+        };
+        let (ew, eb, dw, db, pw, pb) = (
+            values(packed_b_len(in_c, hidden)),
+            values(padded(hidden)),
+            values(9 * hidden),
+            values(hidden),
+            values(packed_b_len(hidden, out_c)),
+            values(padded(out_c)),
+        );
+        let w = Weights {
+            expand: &ew,
+            expand_bias: &eb,
+            depthwise: &dw,
+            depthwise_bias: &db,
+            project: &pw,
+            project_bias: &pb,
+        };
+        let x = values(p.input_len());
+        let mut y = vec![0.0; p.output_len()];
+        let mut scratch = vec![0.0; p.scratch_len()];
+        let macs = size * size * in_c * hidden + out * out * hidden * (9 + out_c);
+        g.throughput(Throughput::Elements(macs as u64));
+        for cpu in cpus() {
+            g.bench_function(format!("{}/{size}x{size}_{in_c}_{hidden}_{out_c}_s{s}", cpu.level().name()), |bench| {
+                bench.iter(|| inverted_residual(cpu, &p, &x, &w, None, &mut y, &mut scratch))
+            });
+        }
+    }
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(std::time::Duration::from_millis(300))
@@ -146,5 +213,5 @@ fn config() -> Criterion {
         .sample_size(20)
 }
 
-criterion_group! { name = kernels; config = config(); targets = bench_gemm, bench_depthwise, bench_stem, bench_pool }
+criterion_group! { name = kernels; config = config(); targets = bench_gemm, bench_depthwise, bench_stem, bench_pool, bench_fused }
 criterion_main!(kernels);

@@ -77,6 +77,17 @@ pub struct AffineClamp {
 impl AffineClamp {
     pub const IDENTITY: AffineClamp =
         AffineClamp { scale: 1.0, shift: 0.0, lo: f32::NEG_INFINITY, hi: f32::INFINITY, times_x: false };
+
+    /// No scaling or shift before the clamp (Relu, Relu6, Clip, none).
+    #[inline(always)]
+    pub fn is_clamp(&self) -> bool {
+        self.scale == 1.0 && self.shift == 0.0 && !self.times_x
+    }
+
+    #[inline(always)]
+    pub fn is_identity(&self) -> bool {
+        self.is_clamp() && self.lo == f32::NEG_INFINITY && self.hi == f32::INFINITY
+    }
 }
 
 /// e^x for f32 with a relative error below 2e-7 over the whole range (Cody-Waite reduction to

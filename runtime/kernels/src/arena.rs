@@ -24,6 +24,38 @@ pub fn split<const R: usize>(arena: &mut [f32], reads: [Region; R], write: Regio
     (views, out)
 }
 
+/// Like [`split`], with two written regions (a kernel's output and its scratch memory); reads
+/// may lie anywhere outside both.
+#[inline]
+pub fn split2<const R: usize>(
+    arena: &mut [f32],
+    reads: [Region; R],
+    a: Region,
+    b: Region,
+) -> ([&[f32]; R], &mut [f32], &mut [f32]) {
+    let (first, second, swapped) = if a.0 <= b.0 { (a, b, false) } else { (b, a, true) };
+    assert!(
+        first.0 + first.1 <= second.0,
+        "arena writes [{}, {}) and [{}, {}) overlap",
+        first.0,
+        first.0 + first.1,
+        second.0,
+        second.0 + second.1
+    );
+    let (gap0, rest) = arena.split_at_mut(first.0);
+    let (w1, rest) = rest.split_at_mut(first.1);
+    let (gap1, rest) = rest.split_at_mut(second.0 - first.0 - first.1);
+    let (w2, gap2) = rest.split_at_mut(second.1);
+    let gaps: [(usize, &[f32]); 3] = [(0, gap0), (first.0 + first.1, gap1), (second.0 + second.1, gap2)];
+    let views = reads.map(|(off, len)| {
+        gaps.iter()
+            .find(|(start, g)| off >= *start && off + len <= start + g.len())
+            .map(|(start, g)| &g[off - start..off - start + len])
+            .unwrap_or_else(|| panic!("arena read [{off}, {}) overlaps a write", off + len))
+    });
+    if swapped { (views, w2, w1) } else { (views, w1, w2) }
+}
+
 /// Shared views of `R` regions (for steps that write outside the arena).
 #[inline]
 pub fn read<const R: usize>(arena: &[f32], reads: [Region; R]) -> [&[f32]; R] {
@@ -42,6 +74,19 @@ mod tests {
         assert_eq!(y, [7.0, 8.0, 9.0]);
         out[0] = x[1] + y[2];
         assert_eq!(a[3], 10.0);
+    }
+
+    #[test]
+    fn splits_around_two_writes() {
+        let mut a: [f32; 12] = core::array::from_fn(|i| i as f32);
+        let ([x, y], o, s) = split2(&mut a, [(0, 2), (10, 2)], (6, 3), (2, 3));
+        assert_eq!((x, y), (&[0.0, 1.0][..], &[10.0, 11.0][..]));
+        assert_eq!((o[0], s[0]), (6.0, 2.0));
+        let r = std::panic::catch_unwind(|| {
+            let mut a = [0f32; 12];
+            let _ = split2(&mut a, [(4, 3)], (6, 3), (2, 3));
+        });
+        assert!(r.is_err(), "a read overlapping a write is refused");
     }
 
     #[test]

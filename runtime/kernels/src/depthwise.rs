@@ -74,35 +74,57 @@ pub fn depthwise(
 }
 
 fn scalar(p: &Depthwise, input: &[f32], weights: &[f32], bias: &[f32], residual: Option<&[f32]>, output: &mut [f32]) {
-    let c = p.channels;
+    let g = RowGeometry::of(p);
+    let (image_in, image_out, row_out) =
+        (p.in_h * p.in_w * p.channels, p.out_h * p.out_w * p.channels, p.out_w * p.channels);
+    let mut rows: [Option<&[f32]>; MAX_KERNEL_H] = [None; MAX_KERNEL_H];
+    let kh = p.kernel_h.min(MAX_KERNEL_H);
+    assert_eq!(kh, p.kernel_h, "depthwise: kernel taller than {MAX_KERNEL_H}");
     for b in 0..p.batch {
+        let image = &input[b * image_in..(b + 1) * image_in];
         for oy in 0..p.out_h {
-            let ky = Depthwise::taps(oy, p.stride_h, p.dilation_h, p.pad_top, p.in_h, p.kernel_h);
-            for ox in 0..p.out_w {
-                let kx = Depthwise::taps(ox, p.stride_w, p.dilation_w, p.pad_left, p.in_w, p.kernel_w);
-                let at = ((b * p.out_h + oy) * p.out_w + ox) * c;
-                let out = &mut output[at..][..c];
-                out.copy_from_slice(bias);
-                for y in ky.clone() {
-                    let iy = oy * p.stride_h + y * p.dilation_h - p.pad_top;
-                    for x in kx.clone() {
-                        let ix = ox * p.stride_w + x * p.dilation_w - p.pad_left;
-                        let src = &input[((b * p.in_h + iy) * p.in_w + ix) * c..][..c];
-                        let w = &weights[(y * p.kernel_w + x) * c..][..c];
-                        for ch in 0..c {
-                            out[ch] += src[ch] * w[ch];
-                        }
-                    }
-                }
-                if let Some(r) = residual {
-                    for (o, &rv) in out.iter_mut().zip(&r[at..][..c]) {
-                        *o += rv;
-                    }
-                }
-                for o in out.iter_mut() {
-                    *o = p.act.apply(*o);
+            input_rows(p, image, oy, &mut rows);
+            let at = b * image_out + oy * row_out;
+            let res = residual.map(|r| &r[at..at + row_out]);
+            scalar_row(&g, &rows[..kh], weights, bias, res, &mut output[at..at + row_out], p.act);
+        }
+    }
+}
+
+/// One output row (the reference): `rows[ky]` is the input row of kernel row ky, `None` where
+/// it is padding.
+pub(crate) fn scalar_row(
+    g: &RowGeometry,
+    rows: &[Option<&[f32]>],
+    weights: &[f32],
+    bias: &[f32],
+    residual: Option<&[f32]>,
+    out: &mut [f32],
+    act: Act,
+) {
+    let c = g.channels;
+    for ox in 0..g.out_w {
+        let kx = Depthwise::taps(ox, g.stride_w, g.dilation_w, g.pad_left, g.in_w, g.kernel_w);
+        let o = &mut out[ox * c..][..c];
+        o.copy_from_slice(bias);
+        for (y, row) in rows.iter().enumerate() {
+            let Some(row) = row else { continue };
+            for x in kx.clone() {
+                let ix = ox * g.stride_w + x * g.dilation_w - g.pad_left;
+                let src = &row[ix * c..][..c];
+                let w = &weights[(y * g.kernel_w + x) * c..][..c];
+                for ch in 0..c {
+                    o[ch] += src[ch] * w[ch];
                 }
             }
+        }
+        if let Some(r) = residual {
+            for (v, &rv) in o.iter_mut().zip(&r[ox * c..][..c]) {
+                *v += rv;
+            }
+        }
+        for v in o.iter_mut() {
+            *v = act.apply(*v);
         }
     }
 }
@@ -155,6 +177,19 @@ pub(crate) fn input_rows<'a>(p: &Depthwise, image: &'a [f32], oy: usize, rows: &
         let iy = (oy * p.stride_h + ky * p.dilation_h).checked_sub(p.pad_top).filter(|&iy| iy < p.in_h);
         *slot = iy.map(|iy| &image[iy * row_len..(iy + 1) * row_len]);
     }
+}
+
+/// One output row on `cpu`'s path (the fused blocks' depthwise step).
+pub(crate) fn row(
+    cpu: Cpu,
+    g: &RowGeometry,
+    rows: &[Option<&[f32]>],
+    weights: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+    act: Act,
+) {
+    dispatch!(cpu, row_entry, scalar_row(g, rows, weights, bias, None, out, act), (g, rows, weights, bias, out, act));
 }
 
 /// Largest kernel height the row-based paths take (MobileNets use 3, 5 and 7).
@@ -377,5 +412,23 @@ pub(crate) mod simd {
         finish::<S>(e, acc, ox, out);
     }
 
+    /// One output row with the activation (Sigmoid in a scalar pass), for the fused blocks.
+    #[inline(always)]
+    pub(crate) fn row_simd<S: Simd>(
+        g: &RowGeometry,
+        rows: &[Option<&[f32]>],
+        weights: &[f32],
+        bias: &[f32],
+        out: &mut [f32],
+        act: crate::act::Act,
+    ) {
+        let (clamp, sigmoid_pass) = act.for_simd();
+        row::<S>(g, rows, weights, bias, None, out, &clamp);
+        if sigmoid_pass {
+            out.iter_mut().for_each(|v| *v = act.apply(*v));
+        }
+    }
+
+    simd_entry!(row_entry => row_simd(g: &RowGeometry, rows: &[Option<&[f32]>], weights: &[f32], bias: &[f32], out: &mut [f32], act: crate::act::Act));
     simd_entry!(entry => depthwise_simd(p: &Depthwise, input: &[f32], weights: &[f32], bias: &[f32], residual: Option<&[f32]>, output: &mut [f32]));
 }

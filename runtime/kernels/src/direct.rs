@@ -110,8 +110,27 @@ use simd::*;
 #[cfg(target_arch = "x86_64")]
 mod simd {
     use super::Conv2d;
+    use crate::act::AffineClamp;
     use crate::depthwise::Depthwise;
     use crate::x86::Simd;
+
+    /// Output pixels computed together in the interior (they share every weight load).
+    const PX: usize = 4;
+
+    struct Ctx<'a> {
+        p: &'a Conv2d,
+        input: &'a [f32],
+        weights: &'a [f32],
+        bias: &'a [f32],
+        residual: Option<&'a [f32]>,
+        clamp: &'a AffineClamp,
+        b: usize,
+        oy: usize,
+        g: usize,
+        m0: usize,
+        /// Output channels in this block (the last vector may be partial).
+        width: usize,
+    }
 
     // Inlined into each #[target_feature] entry point, so the intrinsics compile with it.
     #[inline(always)]
@@ -123,42 +142,30 @@ mod simd {
         residual: Option<&[f32]>,
         output: &mut [f32],
     ) {
-        let (cig, cog) = (p.in_c / p.groups, p.out_c / p.groups);
+        let cog = p.out_c / p.groups;
         let (clamp, sigmoid_pass) = p.act.for_simd();
+        // Columns whose every tap lies inside the input row.
+        let lo = p.pad_left.div_ceil(p.stride_w).min(p.out_w);
+        let span = (p.kernel_w - 1) * p.dilation_w;
+        let hi = if p.in_w + p.pad_left > span {
+            ((p.in_w + p.pad_left - span - 1) / p.stride_w + 1).min(p.out_w)
+        } else {
+            0
+        }
+        .max(lo);
         for b in 0..p.batch {
             for oy in 0..p.out_h {
-                let ky = Depthwise::taps(oy, p.stride_h, p.dilation_h, p.pad_top, p.in_h, p.kernel_h);
-                for ox in 0..p.out_w {
-                    let kx = Depthwise::taps(ox, p.stride_w, p.dilation_w, p.pad_left, p.in_w, p.kernel_w);
-                    let at = ((b * p.out_h + oy) * p.out_w + ox) * p.out_c;
-                    for g in 0..p.groups {
-                        let mut m0 = 0;
-                        while m0 < cog {
-                            let w = S::LANES.min(cog - m0);
-                            let o = at + g * cog + m0;
-                            let mut acc = S::load_n(&bias[g * cog + m0..], w);
-                            for y in ky.clone() {
-                                let iy = oy * p.stride_h + y * p.dilation_h - p.pad_top;
-                                for x in kx.clone() {
-                                    let ix = ox * p.stride_w + x * p.dilation_w - p.pad_left;
-                                    let src = &input[((b * p.in_h + iy) * p.in_w + ix) * p.in_c + g * cig..][..cig];
-                                    let wbase = (((g * p.kernel_h + y) * p.kernel_w + x) * cig) * cog + m0;
-                                    for (ci, &v) in src.iter().enumerate() {
-                                        acc = S::fma(S::splat(v), S::load_n(&weights[wbase + ci * cog..], w), acc);
-                                    }
-                                }
-                            }
-                            if let Some(r) = residual {
-                                acc = S::add(acc, S::load_n(&r[o..], w));
-                            }
-                            let y = S::activate(acc, &clamp);
-                            if w == S::LANES {
-                                S::store(&mut output[o..], y)
-                            } else {
-                                S::store_partial(&mut output[o..], w, y)
-                            }
-                            m0 += w;
+                for g in 0..p.groups {
+                    let mut m0 = 0;
+                    while m0 < cog {
+                        let width = (2 * S::LANES).min(cog - m0);
+                        let c = Ctx { p, input, weights, bias, residual, clamp: &clamp, b, oy, g, m0, width };
+                        if width > S::LANES {
+                            columns::<S, 2>(&c, lo, hi, output);
+                        } else {
+                            columns::<S, 1>(&c, lo, hi, output);
                         }
+                        m0 += width;
                     }
                 }
             }
@@ -166,6 +173,64 @@ mod simd {
         if sigmoid_pass {
             for o in output.iter_mut() {
                 *o = p.act.apply(*o);
+            }
+        }
+    }
+
+    /// All output columns of one row for NV vectors of output channels: interior columns PX at
+    /// a time, the rest one by one.
+    #[inline(always)]
+    fn columns<S: Simd, const NV: usize>(c: &Ctx, lo: usize, hi: usize, out: &mut [f32]) {
+        let mut ox = 0;
+        while ox < c.p.out_w {
+            if ox >= lo && ox + PX <= hi {
+                pixels::<S, NV, PX>(c, ox, out);
+                ox += PX;
+            } else {
+                pixels::<S, NV, 1>(c, ox, out);
+                ox += 1;
+            }
+        }
+    }
+
+    /// Output pixels ox..ox+N (all interior when N > 1), NV vectors of channels from m0.
+    #[inline(always)]
+    fn pixels<S: Simd, const NV: usize, const N: usize>(c: &Ctx, ox: usize, out: &mut [f32]) {
+        let p = c.p;
+        let (cig, cog) = (p.in_c / p.groups, p.out_c / p.groups);
+        let widths: [usize; NV] = core::array::from_fn(|v| (c.width - v * S::LANES).min(S::LANES));
+        let bias: [S::V; NV] =
+            core::array::from_fn(|v| S::load_n(&c.bias[c.g * cog + c.m0 + v * S::LANES..], widths[v]));
+        let mut acc = [bias; N];
+        let ky = Depthwise::taps(c.oy, p.stride_h, p.dilation_h, p.pad_top, p.in_h, p.kernel_h);
+        let kx = Depthwise::taps(ox, p.stride_w, p.dilation_w, p.pad_left, p.in_w, p.kernel_w);
+        for y in ky {
+            let iy = c.oy * p.stride_h + y * p.dilation_h - p.pad_top;
+            let row = &c.input[(c.b * p.in_h + iy) * p.in_w * p.in_c..][..p.in_w * p.in_c];
+            for x in kx.clone() {
+                let wbase = (((c.g * p.kernel_h + y) * p.kernel_w + x) * cig) * cog + c.m0;
+                for ci in 0..cig {
+                    let wv: [S::V; NV] =
+                        core::array::from_fn(|v| S::load_n(&c.weights[wbase + ci * cog + v * S::LANES..], widths[v]));
+                    for (px, a) in acc.iter_mut().enumerate() {
+                        let ix = (ox + px) * p.stride_w + x * p.dilation_w - p.pad_left;
+                        let xv = S::splat(row[ix * p.in_c + c.g * cig + ci]);
+                        for v in 0..NV {
+                            a[v] = S::fma(xv, wv[v], a[v]);
+                        }
+                    }
+                }
+            }
+        }
+        for (px, a) in acc.iter().enumerate() {
+            let at = ((c.b * p.out_h + c.oy) * p.out_w + ox + px) * p.out_c + c.g * cog + c.m0;
+            for v in 0..NV {
+                let at = at + v * S::LANES;
+                let mut y = a[v];
+                if let Some(r) = c.residual {
+                    y = S::add(y, S::load_n(&r[at..], widths[v]));
+                }
+                S::store_n(&mut out[at..], widths[v], S::activate(y, c.clamp));
             }
         }
     }

@@ -1,9 +1,10 @@
 //! Matrix multiply with a fused epilogue: `out = act(a · b + bias + residual)`.
 //!
 //! Serves 1x1 convolutions (a = NHWC pixels × input channels) and fully connected layers. `b`
-//! is packed at compile time by [`pack_b`]: `[k][n_pad]`, each row of output channels padded
-//! with zeros to a multiple of [`COLUMN_ALIGN`], so that every vector load in the inner loop is a
-//! full one; the bias is padded the same way. The SIMD microkernel keeps a tile of `MR` rows ×
+//! is packed at compile time by [`pack_b`]: output channels padded with zeros to a multiple of
+//! [`COLUMN_ALIGN`] (so every vector load in the inner loop is a full one), then cut into panels
+//! of [`PANEL`] columns stored one after the other, each `[k][panel width]`, so that a tile
+//! streams its part of `b` sequentially. The bias is padded the same way. The SIMD microkernel keeps a tile of `MR` rows ×
 //! 2 vectors of outputs in registers, streams the rows of `b` once per tile, and applies bias,
 //! residual and activation before the only store of each output.
 
@@ -12,6 +13,10 @@ use crate::cpu::Cpu;
 
 /// Output channels of packed `b` rows (and of the bias) are padded to a multiple of this.
 pub const COLUMN_ALIGN: usize = 16;
+
+/// Columns per panel of packed `b` (the last panel may be narrower, a multiple of
+/// `COLUMN_ALIGN`). A register tile covers a panel or half of one.
+pub const PANEL: usize = 64;
 
 /// `a` is `[m][k]`, `out` and `residual` are `[m][n]`, `b` is packed `[k][padded(n)]`, `bias`
 /// is `[padded(n)]`.
@@ -33,14 +38,23 @@ pub const fn packed_b_len(k: usize, n: usize) -> usize {
     k * padded(n)
 }
 
+/// Where column `n0` of row `kk` of packed `b` is, and the row stride of its panel.
+#[inline(always)]
+pub(crate) fn b_index(k: usize, n: usize, kk: usize, n0: usize) -> (usize, usize) {
+    let panel = n0 / PANEL;
+    let width = PANEL.min(padded(n) - panel * PANEL);
+    (panel * PANEL * k + kk * width + (n0 - panel * PANEL), width)
+}
+
 /// Packs a row-major `[k][n]` matrix into `out` (`packed_b_len(k, n)` elements).
 pub fn pack_b(b: &[f32], k: usize, n: usize, out: &mut [f32]) {
     assert_eq!(b.len(), k * n, "pack_b: b");
     assert_eq!(out.len(), packed_b_len(k, n), "pack_b: out");
-    let np = padded(n);
-    for r in 0..k {
-        out[r * np..r * np + n].copy_from_slice(&b[r * n..r * n + n]);
-        out[r * np + n..(r + 1) * np].fill(0.0);
+    out.fill(0.0);
+    for kk in 0..k {
+        for j in 0..n {
+            out[b_index(k, n, kk, j).0] = b[kk * n + j];
+        }
     }
 }
 
@@ -57,8 +71,8 @@ pub fn gemm(cpu: Cpu, p: &Gemm, a: &[f32], b: &[f32], bias: Option<&[f32]>, resi
 }
 
 /// The reference: one output row at a time.
-fn scalar(p: &Gemm, a: &[f32], b: &[f32], bias: Option<&[f32]>, residual: Option<&[f32]>, out: &mut [f32]) {
-    let (k, n, np) = (p.k, p.n, padded(p.n));
+pub(crate) fn scalar(p: &Gemm, a: &[f32], b: &[f32], bias: Option<&[f32]>, residual: Option<&[f32]>, out: &mut [f32]) {
+    let (k, n) = (p.k, p.n);
     for i in 0..p.m {
         let row = &mut out[i * n..][..n];
         match bias {
@@ -67,8 +81,15 @@ fn scalar(p: &Gemm, a: &[f32], b: &[f32], bias: Option<&[f32]>, residual: Option
         }
         for kk in 0..k {
             let av = a[i * k + kk];
-            for (o, &bv) in row.iter_mut().zip(&b[kk * np..][..n]) {
-                *o += av * bv;
+            // One panel's part of row kk at a time.
+            let mut j = 0;
+            while j < n {
+                let (at, width) = b_index(k, n, kk, j);
+                let run = (width - j % PANEL).min(n - j);
+                for (o, &bv) in row[j..j + run].iter_mut().zip(&b[at..at + run]) {
+                    *o += av * bv;
+                }
+                j += run;
             }
         }
         if let Some(r) = residual {
@@ -86,20 +107,20 @@ fn scalar(p: &Gemm, a: &[f32], b: &[f32], bias: Option<&[f32]>, residual: Option
 use simd::*;
 
 #[cfg(target_arch = "x86_64")]
-mod simd {
-    use super::{Gemm, padded};
+pub(crate) mod simd {
+    use super::{Gemm, b_index};
     use crate::act::AffineClamp;
     use crate::x86::Simd;
 
-    /// Rows per register tile: 8 × 2 accumulators fit AVX-512's 32 registers with room for the
-    /// loads, and AVX2's 16 registers hold 6 × 2.
-    const fn rows<S: Simd>() -> usize {
-        if S::LANES == 16 { 8 } else { 6 }
-    }
+    /// Register tile: up to `COLS` vectors of output channels by up to `ROWS` rows (16
+    /// accumulators). More row variants would be faster on narrow layers, but every variant is
+    /// code, and the instruction cache is what the fused blocks then run out of.
+    pub(crate) const COLS: usize = 4;
+    pub(crate) const ROWS: usize = 4;
 
     // Inlined into each #[target_feature] entry point, so the intrinsics compile with it.
     #[inline(always)]
-    pub(super) fn gemm_simd<S: Simd>(
+    pub(crate) fn gemm_simd<S: Simd>(
         p: &Gemm,
         a: &[f32],
         b: &[f32],
@@ -108,18 +129,19 @@ mod simd {
         out: &mut [f32],
     ) {
         let (clamp, sigmoid_pass) = p.act.for_simd();
-        let mr = rows::<S>();
         let mut n0 = 0;
         while n0 < p.n {
-            let width = (2 * S::LANES).min(p.n - n0);
+            let width = (COLS * S::LANES).min(p.n - n0);
+            let nv = width.div_ceil(S::LANES);
             let mut m0 = 0;
             while m0 < p.m {
-                let r = mr.min(p.m - m0);
+                let r = ROWS.min(p.m - m0);
                 let t = Tile { p, a, b, bias, residual, m0, n0, width, clamp: &clamp };
-                if width > S::LANES {
-                    dispatch_rows::<S, 2>(&t, r, out);
-                } else {
-                    dispatch_rows::<S, 1>(&t, r, out);
+                match nv {
+                    4 => dispatch_rows::<S, 4>(&t, r, out),
+                    3 => dispatch_rows::<S, 3>(&t, r, out),
+                    2 => dispatch_rows::<S, 2>(&t, r, out),
+                    _ => dispatch_rows::<S, 1>(&t, r, out),
                 }
                 m0 += r;
             }
@@ -145,35 +167,40 @@ mod simd {
         clamp: &'a AffineClamp,
     }
 
-    /// The row count of a tile as a constant, so that each variant is fully unrolled.
+    /// The row count and full width of a tile as constants, so that each variant is fully
+    /// unrolled and its epilogue has no per-vector checks.
     #[inline(always)]
     fn dispatch_rows<S: Simd, const NV: usize>(t: &Tile, r: usize, out: &mut [f32]) {
+        if t.width == NV * S::LANES { rows::<S, NV, true>(t, r, out) } else { rows::<S, NV, false>(t, r, out) }
+    }
+
+    #[inline(always)]
+    fn rows<S: Simd, const NV: usize, const FULL: bool>(t: &Tile, r: usize, out: &mut [f32]) {
         match r {
-            8 => tile::<S, 8, NV>(t, out),
-            7 => tile::<S, 7, NV>(t, out),
-            6 => tile::<S, 6, NV>(t, out),
-            5 => tile::<S, 5, NV>(t, out),
-            4 => tile::<S, 4, NV>(t, out),
-            3 => tile::<S, 3, NV>(t, out),
-            2 => tile::<S, 2, NV>(t, out),
-            _ => tile::<S, 1, NV>(t, out),
+            4 => tile::<S, 4, NV, FULL>(t, out),
+            3 => tile::<S, 3, NV, FULL>(t, out),
+            2 => tile::<S, 2, NV, FULL>(t, out),
+            _ => tile::<S, 1, NV, FULL>(t, out),
         }
     }
 
     /// Rows m0..m0+R, NV vectors of columns from n0. Packed `b` and the bias are padded, so the
     /// inner loop only does full loads; only the epilogue of the last columns is partial.
     #[inline(always)]
-    fn tile<S: Simd, const R: usize, const NV: usize>(t: &Tile, out: &mut [f32]) {
+    fn tile<S: Simd, const R: usize, const NV: usize, const FULL: bool>(t: &Tile, out: &mut [f32]) {
         let p = t.p;
-        let (k, n, np) = (p.k, p.n, padded(p.n));
+        let (k, n) = (p.k, p.n);
         let mut acc = [[S::splat(0.0); NV]; R];
         if let Some(bias) = t.bias {
             let bv: [S::V; NV] = core::array::from_fn(|v| S::load(&bias[t.n0 + v * S::LANES..]));
             acc = [bv; R];
         }
         let rows: [&[f32]; R] = core::array::from_fn(|r| &t.a[(t.m0 + r) * k..][..k]);
-        for (kk, brow) in t.b.chunks_exact(np).enumerate().take(k) {
-            let brow = &brow[t.n0..t.n0 + NV * S::LANES];
+        // This tile's columns of b: `k` runs of NV vectors, `stride` apart, within one panel.
+        let (start, stride) = b_index(k, n, 0, t.n0);
+        let b = &t.b[start..start + (k - 1) * stride + NV * S::LANES];
+        for (kk, brow) in b.chunks(stride).enumerate().take(k) {
+            let brow = &brow[..NV * S::LANES];
             let bv: [S::V; NV] = core::array::from_fn(|v| S::load(&brow[v * S::LANES..]));
             for r in 0..R {
                 let av = S::splat(rows[r][kk]);
@@ -185,13 +212,20 @@ mod simd {
         for r in 0..R {
             let row = (t.m0 + r) * n + t.n0;
             for v in 0..NV {
-                let w = (t.width - v * S::LANES).min(S::LANES);
                 let at = row + v * S::LANES;
                 let mut x = acc[r][v];
-                if let Some(res) = t.residual {
-                    x = S::add(x, S::load_n(&res[at..], w));
+                if FULL {
+                    if let Some(res) = t.residual {
+                        x = S::add(x, S::load(&res[at..]));
+                    }
+                    S::store(&mut out[at..], S::activate(x, t.clamp));
+                } else {
+                    let w = (t.width - v * S::LANES).min(S::LANES);
+                    if let Some(res) = t.residual {
+                        x = S::add(x, S::load_n(&res[at..], w));
+                    }
+                    S::store_n(&mut out[at..], w, S::activate(x, t.clamp));
                 }
-                S::store_n(&mut out[at..], w, S::activate(x, t.clamp));
             }
         }
     }

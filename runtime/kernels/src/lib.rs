@@ -22,6 +22,7 @@ mod dispatch;
 pub mod depthwise;
 pub mod direct;
 pub mod elementwise;
+pub mod fused;
 pub mod gemm;
 pub mod layout;
 pub mod pool;

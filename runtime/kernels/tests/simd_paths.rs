@@ -299,3 +299,115 @@ fn softmax_and_copy_paths_agree() {
         }
     }
 }
+
+/// The fused block against its three parts run one after the other, on every level.
+#[test]
+fn fused_block_matches_its_parts() {
+    use mobilenet_kernels::fused::{InvertedResidual, Weights, inverted_residual};
+    use mobilenet_kernels::gemm::{packed_b_len, padded};
+    let mut r = Rng(0xfeed_beef_0123_4567);
+    for case in 0..120 {
+        let k = [1, 3, 5][r.below(3)];
+        let s = 1 + r.below(2);
+        let (in_h, in_w) = (1 + r.below(11), 1 + r.below(11));
+        let pad = k / 2;
+        let out_h = (in_h + 2 * pad - k) / s + 1;
+        let out_w = (in_w + 2 * pad - k) / s + 1;
+        let expand = r.below(4) != 0;
+        let in_c = 1 + r.below(20);
+        let hidden = if expand { 1 + r.below(50) } else { in_c };
+        let out_c = 1 + r.below(30);
+        let p = InvertedResidual {
+            batch: 1 + r.below(2),
+            in_h,
+            in_w,
+            in_c,
+            hidden,
+            expand,
+            expand_act: r.act(),
+            out_h,
+            out_w,
+            kernel_h: k,
+            kernel_w: k,
+            stride_h: s,
+            stride_w: s,
+            dilation_h: 1,
+            dilation_w: 1,
+            pad_top: pad,
+            pad_left: pad,
+            dw_act: r.act(),
+            out_c,
+            project_act: Act::None,
+            tile_rows: 1 + r.below(4),
+        };
+        let pack = |r: &mut Rng, k: usize, n: usize| {
+            let mut b = vec![0.0; packed_b_len(k, n)];
+            mobilenet_kernels::gemm::pack_b(&r.values(k * n), k, n, &mut b);
+            b
+        };
+        let padded_bias = |r: &mut Rng, n: usize| {
+            let mut v = r.values(n);
+            v.resize(padded(n), 0.0);
+            v
+        };
+        let (ew, eb) =
+            if expand { (pack(&mut r, in_c, hidden), padded_bias(&mut r, hidden)) } else { (vec![], vec![]) };
+        let (dw, db) = (r.values(k * k * hidden), r.values(hidden));
+        let (pw, pb) = (pack(&mut r, hidden, out_c), padded_bias(&mut r, out_c));
+        let w = Weights {
+            expand: &ew,
+            expand_bias: &eb,
+            depthwise: &dw,
+            depthwise_bias: &db,
+            project: &pw,
+            project_bias: &pb,
+        };
+        let x = r.values(p.input_len());
+        let res = (r.below(2) == 0).then(|| r.values(p.output_len()));
+        // The parts, on the scalar path.
+        let cpu = Cpu::scalar();
+        let pixels = p.batch * in_h * in_w;
+        let e = if expand {
+            let mut e = vec![0.0; pixels * hidden];
+            gemm(cpu, &Gemm { m: pixels, k: in_c, n: hidden, act: p.expand_act }, &x, &ew, Some(&eb), None, &mut e);
+            e
+        } else {
+            x.clone()
+        };
+        let d = Depthwise {
+            batch: p.batch,
+            in_h,
+            in_w,
+            channels: hidden,
+            out_h,
+            out_w,
+            kernel_h: k,
+            kernel_w: k,
+            stride_h: s,
+            stride_w: s,
+            dilation_h: 1,
+            dilation_w: 1,
+            pad_top: pad,
+            pad_left: pad,
+            act: p.dw_act,
+        };
+        let mut dout = vec![0.0; d.output_len()];
+        depthwise(cpu, &d, &e, &dw, &db, None, &mut dout);
+        let mut want = vec![0.0; p.output_len()];
+        gemm(
+            cpu,
+            &Gemm { m: p.batch * out_h * out_w, k: hidden, n: out_c, act: Act::None },
+            &dout,
+            &pw,
+            Some(&pb),
+            res.as_deref(),
+            &mut want,
+        );
+        for cpu in SimdLevel::ALL.into_iter().filter_map(Cpu::with_level) {
+            let mut got = vec![f32::NAN; p.output_len()];
+            let mut scratch = vec![f32::NAN; p.scratch_len()];
+            inverted_residual(cpu, &p, &x, &w, res.as_deref(), &mut got, &mut scratch);
+            assert_close(&got, &want, &format!("case {case} {p:?} on {:?}", cpu.level()));
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! Fused groups: expand 1x1 -> depthwise -> project 1x1 (and depthwise -> pointwise) as one
+//! kernel call that streams rows, so the tensors between the convolutions never reach the arena.
+
+use mobilenet_kernels as k;
+
+use super::{Kernel, Lowering, Value, act_of, nhwc, pack};
+use crate::error::{Result, err};
+use crate::ir::{ConvKind, Graph, GroupKind, NodeId};
+
+/// Output rows per fused step: enough pixels for the project GEMM's tiles (64), few enough to
+/// keep the ring and tile of expanded rows near 256 KB (half of a 1 MB L2).
+fn tile_rows(out_h: usize, out_w: usize, in_w: usize, hidden: usize, kernel_h: usize, stride_h: usize) -> usize {
+    let mut t = 64usize.div_ceil(out_w.max(1)).clamp(1, out_h.max(1));
+    let bytes = |t: usize| 4 * ((t - 1) * stride_h + kernel_h) * (in_w * hidden + out_w * hidden);
+    while t > 1 && bytes(t) > 256 << 10 {
+        t -= 1;
+    }
+    t
+}
+
+/// The groups whose convolutions the fused kernel can run: pointwise expand and project
+/// without a residual except on the project, a depthwise conv with one filter per channel.
+pub(super) fn fusable_groups(g: &Graph) -> Vec<Vec<NodeId>> {
+    g.groups
+        .iter()
+        .filter(|grp| {
+            let convs: Vec<_> = grp.nodes.iter().filter_map(|&n| g.op(n).as_conv()).collect();
+            let last = grp.nodes.len() - 1;
+            let only_last_has_residual = convs.iter().enumerate().all(|(i, c)| !c.has_residual || i == last);
+            let kinds_ok = match grp.kind {
+                GroupKind::InvertedResidual => {
+                    g.conv_kind(grp.nodes[0]) == Some(ConvKind::Pointwise)
+                        && g.conv_kind(grp.nodes[1]) == Some(ConvKind::Depthwise)
+                }
+                GroupKind::DepthwisePointwise => g.conv_kind(grp.nodes[0]) == Some(ConvKind::Depthwise),
+            };
+            let dw = grp.nodes[if grp.kind == GroupKind::InvertedResidual { 1 } else { 0 }];
+            let dw_kernel_ok = g.op(dw).as_conv().is_some_and(|c| c.window.kernel[0] <= 16);
+            convs.len() == grp.nodes.len() && only_last_has_residual && kinds_ok && dw_kernel_ok
+        })
+        .map(|grp| grp.nodes.clone())
+        .collect()
+}
+
+impl Lowering<'_> {
+    pub(super) fn fused(&mut self, nodes: &[NodeId]) -> Result<Value> {
+        let expand = nodes.len() == 3;
+        let (dw, project) = if expand { (nodes[1], nodes[2]) } else { (nodes[0], nodes[1]) };
+        let first = nodes[0];
+        let x = self.operand(first, 0)?;
+        let x = self.nhwc_of(x)?;
+        let [batch, in_c, in_h, in_w] = x.shape[..] else { return Err(err!(internal, "block input is not 4-D")) };
+        let dw_shape = self.shape(dw)?;
+        let out_shape = self.shape(project)?;
+        let (hidden, out_h, out_w, out_c) = (dw_shape[1], dw_shape[2], dw_shape[3], out_shape[1]);
+        let conv =
+            |n: NodeId| self.g.op(n).as_conv().cloned().ok_or_else(|| err!(internal, "a fused group holds a non-conv"));
+        let (dwc, projc) = (conv(dw)?, conv(project)?);
+
+        // Weights, packed for each part (the expand ones stay empty without expansion).
+        let weights_of = |l: &Self, n: NodeId| -> Result<(Vec<f32>, Vec<f32>)> {
+            let c = l.g.op(n).as_conv().ok_or_else(|| err!(internal, "not a conv"))?;
+            let w = l.constant_operand(n, 1, "convolution weight")?.as_f32().unwrap_or_default().to_vec();
+            let m = l.shape(n)?[1];
+            let b = match c.bias_slot() {
+                Some(s) => l.constant_operand(n, s, "convolution bias")?.as_f32().unwrap_or_default().to_vec(),
+                None => vec![0.0; m],
+            };
+            Ok((w, b))
+        };
+        let mut regions = Vec::new();
+        let expand_act = if expand {
+            let (w, b) = weights_of(self, first)?;
+            regions.push(self.add_weights(&pack::gemm_b(&pack::transpose_2d(&w, hidden, in_c), in_c, hidden)));
+            regions.push(self.add_weights(&pack::gemm_bias(&b)));
+            act_of(conv(first)?.act)
+        } else {
+            regions.push(self.add_weights(&[]));
+            regions.push(self.add_weights(&[]));
+            k::Act::None
+        };
+        let [kh, kw] = dwc.window.kernel;
+        let (w, b) = weights_of(self, dw)?;
+        regions.push(self.add_weights(&pack::depthwise(&w, hidden, kh, kw)));
+        regions.push(self.add_weights(&b));
+        let (w, b) = weights_of(self, project)?;
+        regions.push(self.add_weights(&pack::gemm_b(&pack::transpose_2d(&w, out_c, hidden), hidden, out_c)));
+        regions.push(self.add_weights(&pack::gemm_bias(&b)));
+
+        let win = &dwc.window;
+        let p = k::fused::InvertedResidual {
+            batch,
+            in_h,
+            in_w,
+            in_c,
+            hidden,
+            expand,
+            expand_act,
+            out_h,
+            out_w,
+            kernel_h: kh,
+            kernel_w: kw,
+            stride_h: win.strides[0],
+            stride_w: win.strides[1],
+            dilation_h: win.dilations[0],
+            dilation_w: win.dilations[1],
+            pad_top: win.pads[0],
+            pad_left: win.pads[1],
+            dw_act: act_of(dwc.act),
+            out_c,
+            project_act: act_of(projc.act),
+            tile_rows: tile_rows(out_h, out_w, in_w, hidden, kh, win.strides[0]),
+        };
+        let residual = match projc.residual_slot() {
+            Some(s) => {
+                let r = self.operand(project, s)?;
+                Some(self.nhwc_of(r)?)
+            }
+            None => None,
+        };
+        let mut reads = vec![x.region];
+        reads.extend(regions);
+        reads.extend(residual.as_ref().map(|r| r.region));
+        let out = self.new_buffer(out_shape.iter().product());
+        let scratch = self.new_buffer(p.scratch_len());
+        self.push(Kernel::Fused { p, residual: residual.is_some() }, reads, out);
+        if let Some(step) = self.steps.last_mut() {
+            step.scratch = Some(scratch);
+        }
+        Ok(Value { region: out, strides: nhwc(&out_shape), shape: out_shape })
+    }
+}

@@ -1,0 +1,217 @@
+//! The inverted-residual block in one pass: expand 1x1 -> depthwise -> project 1x1 (+ residual),
+//! computed a few output rows at a time so that neither the expanded tensor nor the depthwise
+//! output ever exists whole. Expanded rows live in a ring of `ring_rows` rows, the depthwise
+//! output of the current rows in a tile; both sit in the scratch region and stay in cache.
+//! Without the expand conv (MobileNetV2's first block, MobileNetV1's pairs) the depthwise reads
+//! the input rows directly.
+//!
+//! The parts are the same kernels as when run alone (GEMM for the 1x1 convolutions, the
+//! depthwise row core), called on rows through their dispatchers: each part's code exists once,
+//! and the block stays small enough for the instruction cache.
+
+use crate::act::Act;
+use crate::cpu::Cpu;
+use crate::depthwise::{Depthwise, MAX_KERNEL_H, RowGeometry};
+use crate::gemm::{Gemm, packed_b_len, padded};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct InvertedResidual {
+    pub batch: usize,
+    pub in_h: usize,
+    pub in_w: usize,
+    pub in_c: usize,
+    /// Channels of the depthwise conv: the expanded width, or `in_c` without expansion.
+    pub hidden: usize,
+    /// Whether an expand 1x1 conv comes first.
+    pub expand: bool,
+    pub expand_act: Act,
+    pub out_h: usize,
+    pub out_w: usize,
+    pub kernel_h: usize,
+    pub kernel_w: usize,
+    pub stride_h: usize,
+    pub stride_w: usize,
+    pub dilation_h: usize,
+    pub dilation_w: usize,
+    pub pad_top: usize,
+    pub pad_left: usize,
+    pub dw_act: Act,
+    pub out_c: usize,
+    pub project_act: Act,
+    /// Output rows computed per step (the project GEMM runs on `tile_rows * out_w` pixels).
+    pub tile_rows: usize,
+}
+
+/// The six weight arrays: expand (packed GEMM `b`, padded bias; empty without expansion),
+/// depthwise (`[kh][kw][hidden]`, bias), project (packed GEMM `b`, padded bias).
+#[derive(Clone, Copy, Debug)]
+pub struct Weights<'a> {
+    pub expand: &'a [f32],
+    pub expand_bias: &'a [f32],
+    pub depthwise: &'a [f32],
+    pub depthwise_bias: &'a [f32],
+    pub project: &'a [f32],
+    pub project_bias: &'a [f32],
+}
+
+impl InvertedResidual {
+    /// Expanded rows the ring holds: what one tile of output rows reads.
+    pub const fn ring_rows(&self) -> usize {
+        (self.tile_rows - 1) * self.stride_h + (self.kernel_h - 1) * self.dilation_h + 1
+    }
+
+    /// f32 elements of scratch memory the block needs.
+    pub const fn scratch_len(&self) -> usize {
+        let ring = if self.expand { self.ring_rows() * self.in_w * self.hidden } else { 0 };
+        ring + self.tile_rows * self.out_w * self.hidden
+    }
+
+    pub const fn input_len(&self) -> usize {
+        self.batch * self.in_h * self.in_w * self.in_c
+    }
+
+    pub const fn output_len(&self) -> usize {
+        self.batch * self.out_h * self.out_w * self.out_c
+    }
+
+    fn depthwise(&self) -> Depthwise {
+        Depthwise {
+            batch: 1,
+            in_h: self.in_h,
+            in_w: self.in_w,
+            channels: self.hidden,
+            out_h: self.out_h,
+            out_w: self.out_w,
+            kernel_h: self.kernel_h,
+            kernel_w: self.kernel_w,
+            stride_h: self.stride_h,
+            stride_w: self.stride_w,
+            dilation_h: self.dilation_h,
+            dilation_w: self.dilation_w,
+            pad_top: self.pad_top,
+            pad_left: self.pad_left,
+            act: self.dw_act,
+        }
+    }
+}
+
+pub fn inverted_residual(
+    cpu: Cpu,
+    p: &InvertedResidual,
+    input: &[f32],
+    w: &Weights,
+    residual: Option<&[f32]>,
+    output: &mut [f32],
+    scratch: &mut [f32],
+) {
+    assert!(
+        p.tile_rows > 0 && p.stride_h > 0 && p.stride_w > 0 && p.dilation_h > 0 && p.dilation_w > 0,
+        "fused: geometry"
+    );
+    assert!(p.kernel_h <= MAX_KERNEL_H, "fused: kernel taller than {MAX_KERNEL_H}");
+    assert!(p.expand || p.hidden == p.in_c, "fused: without expansion the depthwise takes the input channels");
+    assert_eq!(input.len(), p.input_len(), "fused: input");
+    assert_eq!(output.len(), p.output_len(), "fused: output");
+    assert!(residual.is_none_or(|r| r.len() == p.output_len()), "fused: residual");
+    assert!(scratch.len() >= p.scratch_len(), "fused: scratch");
+    if p.expand {
+        assert_eq!(w.expand.len(), packed_b_len(p.in_c, p.hidden), "fused: expand weights");
+        assert_eq!(w.expand_bias.len(), padded(p.hidden), "fused: expand bias");
+    }
+    assert_eq!(w.depthwise.len(), p.kernel_h * p.kernel_w * p.hidden, "fused: depthwise weights");
+    assert_eq!(w.depthwise_bias.len(), p.hidden, "fused: depthwise bias");
+    assert_eq!(w.project.len(), packed_b_len(p.hidden, p.out_c), "fused: project weights");
+    assert_eq!(w.project_bias.len(), padded(p.out_c), "fused: project bias");
+    body(cpu, p, input, w, residual, output, scratch)
+}
+
+fn body(
+    cpu: Cpu,
+    p: &InvertedResidual,
+    input: &[f32],
+    w: &Weights,
+    residual: Option<&[f32]>,
+    output: &mut [f32],
+    scratch: &mut [f32],
+) {
+    let dw = p.depthwise();
+    let g = RowGeometry::of(&dw);
+    let (row_in, row_hidden, row_mid, row_out) =
+        (p.in_w * p.in_c, p.in_w * p.hidden, p.out_w * p.hidden, p.out_w * p.out_c);
+    let ring_rows = p.ring_rows();
+    let (ring, rest) = scratch.split_at_mut(if p.expand { ring_rows * row_hidden } else { 0 });
+    let tile = &mut rest[..p.tile_rows * row_mid];
+    let expand = Gemm { m: 0, k: p.in_c, n: p.hidden, act: p.expand_act };
+    for b in 0..p.batch {
+        let image = &input[b * p.in_h * row_in..(b + 1) * p.in_h * row_in];
+        // Next input row to expand into the ring (row iy lives in slot iy % ring_rows).
+        let mut next = 0;
+        let mut oy0 = 0;
+        while oy0 < p.out_h {
+            let t = p.tile_rows.min(p.out_h - oy0);
+            if p.expand {
+                // Input rows the tile reads: up to the last tap of its last output row.
+                let last = ((oy0 + t - 1) * p.stride_h + (p.kernel_h - 1) * p.dilation_h + 1).saturating_sub(p.pad_top);
+                let end = last.min(p.in_h);
+                // Rows before the tile's first needed row are never read again: skip them.
+                next = next.max((oy0 * p.stride_h).saturating_sub(p.pad_top));
+                while next < end {
+                    // A run of rows whose ring slots are contiguous, expanded by one GEMM.
+                    let slot = next % ring_rows;
+                    let n = (end - next).min(ring_rows - slot);
+                    let e = Gemm { m: n * p.in_w, ..expand };
+                    let src = &image[next * row_in..(next + n) * row_in];
+                    crate::gemm::gemm(
+                        cpu,
+                        &e,
+                        src,
+                        w.expand,
+                        Some(w.expand_bias),
+                        None,
+                        &mut ring[slot * row_hidden..(slot + n) * row_hidden],
+                    );
+                    next += n;
+                }
+            }
+            // Depthwise rows into the tile.
+            let mut rows: [Option<&[f32]>; MAX_KERNEL_H] = [None; MAX_KERNEL_H];
+            for r in 0..t {
+                let oy = oy0 + r;
+                for (ky, slot) in rows.iter_mut().enumerate().take(p.kernel_h) {
+                    let iy = (oy * p.stride_h + ky * p.dilation_h).checked_sub(p.pad_top).filter(|&iy| iy < p.in_h);
+                    *slot = iy.map(|iy| {
+                        if p.expand {
+                            let s = iy % ring_rows;
+                            &ring[s * row_hidden..(s + 1) * row_hidden]
+                        } else {
+                            &image[iy * row_in..(iy + 1) * row_in]
+                        }
+                    });
+                }
+                crate::depthwise::row(
+                    cpu,
+                    &g,
+                    &rows[..p.kernel_h],
+                    w.depthwise,
+                    w.depthwise_bias,
+                    &mut tile[r * row_mid..(r + 1) * row_mid],
+                    p.dw_act,
+                );
+            }
+            // Project the tile's rows into the output (with the residual's rows).
+            let at = (b * p.out_h + oy0) * row_out;
+            let proj = Gemm { m: t * p.out_w, k: p.hidden, n: p.out_c, act: p.project_act };
+            let res = residual.map(|r| &r[at..at + t * row_out]);
+            crate::gemm::gemm(
+                cpu,
+                &proj,
+                &tile[..t * row_mid],
+                w.project,
+                Some(w.project_bias),
+                res,
+                &mut output[at..at + t * row_out],
+            );
+            oy0 += t;
+        }
+    }
+}
