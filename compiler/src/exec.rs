@@ -53,7 +53,8 @@ fn run_step(step: &Step, prog: &Program, plan: &Plan, cpu: Cpu, input: &[f32], a
     // The written regions (output, and scratch for fused blocks) split the arena; reads are
     // borrowed from the pieces in between (arena::split does the same in generated code).
     let scratch_range = step.scratch.as_ref().and_then(|s| plan.arena_range(s)).unwrap_or((w.0 + w.1, 0));
-    let (mut writes, mut gaps): (Vec<(usize, &mut [f32])>, Vec<(usize, &[f32])>) = (Vec::new(), Vec::new());
+    let mut writes: Vec<(usize, &mut [f32])> = Vec::new();
+    let mut gaps: Vec<(usize, &[f32])> = Vec::new();
     {
         let mut cuts = [w, scratch_range];
         cuts.sort();

@@ -114,6 +114,7 @@ pub fn conv2d(p: &k::direct::Conv2d) -> TokenStream {
         pad_top,
         pad_left,
         act: a,
+        input_nchw,
     } = *p;
     let [
         batch,
@@ -142,6 +143,7 @@ pub fn conv2d(p: &k::direct::Conv2d) -> TokenStream {
         batch: #batch, in_h: #in_h, in_w: #in_w, in_c: #in_c, out_h: #out_h, out_w: #out_w, out_c: #out_c,
         groups: #groups, kernel_h: #kernel_h, kernel_w: #kernel_w, stride_h: #stride_h, stride_w: #stride_w,
         dilation_h: #dilation_h, dilation_w: #dilation_w, pad_top: #pad_top, pad_left: #pad_left, act: #a,
+        input_nchw: #input_nchw,
     })
 }
 

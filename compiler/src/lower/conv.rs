@@ -10,7 +10,11 @@ use crate::ir::{Conv, ConvKind, NodeId};
 impl Lowering<'_> {
     pub(super) fn conv(&mut self, n: NodeId, c: &Conv, shape: Vec<usize>) -> Result<Value> {
         let x = self.operand(n, 0)?;
-        let x = self.nhwc_of(x)?;
+        // The general kernel reads an NCHW image in place (the first conv of a torch model,
+        // whose input the caller gives as NCHW); every other kernel reads NHWC.
+        let direct = !matches!(self.g.conv_kind(n), Some(ConvKind::Pointwise | ConvKind::Depthwise));
+        let input_nchw = direct && c.group == 1 && x.is_row_major() && !x.is_nhwc();
+        let x = if input_nchw { x } else { self.nhwc_of(x)? };
         let [batch, in_c, in_h, in_w] = x.shape[..] else { return Err(err!(internal, "Conv input is not 4-D")) };
         let [_, out_c, out_h, out_w] = shape[..] else { return Err(err!(internal, "Conv output is not 4-D")) };
         let w = self.constant_operand(n, 1, "convolution weight")?.clone();
@@ -74,6 +78,7 @@ impl Lowering<'_> {
                     pad_top: win.pads[0],
                     pad_left: win.pads[1],
                     act,
+                    input_nchw,
                 };
                 (
                     Kernel::Conv2d { p, residual: residual.is_some() },

@@ -115,6 +115,7 @@ fn bench_stem(c: &mut Criterion) {
         pad_top: 1,
         pad_left: 1,
         act: RELU6,
+        input_nchw: true,
     };
     let (x, w, b) = (values(p.input_len()), values(p.weights_len()), values(32));
     let mut out = vec![0.0; p.output_len()];

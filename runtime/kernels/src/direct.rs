@@ -27,9 +27,21 @@ pub struct Conv2d {
     pub pad_top: usize,
     pub pad_left: usize,
     pub act: Act,
+    /// The input is NCHW (the caller's image as torch declares it) rather than NHWC: the first
+    /// conv then reads it in place, with no layout copy before it.
+    pub input_nchw: bool,
 }
 
 impl Conv2d {
+    /// Offset of input element (batch b, row iy, column ix, channel ci).
+    #[inline(always)]
+    pub(crate) fn input_at(&self, b: usize, iy: usize, ix: usize, ci: usize) -> usize {
+        if self.input_nchw {
+            ((b * self.in_c + ci) * self.in_h + iy) * self.in_w + ix
+        } else {
+            ((b * self.in_h + iy) * self.in_w + ix) * self.in_c + ci
+        }
+    }
     pub fn input_len(&self) -> usize {
         self.batch * self.in_h * self.in_w * self.in_c
     }
@@ -81,9 +93,9 @@ fn scalar(p: &Conv2d, input: &[f32], weights: &[f32], bias: &[f32], residual: Op
                         let iy = oy * p.stride_h + y * p.dilation_h - p.pad_top;
                         for x in kx.clone() {
                             let ix = ox * p.stride_w + x * p.dilation_w - p.pad_left;
-                            let src = &input[((b * p.in_h + iy) * p.in_w + ix) * p.in_c + g * cig..][..cig];
                             let w = &weights[(((g * p.kernel_h + y) * p.kernel_w + x) * cig) * cog..][..cig * cog];
-                            for (ci, &v) in src.iter().enumerate() {
+                            for ci in 0..cig {
+                                let v = input[p.input_at(b, iy, ix, g * cig + ci)];
                                 for (o, &wv) in out.iter_mut().zip(&w[ci * cog..][..cog]) {
                                     *o += v * wv;
                                 }
@@ -113,9 +125,6 @@ mod simd {
     use crate::act::AffineClamp;
     use crate::depthwise::Depthwise;
     use crate::x86::Simd;
-
-    /// Output pixels computed together in the interior (they share every weight load).
-    const PX: usize = 4;
 
     struct Ctx<'a> {
         p: &'a Conv2d,
@@ -160,10 +169,11 @@ mod simd {
                     while m0 < cog {
                         let width = (2 * S::LANES).min(cog - m0);
                         let c = Ctx { p, input, weights, bias, residual, clamp: &clamp, b, oy, g, m0, width };
+                        // 8 accumulators either way: 4 pixels of 2 vectors, or 8 of one.
                         if width > S::LANES {
-                            columns::<S, 2>(&c, lo, hi, output);
+                            columns::<S, 2, 4>(&c, lo, hi, output);
                         } else {
-                            columns::<S, 1>(&c, lo, hi, output);
+                            columns::<S, 1, 8>(&c, lo, hi, output);
                         }
                         m0 += width;
                     }
@@ -178,9 +188,9 @@ mod simd {
     }
 
     /// All output columns of one row for NV vectors of output channels: interior columns PX at
-    /// a time, the rest one by one.
+    /// a time (they share every weight load), the rest one by one.
     #[inline(always)]
-    fn columns<S: Simd, const NV: usize>(c: &Ctx, lo: usize, hi: usize, out: &mut [f32]) {
+    fn columns<S: Simd, const NV: usize, const PX: usize>(c: &Ctx, lo: usize, hi: usize, out: &mut [f32]) {
         let mut ox = 0;
         while ox < c.p.out_w {
             if ox >= lo && ox + PX <= hi {
@@ -206,7 +216,6 @@ mod simd {
         let kx = Depthwise::taps(ox, p.stride_w, p.dilation_w, p.pad_left, p.in_w, p.kernel_w);
         for y in ky {
             let iy = c.oy * p.stride_h + y * p.dilation_h - p.pad_top;
-            let row = &c.input[(c.b * p.in_h + iy) * p.in_w * p.in_c..][..p.in_w * p.in_c];
             for x in kx.clone() {
                 let wbase = (((c.g * p.kernel_h + y) * p.kernel_w + x) * cig) * cog + c.m0;
                 for ci in 0..cig {
@@ -214,7 +223,7 @@ mod simd {
                         core::array::from_fn(|v| S::load_n(&c.weights[wbase + ci * cog + v * S::LANES..], widths[v]));
                     for (px, a) in acc.iter_mut().enumerate() {
                         let ix = (ox + px) * p.stride_w + x * p.dilation_w - p.pad_left;
-                        let xv = S::splat(row[ix * p.in_c + c.g * cig + ci]);
+                        let xv = S::splat(c.input[p.input_at(c.b, iy, ix, c.g * cig + ci)]);
                         for v in 0..NV {
                             a[v] = S::fma(xv, wv[v], a[v]);
                         }

@@ -153,6 +153,7 @@ fn conv2d_paths_agree() {
             pad_top: pt,
             pad_left: pl,
             act: r.act(),
+            input_nchw: r.below(2) == 0,
         };
         let x = r.values(p.input_len());
         let w = r.values(p.weights_len());
