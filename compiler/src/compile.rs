@@ -27,6 +27,7 @@ pub struct Compiler {
     struct_name: Option<String>,
     visibility: String,
     file_name: Option<String>,
+    threads: usize,
 }
 
 /// Everything the pipeline produced for one model.
@@ -49,7 +50,15 @@ impl Compiler {
             struct_name: None,
             visibility: "pub".into(),
             file_name: None,
+            threads: 1,
         }
+    }
+
+    /// Most threads the model may run with (`set_threads`); default 1. Each thread beyond the
+    /// first adds scratch memory for the fused blocks to the arena.
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = threads;
+        self
     }
 
     /// Name of the generated struct (default: the file stem in CamelCase).
@@ -104,7 +113,7 @@ impl Compiler {
     /// Runs the pipeline: import, optimise, lower, plan.
     pub fn compile(&self) -> Result<Compiled> {
         let fe = frontend(&self.path, &self.options)?;
-        let mut program = lower::lower(&fe.optimized).map_err(|e| e.in_file(&self.path))?;
+        let mut program = lower::lower(&fe.optimized, self.threads).map_err(|e| e.in_file(&self.path))?;
         let plan = plan::plan(&mut program).map_err(|e| e.in_file(&self.path))?;
         let struct_name = self.struct_name.clone().unwrap_or_else(|| camel_case(&self.stem()));
         if syn::parse_str::<syn::Ident>(&struct_name).is_err() {

@@ -2,20 +2,20 @@
 //! order, with the same arguments as the generated code makes. Tests use it to check lowering,
 //! planning and every kernel path without compiling generated code.
 
-use mobilenet_kernels::{self as k, Cpu};
+use mobilenet_kernels::{self as k, Cpu, Threads};
 
 use crate::error::{Result, err};
 use crate::lower::{Kernel, Loc, Program, Region, Step};
 use crate::plan::Plan;
 
 /// Runs `prog` on `input` and returns a copy of its output.
-pub fn run(prog: &Program, plan: &Plan, cpu: Cpu, input: &[f32]) -> Result<Vec<f32>> {
+pub fn run(prog: &Program, plan: &Plan, cpu: Cpu, threads: &Threads, input: &[f32]) -> Result<Vec<f32>> {
     if input.len() != prog.input_len() {
         return Err(err!(usage, "the input has {} elements, the model takes {}", input.len(), prog.input_len()));
     }
     let mut arena = vec![f32::NAN; plan.arena_len];
     for step in &prog.steps {
-        run_step(step, prog, plan, cpu, input, &mut arena);
+        run_step(step, prog, plan, cpu, threads, input, &mut arena);
     }
     let (o, l) = plan.arena_range(&prog.output).ok_or_else(|| err!(internal, "the output is not in the arena"))?;
     Ok(arena[o..o + l].to_vec())
@@ -24,7 +24,14 @@ pub fn run(prog: &Program, plan: &Plan, cpu: Cpu, input: &[f32]) -> Result<Vec<f
 /// Median time of every step over `runs` runs (after one warm-up run), in seconds: where the
 /// time of a model goes (`mobilenetc profile`). Kernels and arguments are those of the
 /// generated code; only the per-step clock is added.
-pub fn profile(prog: &Program, plan: &Plan, cpu: Cpu, input: &[f32], runs: usize) -> Result<Vec<f64>> {
+pub fn profile(
+    prog: &Program,
+    plan: &Plan,
+    cpu: Cpu,
+    threads: &Threads,
+    input: &[f32],
+    runs: usize,
+) -> Result<Vec<f64>> {
     if input.len() != prog.input_len() {
         return Err(err!(usage, "the input has {} elements, the model takes {}", input.len(), prog.input_len()));
     }
@@ -33,7 +40,7 @@ pub fn profile(prog: &Program, plan: &Plan, cpu: Cpu, input: &[f32], runs: usize
     for run in 0..=runs {
         for (i, step) in prog.steps.iter().enumerate() {
             let t = std::time::Instant::now();
-            run_step(step, prog, plan, cpu, input, &mut arena);
+            run_step(step, prog, plan, cpu, threads, input, &mut arena);
             if run > 0 {
                 times[i].push(t.elapsed().as_secs_f64());
             }
@@ -48,7 +55,7 @@ pub fn profile(prog: &Program, plan: &Plan, cpu: Cpu, input: &[f32], runs: usize
         .collect())
 }
 
-fn run_step(step: &Step, prog: &Program, plan: &Plan, cpu: Cpu, input: &[f32], arena: &mut [f32]) {
+fn run_step(step: &Step, prog: &Program, plan: &Plan, cpu: Cpu, threads: &Threads, input: &[f32], arena: &mut [f32]) {
     let w = plan.arena_range(&step.write).expect("steps write to the arena");
     // The written regions (output, and scratch for fused blocks) split the arena; reads are
     // borrowed from the pieces in between (arena::split does the same in generated code).
@@ -96,14 +103,21 @@ fn run_step(step: &Step, prog: &Program, plan: &Plan, cpu: Cpu, input: &[f32], a
         .collect();
     let opt = |present: bool, i: usize| present.then(|| reads[i]);
     match &step.kernel {
-        Kernel::Gemm { p, bias, residual } => {
-            k::gemm::gemm(cpu, p, reads[0], reads[1], opt(*bias, 2), opt(*residual, 2 + *bias as usize), out)
-        }
+        Kernel::Gemm { p, bias, residual } => k::gemm::gemm_parallel(
+            threads,
+            cpu,
+            p,
+            reads[0],
+            reads[1],
+            opt(*bias, 2),
+            opt(*residual, 2 + *bias as usize),
+            out,
+        ),
         Kernel::Depthwise { p, residual } => {
-            k::depthwise::depthwise(cpu, p, reads[0], reads[1], reads[2], opt(*residual, 3), out)
+            k::depthwise::depthwise_parallel(threads, cpu, p, reads[0], reads[1], reads[2], opt(*residual, 3), out)
         }
         Kernel::Conv2d { p, residual } => {
-            k::direct::conv2d(cpu, p, reads[0], reads[1], reads[2], opt(*residual, 3), out)
+            k::direct::conv2d_parallel(threads, cpu, p, reads[0], reads[1], reads[2], opt(*residual, 3), out)
         }
         Kernel::Fused { p, residual } => {
             let w = k::fused::Weights {
@@ -114,7 +128,7 @@ fn run_step(step: &Step, prog: &Program, plan: &Plan, cpu: Cpu, input: &[f32], a
                 project: reads[5],
                 project_bias: reads[6],
             };
-            k::fused::inverted_residual(cpu, p, reads[0], &w, opt(*residual, 7), out, scratch)
+            k::fused::inverted_residual(threads, cpu, p, reads[0], &w, opt(*residual, 7), out, scratch)
         }
         Kernel::Pool2d(p) => k::pool::pool2d(cpu, p, reads[0], out),
         Kernel::GlobalAverage(p) => k::pool::global_average(cpu, p, reads[0], out),

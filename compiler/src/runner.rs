@@ -100,6 +100,8 @@ fn serve(net: &mut Model) {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let mut net = Model::new();
+    let threads = std::env::var("MOBILENET_THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(1);
+    net.set_threads(threads).unwrap_or_else(|e| fail(&e.to_string()));
     match args.get(1).map(String::as_str) {
         Some("run") => {
             let x = read_f32(&args[2]);
@@ -136,10 +138,11 @@ fn main() {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(
                 out,
-                "{{\"runs\": {runs}, \"warmup\": {warmup}, \"median_ms\": {median:.4}, \"min_ms\": {:.4}, \"mean_ms\": {mean:.4}, \"max_ms\": {:.4}, \"batch\": {}, \"simd\": \"{}\", \"arena_bytes\": {}}}",
+                "{{\"runs\": {runs}, \"warmup\": {warmup}, \"median_ms\": {median:.4}, \"min_ms\": {:.4}, \"mean_ms\": {mean:.4}, \"max_ms\": {:.4}, \"batch\": {}, \"threads\": {}, \"simd\": \"{}\", \"arena_bytes\": {}}}",
                 times[0],
                 times[runs - 1],
                 Model::BATCH,
+                net.threads(),
                 net.cpu().level().name(),
                 Model::ARENA_BYTES,
             );
@@ -213,22 +216,28 @@ pub fn build(compiled: &Compiled) -> Result<Runner> {
 }
 
 impl Runner {
-    fn command(&self, simd: Option<&str>) -> Command {
+    fn command(&self, simd: Option<&str>, threads: usize) -> Command {
         let mut cmd = Command::new(&self.binary);
         if let Some(level) = simd {
             cmd.env("MOBILENET_SIMD", level);
         }
+        cmd.env("MOBILENET_THREADS", threads.to_string());
         cmd
     }
 
     /// Runs the model once on `input`.
-    pub fn run(&self, input: &[f32], output_len: usize, simd: Option<&str>) -> Result<Vec<f32>> {
+    pub fn run(&self, input: &[f32], output_len: usize, simd: Option<&str>, threads: usize) -> Result<Vec<f32>> {
         let dir = tempfile_dir()?;
         let (inp, outp) = (dir.join("in.f32"), dir.join("out.f32"));
         let bytes: Vec<u8> = input.iter().flat_map(|v| v.to_le_bytes()).collect();
         std::fs::write(&inp, bytes).map_err(|e| Error::io(&inp, &e))?;
-        let out =
-            self.command(simd).arg("run").arg(&inp).arg(&outp).output().map_err(|e| Error::io(&self.binary, &e))?;
+        let out = self
+            .command(simd, threads)
+            .arg("run")
+            .arg(&inp)
+            .arg(&outp)
+            .output()
+            .map_err(|e| Error::io(&self.binary, &e))?;
         if !out.status.success() {
             return Err(Error::internal(format!(
                 "the generated code failed: {}",
@@ -246,9 +255,9 @@ impl Runner {
 
     /// Replaces this process by the runner in `serve` mode (the benchmark-worker protocol).
     #[cfg(unix)]
-    pub fn exec_serve(&self, simd: Option<&str>) -> Error {
+    pub fn exec_serve(&self, simd: Option<&str>, threads: usize) -> Error {
         use std::os::unix::process::CommandExt;
-        let e = self.command(simd).arg("serve").exec();
+        let e = self.command(simd, threads).arg("serve").exec();
         Error::io(&self.binary, &e)
     }
 
@@ -258,9 +267,9 @@ impl Runner {
     }
 
     /// Times `runs` warm runs after `warmup` and returns the runner's JSON report.
-    pub fn bench(&self, warmup: usize, runs: usize, simd: Option<&str>) -> Result<serde_json::Value> {
+    pub fn bench(&self, warmup: usize, runs: usize, simd: Option<&str>, threads: usize) -> Result<serde_json::Value> {
         let out = self
-            .command(simd)
+            .command(simd, threads)
             .args(["bench", &warmup.to_string(), &runs.max(1).to_string()])
             .output()
             .map_err(|e| Error::io(&self.binary, &e))?;

@@ -64,7 +64,7 @@ fn macs_of(g: &Graph, n: NodeId) -> Result<u64> {
 
 pub fn compute(fe: &Frontend) -> Result<Stats> {
     let g = &fe.optimized;
-    let planned = crate::lower::lower(g).and_then(|mut p| crate::plan::plan(&mut p));
+    let planned = crate::lower::lower(g, 1).and_then(|mut p| crate::plan::plan(&mut p));
     let (arena_bytes, naive_arena_bytes, lowering_error) = match planned {
         Ok(plan) => (Some(plan.arena_bytes() as u64), Some(plan.naive_bytes() as u64), None),
         Err(e) => (None, None, Some(e.to_string())),

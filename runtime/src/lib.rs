@@ -59,6 +59,8 @@ pub enum Error {
     ArenaTooSmall { required: usize, actual: usize },
     /// The requested SIMD level is not supported by this CPU.
     UnsupportedSimd(SimdLevel),
+    /// A thread count outside 1..=max (the maximum is chosen when the model is compiled).
+    Threads { requested: usize, max: usize },
 }
 
 impl core::fmt::Display for Error {
@@ -71,6 +73,12 @@ impl core::fmt::Display for Error {
                 write!(f, "arena has {actual} f32 elements, the model needs {required}")
             }
             Error::UnsupportedSimd(level) => write!(f, "this CPU does not support {}", level.name()),
+            Error::Threads { requested, max } => {
+                write!(
+                    f,
+                    "{requested} threads requested; this model was compiled for 1 to {max} (the `threads` option)"
+                )
+            }
         }
     }
 }

@@ -77,6 +77,9 @@ enum Command {
         runs: usize,
         #[arg(long, value_enum)]
         simd: Option<Simd>,
+        /// Threads inside each layer.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
     },
     /// Median and min latency of the generated code over warm runs.
     Bench {
@@ -211,18 +214,20 @@ fn execute(command: Command) -> Result<(), Error> {
             eprintln!("wrote {} and its weights", written.display());
             Ok(())
         }
-        Command::Profile { model, runs, simd } => {
-            let compiled = Compiler::new(&model.model).options(model.options()).compile()?;
+        Command::Profile { model, runs, simd, threads } => {
+            let compiled = Compiler::new(&model.model).options(model.options()).threads(threads).compile()?;
+            let pool = mobilenet_kernels::Threads::new(threads);
             let level = Simd::checked(simd)?.and_then(mobilenet_kernels::SimdLevel::parse);
             let cpu = match level {
                 Some(l) => mobilenet_kernels::Cpu::with_level(l).ok_or_else(|| Error::usage("unsupported --simd"))?,
                 None => mobilenet_kernels::Cpu::detect(),
             };
             let input = vec![0.5f32; compiled.program.input_len()];
-            let times = mobilenet_compiler::exec::profile(&compiled.program, &compiled.plan, cpu, &input, runs.max(1))?;
+            let times =
+                mobilenet_compiler::exec::profile(&compiled.program, &compiled.plan, cpu, &pool, &input, runs.max(1))?;
             let total: f64 = times.iter().sum();
             let mut text = format!(
-                "{}: {:.3} ms in {} kernel calls ({} path, median of {runs} runs)\n",
+                "{}: {:.3} ms in {} kernel calls ({} path, {threads} thread(s), median of {runs} runs)\n",
                 model.model.display(),
                 total * 1e3,
                 times.len(),
@@ -275,7 +280,7 @@ fn execute(command: Command) -> Result<(), Error> {
                     )));
                 }
                 let runner = runner::build(&compiled)?;
-                let values = runner.run(x.as_f32().unwrap_or_default(), compiled.program.output_len(), simd)?;
+                let values = runner.run(x.as_f32().unwrap_or_default(), compiled.program.output_len(), simd, 1)?;
                 let y = mobilenet_compiler::ir::Tensor::f32(compiled.program.output_shape.clone(), values);
                 (y, format!("compiled code{}", simd.map(|s| format!(", {s}")).unwrap_or_default()))
             };
@@ -291,29 +296,26 @@ fn execute(command: Command) -> Result<(), Error> {
             Ok(())
         }
         Command::Bench { model, runs, warmup, threads, simd, json, serve, print_binary } => {
-            if threads != 1 {
-                return Err(Error::usage("--threads: only 1 thread is available in this build"));
-            }
             let simd = Simd::checked(simd)?;
-            let compiled = Compiler::new(&model.model).options(model.options()).compile()?;
+            let compiled = Compiler::new(&model.model).options(model.options()).threads(threads).compile()?;
             let runner = runner::build(&compiled)?;
             if print_binary {
                 return emit(&format!("{}\n", runner.binary().display()), None);
             }
             if serve {
                 #[cfg(unix)]
-                return Err(runner.exec_serve(simd));
+                return Err(runner.exec_serve(simd, threads));
                 #[cfg(not(unix))]
                 return Err(Error::usage("--serve needs a Unix system"));
             }
-            let report = runner.bench(warmup, runs, simd)?;
+            let report = runner.bench(warmup, runs, simd, threads)?;
             if json {
                 let text = serde_json::to_string_pretty(&report).map_err(|e| Error::internal(e.to_string()))?;
                 return emit(&(text + "\n"), None);
             }
             let get = |k: &str| report.get(k).and_then(|v| v.as_f64()).unwrap_or(f64::NAN);
             let text = format!(
-                "{}: median {:.3} ms, min {:.3} ms over {} runs (batch {}, {} thread, {}; arena {} bytes)\n",
+                "{}: median {:.3} ms, min {:.3} ms over {} runs (batch {}, {} thread(s), {}; arena {} bytes)\n",
                 model.model.display(),
                 get("median_ms"),
                 get("min_ms"),

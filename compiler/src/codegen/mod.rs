@@ -98,6 +98,7 @@ pub fn generate(prog: &Program, plan: &Plan, opts: &Options) -> Result<Generated
     let (out_offset, out_end) = (lit(out_start), lit(out_start + prog.output_len()));
     let (in_name, out_name) = (&prog.input_name, &prog.output_name);
     let batch = lit(prog.input_shape.first().copied().unwrap_or(1));
+    let max_threads = lit(prog.max_threads);
     let doc_lines = [
         format!(" {}", opts.description),
         String::new(),
@@ -118,6 +119,7 @@ pub fn generate(prog: &Program, plan: &Plan, opts: &Options) -> Result<Generated
         #vis struct #name<A: AsMut<[f32]> = ::mobilenet_runtime::Arena> {
             arena: A,
             cpu: ::mobilenet_runtime::Cpu,
+            threads: ::mobilenet_runtime::Threads,
         }
 
         #[doc(hidden)]
@@ -130,9 +132,9 @@ pub fn generate(prog: &Program, plan: &Plan, opts: &Options) -> Result<Generated
 
             /// Runs every layer, reading `input` and the weights, writing the arena.
             #[inline(never)]
-            pub(super) fn forward(cpu: rt::Cpu, input: &[f32], arena: &mut [f32]) {
+            pub(super) fn forward(cpu: rt::Cpu, threads: &rt::Threads, input: &[f32], arena: &mut [f32]) {
                 let w: &[f32] = rt::weights::as_f32(&WEIGHTS);
-                let _ = (w, input);
+                let _ = (w, input, threads);
                 #(#body)*
             }
         }
@@ -157,6 +159,9 @@ pub fn generate(prog: &Program, plan: &Plan, opts: &Options) -> Result<Generated
             /// What one buffer per intermediate tensor would need, for comparison.
             #vis const NAIVE_ARENA_BYTES: usize = #naive_bytes;
             #vis const WEIGHTS_BYTES: usize = #weights_len;
+            /// Most threads `set_threads` accepts (chosen at compile time: the arena holds
+            /// scratch memory for each).
+            #vis const MAX_THREADS: usize = #max_threads;
         }
 
         #[allow(dead_code)]
@@ -168,7 +173,7 @@ pub fn generate(prog: &Program, plan: &Plan, opts: &Options) -> Result<Generated
                 if len < #arena_len {
                     return Err(::mobilenet_runtime::Error::ArenaTooSmall { required: #arena_len, actual: len });
                 }
-                Ok(#name { arena, cpu: ::mobilenet_runtime::Cpu::detect() })
+                Ok(#name { arena, cpu: ::mobilenet_runtime::Cpu::detect(), threads: ::mobilenet_runtime::Threads::single() })
             }
 
             /// The SIMD path the kernels take.
@@ -181,10 +186,25 @@ pub fn generate(prog: &Program, plan: &Plan, opts: &Options) -> Result<Generated
                 self.cpu = cpu;
             }
 
+            /// Runs each layer on `n` threads (1 by default; at most `MAX_THREADS`, and 1
+            /// without the `std` feature). The worker threads live as long as the model.
+            #vis fn set_threads(&mut self, n: usize) -> Result<(), ::mobilenet_runtime::Error> {
+                if n == 0 || n > #max_threads {
+                    return Err(::mobilenet_runtime::Error::Threads { requested: n, max: #max_threads });
+                }
+                self.threads = ::mobilenet_runtime::Threads::new(n);
+                Ok(())
+            }
+
+            /// Threads each layer runs on.
+            #vis fn threads(&self) -> usize {
+                self.threads.count()
+            }
+
             /// Runs the model. No allocation; the result borrows the model's arena.
             #vis fn run(&mut self, input: &[f32; #in_len]) -> &[f32; #out_len] {
                 let arena = &mut self.arena.as_mut()[..#arena_len];
-                #module::forward(self.cpu, input, arena);
+                #module::forward(self.cpu, &self.threads, input, arena);
                 arena[#out_offset..#out_end].try_into().expect("the output region has OUTPUT_LEN elements")
             }
 
@@ -206,6 +226,7 @@ pub fn generate(prog: &Program, plan: &Plan, opts: &Options) -> Result<Generated
                     #name {
                         arena: ::mobilenet_runtime::__private::vec![0.0f32; #arena_len],
                         cpu: ::mobilenet_runtime::Cpu::detect(),
+                        threads: ::mobilenet_runtime::Threads::single(),
                     }
                 }
             }

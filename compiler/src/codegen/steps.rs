@@ -65,21 +65,22 @@ pub fn step(prog: &Program, plan: &Plan, s: &Step) -> TokenStream {
         Kernel::Gemm { p, bias, residual } => {
             let (params, a, b) = (params::gemm(p), arg(0), arg(1));
             let (bias_arg, res_arg) = (opt(*bias, 2), opt(*residual, 2 + *bias as usize));
-            quote!(rt::gemm::gemm(cpu, &#params, #a, #b, #bias_arg, #res_arg, out);)
+            quote!(rt::gemm::gemm_parallel(threads, cpu, &#params, #a, #b, #bias_arg, #res_arg, out);)
         }
         Kernel::Depthwise { p, residual } => {
             let (params, x, wt, b, r) = (params::depthwise(p), arg(0), arg(1), arg(2), opt(*residual, 3));
-            quote!(rt::depthwise::depthwise(cpu, &#params, #x, #wt, #b, #r, out);)
+            quote!(rt::depthwise::depthwise_parallel(threads, cpu, &#params, #x, #wt, #b, #r, out);)
         }
         Kernel::Conv2d { p, residual } => {
             let (params, x, wt, b, r) = (params::conv2d(p), arg(0), arg(1), arg(2), opt(*residual, 3));
-            quote!(rt::direct::conv2d(cpu, &#params, #x, #wt, #b, #r, out);)
+            quote!(rt::direct::conv2d_parallel(threads, cpu, &#params, #x, #wt, #b, #r, out);)
         }
         Kernel::Fused { p, residual } => {
             let params = params::inverted_residual(p);
             let (x, ew, eb, dw, db, pw, pb) = (arg(0), arg(1), arg(2), arg(3), arg(4), arg(5), arg(6));
             let r = opt(*residual, 7);
             quote!(rt::fused::inverted_residual(
+                threads,
                 cpu,
                 &#params,
                 #x,

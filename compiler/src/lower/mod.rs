@@ -134,6 +134,8 @@ pub struct Program {
     pub output_shape: Vec<usize>,
     /// Where the output is when the last step has run (row-major, contiguous).
     pub output: Region,
+    /// Most threads the program may run with.
+    pub max_threads: usize,
 }
 
 impl Program {
@@ -233,10 +235,15 @@ struct Lowering<'g> {
     /// Origin of the node being lowered (given to the steps it emits).
     origin: Vec<String>,
     label: String,
+    max_threads: usize,
 }
 
-/// Lowers an optimised, typed graph with one input and one output.
-pub fn lower(g: &Graph) -> Result<Program> {
+/// Lowers an optimised, typed graph with one input and one output. `max_threads` is the most
+/// threads the generated code may run with (scratch memory is reserved for each).
+pub fn lower(g: &Graph, max_threads: usize) -> Result<Program> {
+    if !(1..=k::threads::MAX_THREADS).contains(&max_threads) {
+        return Err(err!(usage, "threads must be 1 to {}, not {max_threads}", k::threads::MAX_THREADS));
+    }
     if g.inputs.len() != 1 || g.outputs.len() != 1 {
         return Err(err!(
             unsupported,
@@ -254,6 +261,7 @@ pub fn lower(g: &Graph) -> Result<Program> {
         raw_constants: HashMap::new(),
         origin: Vec::new(),
         label: String::new(),
+        max_threads,
     };
     // Fused groups run as one step when the last conv of the group is reached; the convs
     // before it produce nothing of their own.
@@ -289,6 +297,7 @@ pub fn lower(g: &Graph) -> Result<Program> {
         output_name: g.outputs[0].name.clone(),
         output_shape: out.shape.clone(),
         output: out.region,
+        max_threads,
         steps: l.steps,
         buffers: l.buffers,
         weights: l.weights,

@@ -201,7 +201,18 @@ fn bench_fused(c: &mut Criterion) {
         g.throughput(Throughput::Elements(macs as u64));
         for cpu in cpus() {
             g.bench_function(format!("{}/{size}x{size}_{in_c}_{hidden}_{out_c}_s{s}", cpu.level().name()), |bench| {
-                bench.iter(|| inverted_residual(cpu, &p, &x, &w, None, &mut y, &mut scratch))
+                bench.iter(|| {
+                    inverted_residual(
+                        &mobilenet_kernels::Threads::single(),
+                        cpu,
+                        &p,
+                        &x,
+                        &w,
+                        None,
+                        &mut y,
+                        &mut scratch,
+                    )
+                })
             });
         }
     }

@@ -4,6 +4,7 @@
 
 use crate::act::Act;
 use crate::cpu::Cpu;
+use crate::threads::Threads;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Depthwise {
@@ -59,35 +60,58 @@ pub fn depthwise(
     residual: Option<&[f32]>,
     output: &mut [f32],
 ) {
+    depthwise_parallel(&Threads::single(), cpu, p, input, weights, bias, residual, output)
+}
+
+/// The same, with the output rows (of every image) split across `threads`.
+pub fn depthwise_parallel(
+    threads: &Threads,
+    cpu: Cpu,
+    p: &Depthwise,
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    residual: Option<&[f32]>,
+    output: &mut [f32],
+) {
     assert_eq!(input.len(), p.input_len(), "depthwise: input");
     assert_eq!(output.len(), p.output_len(), "depthwise: output");
     assert_eq!(weights.len(), p.kernel_h * p.kernel_w * p.channels, "depthwise: weights");
     assert_eq!(bias.len(), p.channels, "depthwise: bias");
     assert!(residual.is_none_or(|r| r.len() == p.output_len()), "depthwise: residual");
     assert!(p.stride_h > 0 && p.stride_w > 0 && p.dilation_h > 0 && p.dilation_w > 0, "depthwise: zero stride");
-    dispatch!(
-        cpu,
-        entry,
-        scalar(p, input, weights, bias, residual, output),
-        (p, input, weights, bias, residual, output)
-    );
+    assert!(p.kernel_h <= MAX_KERNEL_H, "depthwise: kernel taller than {MAX_KERNEL_H}");
+    threads.for_rows(p.batch * p.out_h, 4, output, p.out_w * p.channels, &|rows, out| {
+        let (r0, r1) = (rows.start, rows.end);
+        dispatch!(
+            cpu,
+            entry,
+            scalar(p, input, weights, bias, residual, r0, r1, out),
+            (p, input, weights, bias, residual, r0, r1, out)
+        )
+    });
 }
 
-fn scalar(p: &Depthwise, input: &[f32], weights: &[f32], bias: &[f32], residual: Option<&[f32]>, output: &mut [f32]) {
+/// Output rows r0..r1 (counted over every image) into `output`, which holds just those rows.
+fn scalar(
+    p: &Depthwise,
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    residual: Option<&[f32]>,
+    r0: usize,
+    r1: usize,
+    output: &mut [f32],
+) {
     let g = RowGeometry::of(p);
-    let (image_in, image_out, row_out) =
-        (p.in_h * p.in_w * p.channels, p.out_h * p.out_w * p.channels, p.out_w * p.channels);
+    let (image_in, row_out) = (p.in_h * p.in_w * p.channels, p.out_w * p.channels);
     let mut rows: [Option<&[f32]>; MAX_KERNEL_H] = [None; MAX_KERNEL_H];
-    let kh = p.kernel_h.min(MAX_KERNEL_H);
-    assert_eq!(kh, p.kernel_h, "depthwise: kernel taller than {MAX_KERNEL_H}");
-    for b in 0..p.batch {
-        let image = &input[b * image_in..(b + 1) * image_in];
-        for oy in 0..p.out_h {
-            input_rows(p, image, oy, &mut rows);
-            let at = b * image_out + oy * row_out;
-            let res = residual.map(|r| &r[at..at + row_out]);
-            scalar_row(&g, &rows[..kh], weights, bias, res, &mut output[at..at + row_out], p.act);
-        }
+    for r in r0..r1 {
+        let (b, oy) = (r / p.out_h, r % p.out_h);
+        input_rows(p, &input[b * image_in..(b + 1) * image_in], oy, &mut rows);
+        let res = residual.map(|x| &x[r * row_out..(r + 1) * row_out]);
+        let at = (r - r0) * row_out;
+        scalar_row(&g, &rows[..p.kernel_h], weights, bias, res, &mut output[at..at + row_out], p.act);
     }
 }
 
@@ -212,24 +236,20 @@ pub(crate) mod simd {
         weights: &[f32],
         bias: &[f32],
         residual: Option<&[f32]>,
+        r0: usize,
+        r1: usize,
         output: &mut [f32],
     ) {
-        if p.kernel_h > MAX_KERNEL_H {
-            return super::scalar(p, input, weights, bias, residual, output);
-        }
         let (clamp, sigmoid_pass) = p.act.for_simd();
         let g = RowGeometry::of(p);
-        let (image_in, image_out) = (p.in_h * p.in_w * p.channels, p.out_h * p.out_w * p.channels);
-        let row_out = p.out_w * p.channels;
+        let (image_in, row_out) = (p.in_h * p.in_w * p.channels, p.out_w * p.channels);
         let mut rows: [Option<&[f32]>; MAX_KERNEL_H] = [None; MAX_KERNEL_H];
-        for b in 0..p.batch {
-            let image = &input[b * image_in..(b + 1) * image_in];
-            for oy in 0..p.out_h {
-                input_rows(p, image, oy, &mut rows);
-                let at = b * image_out + oy * row_out;
-                let res = residual.map(|r| &r[at..at + row_out]);
-                row::<S>(&g, &rows[..p.kernel_h], weights, bias, res, &mut output[at..at + row_out], &clamp);
-            }
+        for r in r0..r1 {
+            let (b, oy) = (r / p.out_h, r % p.out_h);
+            input_rows(p, &input[b * image_in..(b + 1) * image_in], oy, &mut rows);
+            let res = residual.map(|x| &x[r * row_out..(r + 1) * row_out]);
+            let at = (r - r0) * row_out;
+            row::<S>(&g, &rows[..p.kernel_h], weights, bias, res, &mut output[at..at + row_out], &clamp);
         }
         if sigmoid_pass {
             for o in output.iter_mut() {
@@ -430,5 +450,5 @@ pub(crate) mod simd {
     }
 
     simd_entry!(row_entry => row_simd(g: &RowGeometry, rows: &[Option<&[f32]>], weights: &[f32], bias: &[f32], out: &mut [f32], act: crate::act::Act));
-    simd_entry!(entry => depthwise_simd(p: &Depthwise, input: &[f32], weights: &[f32], bias: &[f32], residual: Option<&[f32]>, output: &mut [f32]));
+    simd_entry!(entry => depthwise_simd(p: &Depthwise, input: &[f32], weights: &[f32], bias: &[f32], residual: Option<&[f32]>, r0: usize, r1: usize, output: &mut [f32]));
 }

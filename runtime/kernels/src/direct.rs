@@ -7,6 +7,7 @@
 use crate::act::Act;
 use crate::cpu::Cpu;
 use crate::depthwise::Depthwise;
+use crate::threads::Threads;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Conv2d {
@@ -62,6 +63,20 @@ pub fn conv2d(
     residual: Option<&[f32]>,
     output: &mut [f32],
 ) {
+    conv2d_parallel(&Threads::single(), cpu, p, input, weights, bias, residual, output)
+}
+
+/// The same, with the output rows (of every image) split across `threads`.
+pub fn conv2d_parallel(
+    threads: &Threads,
+    cpu: Cpu,
+    p: &Conv2d,
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    residual: Option<&[f32]>,
+    output: &mut [f32],
+) {
     assert!(p.groups > 0 && p.in_c.is_multiple_of(p.groups) && p.out_c.is_multiple_of(p.groups), "conv2d: groups");
     assert!(p.stride_h > 0 && p.stride_w > 0 && p.dilation_h > 0 && p.dilation_w > 0, "conv2d: zero stride");
     assert_eq!(input.len(), p.input_len(), "conv2d: input");
@@ -69,23 +84,37 @@ pub fn conv2d(
     assert_eq!(weights.len(), p.weights_len(), "conv2d: weights");
     assert_eq!(bias.len(), p.out_c, "conv2d: bias");
     assert!(residual.is_none_or(|r| r.len() == p.output_len()), "conv2d: residual");
-    dispatch!(
-        cpu,
-        entry,
-        scalar(p, input, weights, bias, residual, output),
-        (p, input, weights, bias, residual, output)
-    );
+    threads.for_rows(p.batch * p.out_h, 4, output, p.out_w * p.out_c, &|rows, out| {
+        let (r0, r1) = (rows.start, rows.end);
+        dispatch!(
+            cpu,
+            entry,
+            scalar(p, input, weights, bias, residual, r0, r1, out),
+            (p, input, weights, bias, residual, r0, r1, out)
+        )
+    });
 }
 
-fn scalar(p: &Conv2d, input: &[f32], weights: &[f32], bias: &[f32], residual: Option<&[f32]>, output: &mut [f32]) {
+/// Output rows r0..r1 (over every image) into `output`, which holds just those rows.
+fn scalar(
+    p: &Conv2d,
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    residual: Option<&[f32]>,
+    r0: usize,
+    r1: usize,
+    output: &mut [f32],
+) {
     let (cig, cog) = (p.in_c / p.groups, p.out_c / p.groups);
-    for b in 0..p.batch {
-        for oy in 0..p.out_h {
+    for r in r0..r1 {
+        let (b, oy) = (r / p.out_h, r % p.out_h);
+        {
             let ky = Depthwise::taps(oy, p.stride_h, p.dilation_h, p.pad_top, p.in_h, p.kernel_h);
             for ox in 0..p.out_w {
                 let kx = Depthwise::taps(ox, p.stride_w, p.dilation_w, p.pad_left, p.in_w, p.kernel_w);
-                let at = ((b * p.out_h + oy) * p.out_w + ox) * p.out_c;
-                let out = &mut output[at..][..p.out_c];
+                let at = (r * p.out_w + ox) * p.out_c;
+                let out = &mut output[(at - r0 * p.out_w * p.out_c)..][..p.out_c];
                 out.copy_from_slice(bias);
                 for g in 0..p.groups {
                     let out = &mut out[g * cog..][..cog];
@@ -139,6 +168,8 @@ mod simd {
         m0: usize,
         /// Output channels in this block (the last vector may be partial).
         width: usize,
+        /// First output row held by the output slice.
+        r0: usize,
     }
 
     // Inlined into each #[target_feature] entry point, so the intrinsics compile with it.
@@ -149,6 +180,8 @@ mod simd {
         weights: &[f32],
         bias: &[f32],
         residual: Option<&[f32]>,
+        r0: usize,
+        r1: usize,
         output: &mut [f32],
     ) {
         let cog = p.out_c / p.groups;
@@ -162,13 +195,14 @@ mod simd {
             0
         }
         .max(lo);
-        for b in 0..p.batch {
-            for oy in 0..p.out_h {
+        for r in r0..r1 {
+            let (b, oy) = (r / p.out_h, r % p.out_h);
+            {
                 for g in 0..p.groups {
                     let mut m0 = 0;
                     while m0 < cog {
                         let width = (2 * S::LANES).min(cog - m0);
-                        let c = Ctx { p, input, weights, bias, residual, clamp: &clamp, b, oy, g, m0, width };
+                        let c = Ctx { p, input, weights, bias, residual, clamp: &clamp, b, oy, g, m0, width, r0 };
                         // 8 accumulators either way: 4 pixels of 2 vectors, or 8 of one.
                         if width > S::LANES {
                             columns::<S, 2, 4>(&c, lo, hi, output);
@@ -232,17 +266,18 @@ mod simd {
             }
         }
         for (px, a) in acc.iter().enumerate() {
-            let at = ((c.b * p.out_h + c.oy) * p.out_w + ox + px) * p.out_c + c.g * cog + c.m0;
+            let at = ((c.b * p.out_h + c.oy - c.r0) * p.out_w + ox + px) * p.out_c + c.g * cog + c.m0;
+            let res_at = at + c.r0 * p.out_w * p.out_c;
             for v in 0..NV {
-                let at = at + v * S::LANES;
+                let (at, res_at) = (at + v * S::LANES, res_at + v * S::LANES);
                 let mut y = a[v];
                 if let Some(r) = c.residual {
-                    y = S::add(y, S::load_n(&r[at..], widths[v]));
+                    y = S::add(y, S::load_n(&r[res_at..], widths[v]));
                 }
                 S::store_n(&mut out[at..], widths[v], S::activate(y, c.clamp));
             }
         }
     }
 
-    simd_entry!(entry => conv2d_simd(p: &Conv2d, input: &[f32], weights: &[f32], bias: &[f32], residual: Option<&[f32]>, output: &mut [f32]));
+    simd_entry!(entry => conv2d_simd(p: &Conv2d, input: &[f32], weights: &[f32], bias: &[f32], residual: Option<&[f32]>, r0: usize, r1: usize, output: &mut [f32]));
 }

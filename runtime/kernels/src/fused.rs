@@ -13,6 +13,7 @@ use crate::act::Act;
 use crate::cpu::Cpu;
 use crate::depthwise::{Depthwise, MAX_KERNEL_H, RowGeometry};
 use crate::gemm::{Gemm, packed_b_len, padded};
+use crate::threads::Threads;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct InvertedResidual {
@@ -95,7 +96,11 @@ impl InvertedResidual {
     }
 }
 
+/// Runs the block, its output rows split across `threads`; `scratch` holds
+/// `scratch_len()` elements per thread. A thread starting mid-image expands the rows above its
+/// first output row again (at most `kernel_h - stride_h` rows).
 pub fn inverted_residual(
+    threads: &Threads,
     cpu: Cpu,
     p: &InvertedResidual,
     input: &[f32],
@@ -113,7 +118,6 @@ pub fn inverted_residual(
     assert_eq!(input.len(), p.input_len(), "fused: input");
     assert_eq!(output.len(), p.output_len(), "fused: output");
     assert!(residual.is_none_or(|r| r.len() == p.output_len()), "fused: residual");
-    assert!(scratch.len() >= p.scratch_len(), "fused: scratch");
     if p.expand {
         assert_eq!(w.expand.len(), packed_b_len(p.in_c, p.hidden), "fused: expand weights");
         assert_eq!(w.expand_bias.len(), padded(p.hidden), "fused: expand bias");
@@ -122,15 +126,27 @@ pub fn inverted_residual(
     assert_eq!(w.depthwise_bias.len(), p.hidden, "fused: depthwise bias");
     assert_eq!(w.project.len(), packed_b_len(p.hidden, p.out_c), "fused: project weights");
     assert_eq!(w.project_bias.len(), padded(p.out_c), "fused: project bias");
-    body(cpu, p, input, w, residual, output, scratch)
+    let min_rows = p.tile_rows.max(2);
+    threads.for_rows_with_scratch(
+        p.batch * p.out_h,
+        min_rows,
+        output,
+        p.out_w * p.out_c,
+        scratch,
+        p.scratch_len(),
+        &|rows, out, scratch| body(cpu, p, input, w, residual, rows.start, rows.end, out, scratch),
+    );
 }
 
+/// Output rows r0..r1 (over every image) into `output`, which holds just those rows.
 fn body(
     cpu: Cpu,
     p: &InvertedResidual,
     input: &[f32],
     w: &Weights,
     residual: Option<&[f32]>,
+    r0: usize,
+    r1: usize,
     output: &mut [f32],
     scratch: &mut [f32],
 ) {
@@ -142,17 +158,19 @@ fn body(
     let (ring, rest) = scratch.split_at_mut(if p.expand { ring_rows * row_hidden } else { 0 });
     let tile = &mut rest[..p.tile_rows * row_mid];
     let expand = Gemm { m: 0, k: p.in_c, n: p.hidden, act: p.expand_act };
-    for b in 0..p.batch {
+    for b in r0 / p.out_h..r1.div_ceil(p.out_h) {
         let image = &input[b * p.in_h * row_in..(b + 1) * p.in_h * row_in];
+        let (first, last) = (r0.max(b * p.out_h) - b * p.out_h, r1.min((b + 1) * p.out_h) - b * p.out_h);
         // Next input row to expand into the ring (row iy lives in slot iy % ring_rows).
         let mut next = 0;
-        let mut oy0 = 0;
-        while oy0 < p.out_h {
-            let t = p.tile_rows.min(p.out_h - oy0);
+        let mut oy0 = first;
+        while oy0 < last {
+            let t = p.tile_rows.min(last - oy0);
             if p.expand {
                 // Input rows the tile reads: up to the last tap of its last output row.
-                let last = ((oy0 + t - 1) * p.stride_h + (p.kernel_h - 1) * p.dilation_h + 1).saturating_sub(p.pad_top);
-                let end = last.min(p.in_h);
+                let end = ((oy0 + t - 1) * p.stride_h + (p.kernel_h - 1) * p.dilation_h + 1)
+                    .saturating_sub(p.pad_top)
+                    .min(p.in_h);
                 // Rows before the tile's first needed row are never read again: skip them.
                 next = next.max((oy0 * p.stride_h).saturating_sub(p.pad_top));
                 while next < end {
@@ -199,9 +217,10 @@ fn body(
                 );
             }
             // Project the tile's rows into the output (with the residual's rows).
-            let at = (b * p.out_h + oy0) * row_out;
+            let global = b * p.out_h + oy0;
             let proj = Gemm { m: t * p.out_w, k: p.hidden, n: p.out_c, act: p.project_act };
-            let res = residual.map(|r| &r[at..at + t * row_out]);
+            let res = residual.map(|x| &x[global * row_out..(global + t) * row_out]);
+            let at = (global - r0) * row_out;
             crate::gemm::gemm(
                 cpu,
                 &proj,

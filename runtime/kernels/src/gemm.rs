@@ -10,6 +10,7 @@
 
 use crate::act::Act;
 use crate::cpu::Cpu;
+use crate::threads::Threads;
 
 /// Output channels of packed `b` rows (and of the bias) are padded to a multiple of this.
 pub const COLUMN_ALIGN: usize = 16;
@@ -68,6 +69,30 @@ pub fn gemm(cpu: Cpu, p: &Gemm, a: &[f32], b: &[f32], bias: Option<&[f32]>, resi
         return;
     }
     dispatch!(cpu, entry, scalar(p, a, b, bias, residual, out), (p, a, b, bias, residual, out));
+}
+
+/// The same, with the rows of `a` (pixels) split across `threads`.
+pub fn gemm_parallel(
+    threads: &Threads,
+    cpu: Cpu,
+    p: &Gemm,
+    a: &[f32],
+    b: &[f32],
+    bias: Option<&[f32]>,
+    residual: Option<&[f32]>,
+    out: &mut [f32],
+) {
+    if threads.count() == 1 {
+        return gemm(cpu, p, a, b, bias, residual, out);
+    }
+    assert_eq!(a.len(), p.m * p.k, "gemm: a");
+    assert!(residual.is_none_or(|r| r.len() == p.m * p.n), "gemm: residual");
+    let (k, n) = (p.k, p.n);
+    threads.for_rows(p.m, 8, out, n, &|rows, out| {
+        let part = Gemm { m: rows.len(), ..*p };
+        let res = residual.map(|r| &r[rows.start * n..rows.end * n]);
+        gemm(cpu, &part, &a[rows.start * k..rows.end * k], b, bias, res, out)
+    });
 }
 
 /// The reference: one output row at a time.

@@ -27,6 +27,7 @@ pub mod gemm;
 pub mod layout;
 pub mod pool;
 pub mod softmax;
+pub mod threads;
 pub mod weights;
 
 #[cfg(target_arch = "x86_64")]
@@ -34,3 +35,4 @@ mod x86;
 
 pub use act::Act;
 pub use cpu::{Cpu, SimdLevel};
+pub use threads::Threads;

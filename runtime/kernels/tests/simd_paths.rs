@@ -7,7 +7,7 @@
 use mobilenet_kernels::depthwise::{Depthwise, depthwise};
 use mobilenet_kernels::direct::{Conv2d, conv2d};
 use mobilenet_kernels::gemm::{Gemm, gemm};
-use mobilenet_kernels::{Act, Cpu, SimdLevel};
+use mobilenet_kernels::{Act, Cpu, SimdLevel, Threads};
 
 struct Rng(u64);
 impl Rng {
@@ -405,10 +405,85 @@ fn fused_block_matches_its_parts() {
             &mut want,
         );
         for cpu in SimdLevel::ALL.into_iter().filter_map(Cpu::with_level) {
-            let mut got = vec![f32::NAN; p.output_len()];
-            let mut scratch = vec![f32::NAN; p.scratch_len()];
-            inverted_residual(cpu, &p, &x, &w, res.as_deref(), &mut got, &mut scratch);
-            assert_close(&got, &want, &format!("case {case} {p:?} on {:?}", cpu.level()));
+            for threads in [1, 2, 3] {
+                let pool = Threads::new(threads);
+                let mut got = vec![f32::NAN; p.output_len()];
+                let mut scratch = vec![f32::NAN; threads * p.scratch_len()];
+                inverted_residual(&pool, cpu, &p, &x, &w, res.as_deref(), &mut got, &mut scratch);
+                assert_close(&got, &want, &format!("case {case} {p:?} on {:?} with {threads} threads", cpu.level()));
+            }
         }
+    }
+}
+
+/// Splitting rows across threads changes nothing (exactly: each output is computed by one
+/// thread with the same code).
+#[test]
+fn parallel_kernels_match_one_thread() {
+    use mobilenet_kernels::depthwise::depthwise_parallel;
+    use mobilenet_kernels::direct::conv2d_parallel;
+    use mobilenet_kernels::gemm::gemm_parallel;
+    let mut r = Rng(0x7777_8888_9999_aaaa);
+    let cpu = Cpu::detect();
+    for threads in [2, 3, 4] {
+        let pool = Threads::new(threads);
+        let p = Gemm { m: 1 + r.below(300), k: 1 + r.below(40), n: 1 + r.below(70), act: Act::Relu };
+        let a = r.values(p.m * p.k);
+        let b = r.values(mobilenet_kernels::gemm::packed_b_len(p.k, p.n));
+        let res = r.values(p.m * p.n);
+        let (mut one, mut many) = (vec![0.0; p.m * p.n], vec![f32::NAN; p.m * p.n]);
+        gemm(cpu, &p, &a, &b, None, Some(&res), &mut one);
+        gemm_parallel(&pool, cpu, &p, &a, &b, None, Some(&res), &mut many);
+        assert_eq!(one, many, "gemm with {threads} threads");
+
+        let d = Depthwise {
+            batch: 2,
+            in_h: 9,
+            in_w: 7,
+            channels: 20,
+            out_h: 9,
+            out_w: 7,
+            kernel_h: 3,
+            kernel_w: 3,
+            stride_h: 1,
+            stride_w: 1,
+            dilation_h: 1,
+            dilation_w: 1,
+            pad_top: 1,
+            pad_left: 1,
+            act: Act::HardSwish,
+        };
+        let (x, w, bias, res) = (r.values(d.input_len()), r.values(9 * 20), r.values(20), r.values(d.output_len()));
+        let (mut one, mut many) = (vec![0.0; d.output_len()], vec![f32::NAN; d.output_len()]);
+        depthwise(cpu, &d, &x, &w, &bias, Some(&res), &mut one);
+        depthwise_parallel(&pool, cpu, &d, &x, &w, &bias, Some(&res), &mut many);
+        assert_eq!(one, many, "depthwise with {threads} threads");
+
+        let c = Conv2d {
+            batch: 2,
+            in_h: 11,
+            in_w: 10,
+            in_c: 3,
+            out_h: 6,
+            out_w: 5,
+            out_c: 24,
+            groups: 1,
+            kernel_h: 3,
+            kernel_w: 3,
+            stride_h: 2,
+            stride_w: 2,
+            dilation_h: 1,
+            dilation_w: 1,
+            pad_top: 1,
+            pad_left: 1,
+            act: Act::Relu,
+            input_nchw: true,
+        };
+        let (x, w, bias, res) =
+            (r.values(c.input_len()), r.values(c.weights_len()), r.values(24), r.values(c.output_len()));
+        let (mut one, mut many) = (vec![0.0; c.output_len()], vec![f32::NAN; c.output_len()]);
+        conv2d(cpu, &c, &x, &w, &bias, Some(&res), &mut one);
+        conv2d_parallel(&pool, cpu, &c, &x, &w, &bias, Some(&res), &mut many);
+        assert_eq!(one, many, "conv2d with {threads} threads");
     }
 }
