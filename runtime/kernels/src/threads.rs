@@ -11,6 +11,12 @@ use std::boxed::Box;
 /// Most threads a model may use (and that plans reserve scratch memory for).
 pub const MAX_THREADS: usize = 16;
 
+/// A range of rows with its part of the output and of the scratch memory.
+type Part<'a> = (core::ops::Range<usize>, &'a mut [f32], &'a mut [f32]);
+
+/// What runs on one part.
+pub type PartFn<'a> = dyn Fn(core::ops::Range<usize>, &mut [f32], &mut [f32]) + Sync + 'a;
+
 /// The threads a kernel may use.
 pub struct Threads {
     #[cfg(feature = "std")]
@@ -82,7 +88,7 @@ impl Threads {
         row_len: usize,
         scratch: &mut [f32],
         scratch_len: usize,
-        f: &(dyn Fn(core::ops::Range<usize>, &mut [f32], &mut [f32]) + Sync),
+        f: &PartFn,
     ) {
         let parts = self.count().min(rows / min_rows.max(1)).max(1);
         if parts == 1 {
@@ -90,7 +96,7 @@ impl Threads {
         }
         assert!(scratch.len() >= parts * scratch_len, "threads: scratch for {parts} threads");
         // One slot per part, each taken by exactly one thread.
-        let mut slots: [Option<(core::ops::Range<usize>, &mut [f32], &mut [f32])>; MAX_THREADS] = Default::default();
+        let mut slots: [Option<Part>; MAX_THREADS] = Default::default();
         let (mut out_rest, mut scratch_rest) = (&mut out[..rows * row_len], &mut scratch[..parts * scratch_len]);
         let mut start = 0;
         for (i, slot) in slots.iter_mut().enumerate().take(parts) {
@@ -100,7 +106,7 @@ impl Threads {
             *slot = Some((start..end, o, s));
             (out_rest, scratch_rest, start) = (ro, rs, end);
         }
-        let slots = Slots(slots.map(|s| spin_cell::Cell::new(s)));
+        let slots = Slots(slots.map(spin_cell::Cell::new));
         self.run(&|i| {
             if let Some((range, o, s)) = slots.0.get(i).and_then(|c| c.take()) {
                 f(range, o, s)
