@@ -286,10 +286,10 @@ mod pool {
                     s.panicked.store(true, Ordering::Release);
                 }
             }
-            if s.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
-                if let Some(t) = s.caller.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-                    t.unpark();
-                }
+            if s.pending.fetch_sub(1, Ordering::AcqRel) == 1
+                && let Some(t) = s.caller.lock().unwrap_or_else(|e| e.into_inner()).as_ref()
+            {
+                t.unpark();
             }
         }
     }
