@@ -218,6 +218,62 @@ fn bench_fused(c: &mut Criterion) {
     }
 }
 
+/// The machine's FMA throughput (independent chains, nothing else): the ceiling every kernel
+/// figure is measured against. Throughput is in multiply-accumulates per second.
+fn bench_peak(c: &mut Criterion) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        const ITERS: usize = 10_000;
+        #[target_feature(enable = "avx512f")]
+        fn fma512(a: f32, b: f32) -> f32 {
+            let mut acc = [_mm512_set1_ps(0.0); 16];
+            let (a, b) = (_mm512_set1_ps(a), _mm512_set1_ps(b));
+            for _ in 0..ITERS {
+                for i in 0..16 {
+                    acc[i] = _mm512_fmadd_ps(acc[i], a, b);
+                }
+            }
+            let mut s = _mm512_set1_ps(0.0);
+            for v in acc {
+                s = _mm512_add_ps(s, v);
+            }
+            _mm512_reduce_add_ps(s)
+        }
+        #[target_feature(enable = "avx2,fma")]
+        fn fma256(a: f32, b: f32) -> f32 {
+            let mut acc = [_mm256_set1_ps(0.0); 12];
+            let (a, b) = (_mm256_set1_ps(a), _mm256_set1_ps(b));
+            for _ in 0..ITERS {
+                for i in 0..12 {
+                    acc[i] = _mm256_fmadd_ps(acc[i], a, b);
+                }
+            }
+            let mut t = [0f32; 8];
+            // SAFETY: t holds 8 f32.
+            unsafe {
+                _mm256_storeu_ps(t.as_mut_ptr(), acc.iter().fold(_mm256_set1_ps(0.0), |s, v| _mm256_add_ps(s, *v)))
+            };
+            t.iter().sum()
+        }
+        let mut g = c.benchmark_group("peak");
+        if SimdLevel::Avx512.is_supported() {
+            g.throughput(Throughput::Elements((ITERS * 16 * 16) as u64));
+            // SAFETY: AVX-512F is present (checked above).
+            g.bench_function("avx512_fma", |bench| {
+                bench.iter(|| unsafe { fma512(std::hint::black_box(0.999_999), std::hint::black_box(1e-7)) })
+            });
+        }
+        if SimdLevel::Avx2.is_supported() {
+            g.throughput(Throughput::Elements((ITERS * 12 * 8) as u64));
+            // SAFETY: AVX2 and FMA are present (checked above).
+            g.bench_function("avx2_fma", |bench| {
+                bench.iter(|| unsafe { fma256(std::hint::black_box(0.999_999), std::hint::black_box(1e-7)) })
+            });
+        }
+    }
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(std::time::Duration::from_millis(300))
@@ -225,5 +281,5 @@ fn config() -> Criterion {
         .sample_size(20)
 }
 
-criterion_group! { name = kernels; config = config(); targets = bench_gemm, bench_depthwise, bench_stem, bench_pool, bench_fused }
+criterion_group! { name = kernels; config = config(); targets = bench_peak, bench_gemm, bench_depthwise, bench_stem, bench_pool, bench_fused }
 criterion_main!(kernels);
