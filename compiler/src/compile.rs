@@ -115,6 +115,14 @@ impl Compiler {
         let fe = frontend(&self.path, &self.options)?;
         let mut program = lower::lower(&fe.optimized, self.threads).map_err(|e| e.in_file(&self.path))?;
         let plan = plan::plan(&mut program).map_err(|e| e.in_file(&self.path))?;
+        let max = self.options.limits.max_arena_bytes;
+        if plan.arena_bytes() as u64 > max {
+            return Err(Error::limit(format!(
+                "the generated code would need an arena of {} bytes, more than the limit of {max} (Limits::max_arena_bytes)",
+                plan.arena_bytes()
+            ))
+            .in_file(&self.path));
+        }
         let struct_name = self.struct_name.clone().unwrap_or_else(|| camel_case(&self.stem()));
         if syn::parse_str::<syn::Ident>(&struct_name).is_err() {
             return Err(Error::usage(format!("'{struct_name}' is not a valid Rust type name")));

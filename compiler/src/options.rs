@@ -7,6 +7,10 @@
 pub struct Limits {
     /// Largest ONNX file (and each external-data file) read, in bytes.
     pub max_file_bytes: u64,
+    /// Most weight values (elements of all initializers and Constant nodes together).
+    pub max_total_weights: u64,
+    /// Largest arena (working memory of the generated code), in bytes.
+    pub max_arena_bytes: u64,
     /// Largest single dimension of any tensor.
     pub max_dim: u64,
     /// Largest element count of any tensor.
@@ -22,7 +26,9 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_file_bytes: 4 << 30,
+            max_file_bytes: 2 << 30,
+            max_total_weights: 1 << 28,
+            max_arena_bytes: 1 << 30,
             max_dim: 1 << 24,
             max_tensor_elements: 1 << 28,
             max_rank: 8,

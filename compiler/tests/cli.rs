@@ -419,3 +419,41 @@ fn run_compiled_matches_the_reference_and_bench_reports_json() {
     ]);
     assert_bad_input(&wrong, "the model takes [1, 3, 16, 32]");
 }
+
+/// The generated code of full models under valgrind memcheck: no invalid read or write, no use
+/// of uninitialised memory, on the scalar and AVX2 paths (valgrind does not run AVX-512).
+#[test]
+fn generated_code_is_clean_under_valgrind() {
+    if Command::new("valgrind").arg("--version").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "CI must have valgrind installed");
+        eprintln!("note: valgrind is not installed; skipped");
+        return;
+    }
+    let shared =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/models/torch/mobilenet_v2.tv.legacy.op13.onnx");
+    let mut models = vec![fixture("v3_like.op14.onnx"), fixture("keras_like.nhwc.op13.onnx")];
+    if shared.exists() {
+        models.push(shared);
+    } else {
+        eprintln!("note: ../shared/models is absent; MobileNetV2 is not checked under valgrind");
+    }
+    for model in models {
+        let out = compiled_cmd(&["bench", model.to_str().unwrap(), "--threads", "2", "--print-binary"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let binary = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        for (simd, threads) in [("scalar", "1"), ("avx2", "2")] {
+            let run = Command::new("valgrind")
+                .args(["--error-exitcode=99", "--quiet", &binary, "once"])
+                .env("MOBILENET_SIMD", simd)
+                .env("MOBILENET_THREADS", threads)
+                .output()
+                .unwrap();
+            assert!(
+                run.status.success(),
+                "{} on {simd} with {threads} threads: {}",
+                model.display(),
+                String::from_utf8_lossy(&run.stderr)
+            );
+        }
+    }
+}

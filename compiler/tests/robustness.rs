@@ -159,3 +159,37 @@ fn mutated_fixtures_never_panic() {
     // The mutations must exercise the later stages too, or the test proves little.
     assert!(reached[4] > 100 && reached[2] + reached[3] > 20, "{reached:?}");
 }
+
+/// Every input the fuzzer ever crashed on (fuzz/regressions), through the whole path it took:
+/// decode, import, optimise, lower, plan, generate and format source.
+#[test]
+fn fuzzer_regressions() {
+    use mobilenet_compiler::codegen::{self, Weights};
+    use mobilenet_compiler::{frontend_from_model, lower, plan};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/regressions");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+        let bytes = std::fs::read(entry.path()).unwrap();
+        let name = entry.path().display().to_string();
+        let result = std::panic::catch_unwind(|| {
+            let Ok(model) = onnx::decode_model(&bytes) else { return };
+            let Ok(fe) = frontend_from_model(&model, None, &Options::default()) else { return };
+            let Ok(mut program) = lower::lower(&fe.optimized, 2) else { return };
+            let Ok(plan) = plan::plan(&mut program) else { return };
+            let opts = codegen::Options {
+                struct_name: "Fuzzed".into(),
+                visibility: Default::default(),
+                weights: Weights::Inline,
+                comments: true,
+                track_files: Vec::new(),
+                description: String::new(),
+            };
+            if let Ok(generated) = codegen::generate(&program, &plan, &opts) {
+                let _ = codegen::to_source(&generated.tokens, &[]);
+            }
+        });
+        assert!(result.is_ok(), "{name} panics again");
+        seen += 1;
+    }
+    assert!(seen > 0, "no regression inputs in {}", dir.display());
+}

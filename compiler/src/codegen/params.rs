@@ -10,12 +10,15 @@ fn u(v: usize) -> Literal {
     Literal::usize_unsuffixed(v)
 }
 
-/// A float constant (activation bounds), with the infinities spelled out.
+/// A float constant (activation bounds), with the infinities and NaN spelled out (they have no
+/// literal).
 pub fn float(v: f32) -> TokenStream {
     if v == f32::INFINITY {
         quote!(f32::INFINITY)
     } else if v == f32::NEG_INFINITY {
         quote!(f32::NEG_INFINITY)
+    } else if v.is_nan() {
+        quote!(f32::NAN)
     } else {
         let lit = Literal::f32_unsuffixed(v);
         quote!(#lit)

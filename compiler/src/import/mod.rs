@@ -38,6 +38,8 @@ pub(crate) struct Importer<'m> {
     values: HashMap<&'m str, Value<'m>>,
     external: ExternalData,
     limits: &'m Limits,
+    /// Weight values converted so far (checked against `Limits::max_total_weights`).
+    weights: std::cell::Cell<u64>,
 }
 
 /// The node being imported, as seen by an op's import function.
@@ -124,17 +126,33 @@ impl<'m> NodeCx<'_, 'm> {
     }
 
     pub fn convert_tensor(&self, t: &TensorProto) -> Result<Tensor> {
-        tensor::convert(t, &self.imp.external, self.imp.limits)
+        self.imp.convert(t)
     }
 }
 
 impl<'m> Importer<'m> {
+    /// Converts a tensor, counting its values against the total-weights limit.
+    fn convert(&self, t: &TensorProto) -> Result<Tensor> {
+        let tensor = tensor::convert(t, &self.external, self.limits)?;
+        let total = self.weights.get().saturating_add(tensor.len() as u64);
+        if total > self.limits.max_total_weights {
+            return Err(err!(
+                limit,
+                "the model's weights exceed {} values (Limits::max_total_weights) at tensor '{}'",
+                self.limits.max_total_weights,
+                t.name
+            ));
+        }
+        self.weights.set(total);
+        Ok(tensor)
+    }
+
     fn value(&mut self, name: &str) -> Result<NodeId> {
         match self.values.get(name) {
             Some(Value::Node(n)) => Ok(*n),
             Some(Value::Initializer(t)) => {
                 let t: &'m TensorProto = t;
-                let tensor = tensor::convert(t, &self.external, self.limits)?;
+                let tensor = self.convert(t)?;
                 let n = self.graph.add_constant(tensor, t.name.clone(), vec![]);
                 self.values.insert(t.name.as_str(), Value::Node(n));
                 Ok(n)
@@ -186,6 +204,7 @@ fn import_inner(model: &ModelProto, path: Option<&Path>, options: &Options) -> R
         values: HashMap::new(),
         external: ExternalData::new(path, limits),
         limits,
+        weights: std::cell::Cell::new(0),
     };
     for t in &graph.initializer {
         if imp.values.insert(t.name.as_str(), Value::Initializer(t)).is_some() {

@@ -9,7 +9,12 @@ use crate::options::Limits;
 /// Checks dims against the limits and returns them with the element count.
 pub fn checked_dims(dims: &[i64], limits: &Limits, what: &str) -> Result<(Vec<usize>, usize)> {
     if dims.len() > limits.max_rank {
-        return Err(err!(limit, "{what} has rank {}, more than the limit of {}", dims.len(), limits.max_rank));
+        return Err(err!(
+            limit,
+            "{what} has rank {}, more than the limit of {} (Limits::max_rank)",
+            dims.len(),
+            limits.max_rank
+        ));
     }
     let mut shape = Vec::with_capacity(dims.len());
     let mut count: u64 = 1;

@@ -292,30 +292,27 @@ impl Graph {
         self.groups.iter().enumerate().find(|(_, g)| g.nodes.contains(&n))
     }
 
-    /// Removes nodes whose values nothing reads (neither a node nor a graph output); inputs stay.
-    /// Returns how many were removed.
+    /// Removes nodes whose values reach no graph output; inputs stay. Returns how many were
+    /// removed. One backward walk from the outputs: linear in the graph's size.
     pub fn remove_dead(&mut self) -> usize {
-        let mut removed = 0;
-        loop {
-            let dead: Vec<NodeId> = self
-                .dag
-                .node_indices()
-                .filter(|&n| {
-                    !matches!(self.dag[n].op, Op::Input { .. })
-                        && !self.is_output(n)
-                        && self.dag.edges_directed(n, Direction::Outgoing).next().is_none()
-                })
-                .collect();
-            if dead.is_empty() {
-                break;
+        let mut live = vec![false; self.node_bound()];
+        let mut stack: Vec<NodeId> = self.outputs.iter().map(|o| o.node).collect();
+        while let Some(n) = stack.pop() {
+            if std::mem::replace(&mut live[n.index()], true) {
+                continue;
             }
-            removed += dead.len();
-            for n in dead {
-                self.dag.remove_node(n);
-            }
+            stack.extend(self.dag.neighbors_directed(n, Direction::Incoming));
+        }
+        let dead: Vec<NodeId> = self
+            .dag
+            .node_indices()
+            .filter(|&n| !live[n.index()] && !matches!(self.dag[n].op, Op::Input { .. }))
+            .collect();
+        for &n in &dead {
+            self.dag.remove_node(n);
         }
         let dag = &self.dag;
         self.groups.retain(|g| g.nodes.iter().all(|&n| dag.contains_node(n)));
-        removed
+        dead.len()
     }
 }

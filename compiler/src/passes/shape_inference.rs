@@ -44,7 +44,12 @@ pub fn run(g: &mut Graph, options: &Options) -> Result<PassReport> {
 
 fn check_limits(ty: &TensorType, limits: &Limits) -> Result<()> {
     if ty.rank() > limits.max_rank {
-        return Err(err!(limit, "the result has rank {}, more than the limit of {}", ty.rank(), limits.max_rank));
+        return Err(err!(
+            limit,
+            "the result has rank {}, more than the limit of {} (Limits::max_rank)",
+            ty.rank(),
+            limits.max_rank
+        ));
     }
     let mut count: u64 = 1;
     for &d in &ty.shape {
