@@ -4,9 +4,10 @@
 //! is packed at compile time by [`pack_b`]: output channels padded with zeros to a multiple of
 //! [`COLUMN_ALIGN`] (so every vector load in the inner loop is a full one), then cut into panels
 //! of [`PANEL`] columns stored one after the other, each `[k][panel width]`, so that a tile
-//! streams its part of `b` sequentially. The bias is padded the same way. The SIMD microkernel keeps a tile of `MR` rows ×
-//! 2 vectors of outputs in registers, streams the rows of `b` once per tile, and applies bias,
-//! residual and activation before the only store of each output.
+//! streams its part of `b` sequentially. The bias is padded the same way. The SIMD microkernel
+//! keeps a tile of up to 4 rows × 4 vectors of outputs in registers, streams the rows of `b`
+//! once per tile, and applies bias, residual and activation before the only store of each
+//! output.
 
 use crate::act::Act;
 use crate::cpu::Cpu;
