@@ -42,178 +42,150 @@ pub fn act(a: k::Act) -> TokenStream {
     }
 }
 
-fn arr(v: &[usize]) -> TokenStream {
+fn arr<const N: usize>(v: [usize; N]) -> TokenStream {
     let items = v.iter().map(|&x| u(x));
     quote!([#(#items),*])
 }
 
+/// Fields printed as they are (`bool`).
+fn same<T>(v: T) -> T {
+    v
+}
+
+/// `literal!(p, module::Struct { field: convert, .. })` prints `rt::module::Struct { .. }` with
+/// each field of `*p` passed through its `convert` function. The fields are destructured by
+/// name without `..`, so a field added to a kernel's struct fails to compile here.
+macro_rules! literal {
+    ($p:expr, $module:ident :: $name:ident { $($field:ident: $convert:expr),* $(,)? }) => {{
+        let k::$module::$name { $($field),* } = *$p;
+        $(let $field = $convert($field);)*
+        quote!(rt::$module::$name { $($field: #$field),* })
+    }};
+}
+
 pub fn gemm(p: &k::gemm::Gemm) -> TokenStream {
-    let (m, kk, n, act) = (u(p.m), u(p.k), u(p.n), act(p.act));
-    quote!(rt::gemm::Gemm { m: #m, k: #kk, n: #n, act: #act })
+    literal!(p, gemm::Gemm { m: u, k: u, n: u, act: self::act })
 }
 
 pub fn depthwise(p: &k::depthwise::Depthwise) -> TokenStream {
-    let k::depthwise::Depthwise {
-        batch,
-        in_h,
-        in_w,
-        channels,
-        out_h,
-        out_w,
-        kernel_h,
-        kernel_w,
-        stride_h,
-        stride_w,
-        dilation_h,
-        dilation_w,
-        pad_top,
-        pad_left,
-        act: a,
-    } = *p;
-    let [
-        batch,
-        in_h,
-        in_w,
-        channels,
-        out_h,
-        out_w,
-        kernel_h,
-        kernel_w,
-        stride_h,
-        stride_w,
-        dilation_h,
-        dilation_w,
-        pad_top,
-        pad_left,
-    ] = [
-        batch, in_h, in_w, channels, out_h, out_w, kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w,
-        pad_top, pad_left,
-    ]
-    .map(u);
-    let a = act(a);
-    quote!(rt::depthwise::Depthwise {
-        batch: #batch, in_h: #in_h, in_w: #in_w, channels: #channels, out_h: #out_h, out_w: #out_w,
-        kernel_h: #kernel_h, kernel_w: #kernel_w, stride_h: #stride_h, stride_w: #stride_w,
-        dilation_h: #dilation_h, dilation_w: #dilation_w, pad_top: #pad_top, pad_left: #pad_left, act: #a,
-    })
+    literal!(
+        p,
+        depthwise::Depthwise {
+            batch: u,
+            in_h: u,
+            in_w: u,
+            channels: u,
+            out_h: u,
+            out_w: u,
+            kernel_h: u,
+            kernel_w: u,
+            stride_h: u,
+            stride_w: u,
+            dilation_h: u,
+            dilation_w: u,
+            pad_top: u,
+            pad_left: u,
+            act: self::act,
+        }
+    )
 }
 
 pub fn conv2d(p: &k::direct::Conv2d) -> TokenStream {
-    let k::direct::Conv2d {
-        batch,
-        in_h,
-        in_w,
-        in_c,
-        out_h,
-        out_w,
-        out_c,
-        groups,
-        kernel_h,
-        kernel_w,
-        stride_h,
-        stride_w,
-        dilation_h,
-        dilation_w,
-        pad_top,
-        pad_left,
-        act: a,
-        input_nchw,
-    } = *p;
-    let [
-        batch,
-        in_h,
-        in_w,
-        in_c,
-        out_h,
-        out_w,
-        out_c,
-        groups,
-        kernel_h,
-        kernel_w,
-        stride_h,
-        stride_w,
-        dilation_h,
-        dilation_w,
-        pad_top,
-        pad_left,
-    ] = [
-        batch, in_h, in_w, in_c, out_h, out_w, out_c, groups, kernel_h, kernel_w, stride_h, stride_w, dilation_h,
-        dilation_w, pad_top, pad_left,
-    ]
-    .map(u);
-    let a = act(a);
-    quote!(rt::direct::Conv2d {
-        batch: #batch, in_h: #in_h, in_w: #in_w, in_c: #in_c, out_h: #out_h, out_w: #out_w, out_c: #out_c,
-        groups: #groups, kernel_h: #kernel_h, kernel_w: #kernel_w, stride_h: #stride_h, stride_w: #stride_w,
-        dilation_h: #dilation_h, dilation_w: #dilation_w, pad_top: #pad_top, pad_left: #pad_left, act: #a,
-        input_nchw: #input_nchw,
-    })
+    literal!(
+        p,
+        direct::Conv2d {
+            batch: u,
+            in_h: u,
+            in_w: u,
+            in_c: u,
+            out_h: u,
+            out_w: u,
+            out_c: u,
+            groups: u,
+            kernel_h: u,
+            kernel_w: u,
+            stride_h: u,
+            stride_w: u,
+            dilation_h: u,
+            dilation_w: u,
+            pad_top: u,
+            pad_left: u,
+            act: self::act,
+            input_nchw: same,
+        }
+    )
 }
 
-pub fn pool2d(p: &k::pool::Pool2d) -> TokenStream {
-    let k::pool::Pool2d {
-        batch,
-        in_h,
-        in_w,
-        channels,
-        out_h,
-        out_w,
-        kernel_h,
-        kernel_w,
-        stride_h,
-        stride_w,
-        dilation_h,
-        dilation_w,
-        pad_top,
-        pad_left,
-        pad_bottom,
-        pad_right,
-        kind,
-    } = *p;
-    let kind = match kind {
+pub fn inverted_residual(p: &k::fused::InvertedResidual) -> TokenStream {
+    literal!(
+        p,
+        fused::InvertedResidual {
+            batch: u,
+            in_h: u,
+            in_w: u,
+            in_c: u,
+            hidden: u,
+            expand: same,
+            expand_act: self::act,
+            out_h: u,
+            out_w: u,
+            kernel_h: u,
+            kernel_w: u,
+            stride_h: u,
+            stride_w: u,
+            dilation_h: u,
+            dilation_w: u,
+            pad_top: u,
+            pad_left: u,
+            dw_act: self::act,
+            out_c: u,
+            project_act: self::act,
+            tile_rows: u,
+        }
+    )
+}
+
+fn pool_kind(kind: k::pool::PoolKind) -> TokenStream {
+    match kind {
         k::pool::PoolKind::Max => quote!(rt::pool::PoolKind::Max),
         k::pool::PoolKind::Average { count_include_pad } => {
             quote!(rt::pool::PoolKind::Average { count_include_pad: #count_include_pad })
         }
-    };
-    let [
-        batch,
-        in_h,
-        in_w,
-        channels,
-        out_h,
-        out_w,
-        kernel_h,
-        kernel_w,
-        stride_h,
-        stride_w,
-        dilation_h,
-        dilation_w,
-        pad_top,
-        pad_left,
-        pad_bottom,
-        pad_right,
-    ] = [
-        batch, in_h, in_w, channels, out_h, out_w, kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w,
-        pad_top, pad_left, pad_bottom, pad_right,
-    ]
-    .map(u);
-    quote!(rt::pool::Pool2d {
-        batch: #batch, in_h: #in_h, in_w: #in_w, channels: #channels, out_h: #out_h, out_w: #out_w,
-        kernel_h: #kernel_h, kernel_w: #kernel_w, stride_h: #stride_h, stride_w: #stride_w,
-        dilation_h: #dilation_h, dilation_w: #dilation_w, pad_top: #pad_top, pad_left: #pad_left,
-        pad_bottom: #pad_bottom, pad_right: #pad_right, kind: #kind,
-    })
+    }
+}
+
+pub fn pool2d(p: &k::pool::Pool2d) -> TokenStream {
+    literal!(
+        p,
+        pool::Pool2d {
+            batch: u,
+            in_h: u,
+            in_w: u,
+            channels: u,
+            out_h: u,
+            out_w: u,
+            kernel_h: u,
+            kernel_w: u,
+            stride_h: u,
+            stride_w: u,
+            dilation_h: u,
+            dilation_w: u,
+            pad_top: u,
+            pad_left: u,
+            pad_bottom: u,
+            pad_right: u,
+            kind: pool_kind,
+        }
+    )
 }
 
 pub fn global_pool(p: &k::pool::GlobalPool) -> TokenStream {
-    let (batch, pixels, channels) = (u(p.batch), u(p.pixels), u(p.channels));
-    quote!(rt::pool::GlobalPool { batch: #batch, pixels: #pixels, channels: #channels })
+    literal!(p, pool::GlobalPool { batch: u, pixels: u, channels: u })
 }
 
-pub fn binary(p: &k::elementwise::Binary) -> TokenStream {
+fn bin_op(op: k::elementwise::BinOp) -> TokenStream {
     use k::elementwise::BinOp;
-    let op = match p.op {
+    let op = match op {
         BinOp::Add => quote!(Add),
         BinOp::Sub => quote!(Sub),
         BinOp::Mul => quote!(Mul),
@@ -221,73 +193,17 @@ pub fn binary(p: &k::elementwise::Binary) -> TokenStream {
         BinOp::Max => quote!(Max),
         BinOp::Min => quote!(Min),
     };
-    let (shape, a, b) = (arr(&p.shape), arr(&p.a_strides), arr(&p.b_strides));
-    quote!(rt::elementwise::Binary { op: rt::elementwise::BinOp::#op, shape: #shape, a_strides: #a, b_strides: #b })
+    quote!(rt::elementwise::BinOp::#op)
+}
+
+pub fn binary(p: &k::elementwise::Binary) -> TokenStream {
+    literal!(p, elementwise::Binary { op: bin_op, shape: arr, a_strides: arr, b_strides: arr })
 }
 
 pub fn softmax(p: &k::softmax::Softmax) -> TokenStream {
-    let (outer, len, inner) = (u(p.outer), u(p.len), u(p.inner));
-    quote!(rt::softmax::Softmax { outer: #outer, len: #len, inner: #inner })
+    literal!(p, softmax::Softmax { outer: u, len: u, inner: u })
 }
 
 pub fn strided_copy(p: &k::layout::StridedCopy) -> TokenStream {
-    let (shape, ss, ds) = (arr(&p.shape), arr(&p.src_strides), arr(&p.dst_strides));
-    let (so, d) = (u(p.src_offset), u(p.dst_offset));
-    quote!(rt::layout::StridedCopy { shape: #shape, src_strides: #ss, src_offset: #so, dst_strides: #ds, dst_offset: #d })
-}
-
-pub fn inverted_residual(p: &k::fused::InvertedResidual) -> TokenStream {
-    let k::fused::InvertedResidual {
-        batch,
-        in_h,
-        in_w,
-        in_c,
-        hidden,
-        expand,
-        expand_act,
-        out_h,
-        out_w,
-        kernel_h,
-        kernel_w,
-        stride_h,
-        stride_w,
-        dilation_h,
-        dilation_w,
-        pad_top,
-        pad_left,
-        dw_act,
-        out_c,
-        project_act,
-        tile_rows,
-    } = *p;
-    let [
-        batch,
-        in_h,
-        in_w,
-        in_c,
-        hidden,
-        out_h,
-        out_w,
-        kernel_h,
-        kernel_w,
-        stride_h,
-        stride_w,
-        dilation_h,
-        dilation_w,
-        pad_top,
-        pad_left,
-        out_c,
-        tile_rows,
-    ] = [
-        batch, in_h, in_w, in_c, hidden, out_h, out_w, kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w,
-        pad_top, pad_left, out_c, tile_rows,
-    ]
-    .map(u);
-    let (expand_act, dw_act, project_act) = (act(expand_act), act(dw_act), act(project_act));
-    quote!(rt::fused::InvertedResidual {
-        batch: #batch, in_h: #in_h, in_w: #in_w, in_c: #in_c, hidden: #hidden, expand: #expand, expand_act: #expand_act,
-        out_h: #out_h, out_w: #out_w, kernel_h: #kernel_h, kernel_w: #kernel_w, stride_h: #stride_h, stride_w: #stride_w,
-        dilation_h: #dilation_h, dilation_w: #dilation_w, pad_top: #pad_top, pad_left: #pad_left, dw_act: #dw_act,
-        out_c: #out_c, project_act: #project_act, tile_rows: #tile_rows,
-    })
+    literal!(p, layout::StridedCopy { shape: arr, src_strides: arr, src_offset: u, dst_strides: arr, dst_offset: u })
 }
