@@ -249,11 +249,8 @@ pub fn describe(s: &crate::lower::Step) -> String {
             format!("gemm {}x{}x{}{}{}", p.m, p.k, p.n, if *residual { " +residual" } else { "" }, act_text(p.act))
         }
         Kernel::Depthwise { p, residual } => format!(
-            "depthwise {}x{} stride {}x{}, {} channels, {}x{} -> {}x{}{}{}",
-            p.kernel_h,
-            p.kernel_w,
-            p.stride_h,
-            p.stride_w,
+            "depthwise {}, {} channels, {}x{} -> {}x{}{}{}",
+            window_text(&p.win),
             p.channels,
             p.in_h,
             p.in_w,
@@ -263,11 +260,8 @@ pub fn describe(s: &crate::lower::Step) -> String {
             act_text(p.act)
         ),
         Kernel::Conv2d { p, residual } => format!(
-            "conv {}x{} stride {}x{}, {} -> {} channels, {}x{} -> {}x{}{}{}",
-            p.kernel_h,
-            p.kernel_w,
-            p.stride_h,
-            p.stride_w,
+            "conv {}, {} -> {} channels, {}x{} -> {}x{}{}{}",
+            window_text(&p.win),
             p.in_c,
             p.out_c,
             p.in_h,
@@ -278,12 +272,9 @@ pub fn describe(s: &crate::lower::Step) -> String {
             act_text(p.act)
         ),
         Kernel::Fused { p, residual } => format!(
-            "block: {}depthwise {}x{} stride {}x{} ({} channels), project to {}, {}x{} -> {}x{}{}, {} rows at a time",
+            "block: {}depthwise {} ({} channels), project to {}, {}x{} -> {}x{}{}, {} rows at a time",
             if p.expand { format!("expand {} -> {}, ", p.in_c, p.hidden) } else { String::new() },
-            p.kernel_h,
-            p.kernel_w,
-            p.stride_h,
-            p.stride_w,
+            window_text(&p.win),
             p.hidden,
             p.out_c,
             p.in_h,
@@ -293,7 +284,7 @@ pub fn describe(s: &crate::lower::Step) -> String {
             if *residual { " +residual" } else { "" },
             p.tile_rows
         ),
-        Kernel::Pool2d(p) => format!("pool {:?} {}x{}", p.kind, p.kernel_h, p.kernel_w),
+        Kernel::Pool2d(p) => format!("pool {:?} {}", p.kind, window_text(&p.win)),
         Kernel::GlobalAverage(p) => format!("global average over {} pixels, {} channels", p.pixels, p.channels),
         Kernel::MeanRows { rows, len } => format!("mean of {rows} rows of {len}"),
         Kernel::Binary(b) => format!("{:?} (broadcast)", b.op),
@@ -303,6 +294,10 @@ pub fn describe(s: &crate::lower::Step) -> String {
         Kernel::Fill(v) => format!("fill {v}"),
     };
     if s.in_place { format!("{what}, in place") } else { what }
+}
+
+fn window_text(w: &mobilenet_kernels::Window) -> String {
+    format!("{}x{} stride {}x{}", w.kernel_h, w.kernel_w, w.stride_h, w.stride_w)
 }
 
 fn act_text(a: mobilenet_kernels::Act) -> String {

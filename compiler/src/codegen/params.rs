@@ -63,6 +63,22 @@ macro_rules! literal {
     }};
 }
 
+fn window(w: k::Window) -> TokenStream {
+    literal!(
+        &w,
+        window::Window {
+            kernel_h: u,
+            kernel_w: u,
+            stride_h: u,
+            stride_w: u,
+            dilation_h: u,
+            dilation_w: u,
+            pad_top: u,
+            pad_left: u,
+        }
+    )
+}
+
 pub fn gemm(p: &k::gemm::Gemm) -> TokenStream {
     literal!(p, gemm::Gemm { m: u, k: u, n: u, act: self::act })
 }
@@ -77,14 +93,7 @@ pub fn depthwise(p: &k::depthwise::Depthwise) -> TokenStream {
             channels: u,
             out_h: u,
             out_w: u,
-            kernel_h: u,
-            kernel_w: u,
-            stride_h: u,
-            stride_w: u,
-            dilation_h: u,
-            dilation_w: u,
-            pad_top: u,
-            pad_left: u,
+            win: window,
             act: self::act,
         }
     )
@@ -102,14 +111,7 @@ pub fn conv2d(p: &k::direct::Conv2d) -> TokenStream {
             out_w: u,
             out_c: u,
             groups: u,
-            kernel_h: u,
-            kernel_w: u,
-            stride_h: u,
-            stride_w: u,
-            dilation_h: u,
-            dilation_w: u,
-            pad_top: u,
-            pad_left: u,
+            win: window,
             act: self::act,
             input_nchw: same,
         }
@@ -129,14 +131,7 @@ pub fn inverted_residual(p: &k::fused::InvertedResidual) -> TokenStream {
             expand_act: self::act,
             out_h: u,
             out_w: u,
-            kernel_h: u,
-            kernel_w: u,
-            stride_h: u,
-            stride_w: u,
-            dilation_h: u,
-            dilation_w: u,
-            pad_top: u,
-            pad_left: u,
+            win: window,
             dw_act: self::act,
             out_c: u,
             project_act: self::act,
@@ -164,14 +159,7 @@ pub fn pool2d(p: &k::pool::Pool2d) -> TokenStream {
             channels: u,
             out_h: u,
             out_w: u,
-            kernel_h: u,
-            kernel_w: u,
-            stride_h: u,
-            stride_w: u,
-            dilation_h: u,
-            dilation_w: u,
-            pad_top: u,
-            pad_left: u,
+            win: window,
             pad_bottom: u,
             pad_right: u,
             kind: pool_kind,

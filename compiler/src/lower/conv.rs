@@ -3,7 +3,7 @@
 
 use mobilenet_kernels as k;
 
-use super::{Kernel, Lowering, Value, act_of, nhwc, pack};
+use super::{Kernel, Lowering, Value, act_of, nhwc, pack, window_of};
 use crate::error::{Result, err};
 use crate::ir::{Conv, ConvKind, NodeId};
 
@@ -47,14 +47,7 @@ impl Lowering<'_> {
                     channels: in_c,
                     out_h,
                     out_w,
-                    kernel_h: kh,
-                    kernel_w: kw,
-                    stride_h: win.strides[0],
-                    stride_w: win.strides[1],
-                    dilation_h: win.dilations[0],
-                    dilation_w: win.dilations[1],
-                    pad_top: win.pads[0],
-                    pad_left: win.pads[1],
+                    win: window_of(win),
                     act,
                 };
                 (Kernel::Depthwise { p, residual: residual.is_some() }, pack::depthwise(wv, in_c, kh, kw))
@@ -69,14 +62,7 @@ impl Lowering<'_> {
                     out_w,
                     out_c,
                     groups: c.group,
-                    kernel_h: kh,
-                    kernel_w: kw,
-                    stride_h: win.strides[0],
-                    stride_w: win.strides[1],
-                    dilation_h: win.dilations[0],
-                    dilation_w: win.dilations[1],
-                    pad_top: win.pads[0],
-                    pad_left: win.pads[1],
+                    win: window_of(win),
                     act,
                     input_nchw,
                 };

@@ -3,7 +3,7 @@
 
 use mobilenet_kernels as k;
 
-use super::{Kernel, Lowering, Value, act_of, nhwc, pack};
+use super::{Kernel, Lowering, Value, act_of, nhwc, pack, window_of};
 use crate::error::{Result, err};
 use crate::ir::{ConvKind, Graph, GroupKind, NodeId};
 
@@ -98,14 +98,7 @@ impl Lowering<'_> {
             expand_act,
             out_h,
             out_w,
-            kernel_h: kh,
-            kernel_w: kw,
-            stride_h: win.strides[0],
-            stride_w: win.strides[1],
-            dilation_h: win.dilations[0],
-            dilation_w: win.dilations[1],
-            pad_top: win.pads[0],
-            pad_left: win.pads[1],
+            win: window_of(win),
             dw_act: act_of(dwc.act),
             out_c,
             project_act: act_of(projc.act),

@@ -201,6 +201,20 @@ fn pad6(v: &[usize], fill: usize) -> Result<[usize; MAX_RANK]> {
     Ok(out)
 }
 
+/// The kernels' window (padding after the input follows from the output size there).
+fn window_of(w: &crate::ir::Window) -> k::Window {
+    k::Window {
+        kernel_h: w.kernel[0],
+        kernel_w: w.kernel[1],
+        stride_h: w.strides[0],
+        stride_w: w.strides[1],
+        dilation_h: w.dilations[0],
+        dilation_w: w.dilations[1],
+        pad_top: w.pads[0],
+        pad_left: w.pads[1],
+    }
+}
+
 fn act_of(a: Option<Activation>) -> Act {
     match a {
         None => Act::None,

@@ -2,7 +2,7 @@
 
 use mobilenet_kernels as k;
 
-use super::{Kernel, Lowering, Value, nhwc, pad6, row_major};
+use super::{Kernel, Lowering, Value, nhwc, pad6, row_major, window_of};
 use crate::error::{Result, err};
 use crate::ir::infer::reduced_axes;
 use crate::ir::{NodeId, Pool, PoolKind};
@@ -32,14 +32,7 @@ impl Lowering<'_> {
             channels,
             out_h: shape[2],
             out_w: shape[3],
-            kernel_h: win.kernel[0],
-            kernel_w: win.kernel[1],
-            stride_h: win.strides[0],
-            stride_w: win.strides[1],
-            dilation_h: win.dilations[0],
-            dilation_w: win.dilations[1],
-            pad_top: win.pads[0],
-            pad_left: win.pads[1],
+            win: window_of(win),
             pad_bottom: win.pads[2],
             pad_right: win.pads[3],
             kind: match p.kind {

@@ -8,7 +8,7 @@ use mobilenet_kernels::depthwise::{Depthwise, depthwise};
 use mobilenet_kernels::direct::{Conv2d, conv2d};
 use mobilenet_kernels::gemm::{Gemm, gemm};
 use mobilenet_kernels::pool::{GlobalPool, global_average};
-use mobilenet_kernels::{Act, Cpu, SimdLevel};
+use mobilenet_kernels::{Act, Cpu, SimdLevel, Window};
 
 fn values(n: usize) -> Vec<f32> {
     (0..n).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect()
@@ -75,14 +75,16 @@ fn bench_depthwise(c: &mut Criterion) {
             channels: ch,
             out_h: out_size,
             out_w: out_size,
-            kernel_h: k,
-            kernel_w: k,
-            stride_h: s,
-            stride_w: s,
-            dilation_h: 1,
-            dilation_w: 1,
-            pad_top: k / 2,
-            pad_left: k / 2,
+            win: Window {
+                kernel_h: k,
+                kernel_w: k,
+                stride_h: s,
+                stride_w: s,
+                dilation_h: 1,
+                dilation_w: 1,
+                pad_top: k / 2,
+                pad_left: k / 2,
+            },
             act: RELU6,
         };
         let (x, w, b) = (values(p.input_len()), values(k * k * ch), values(ch));
@@ -106,14 +108,16 @@ fn bench_stem(c: &mut Criterion) {
         out_w: 112,
         out_c: 32,
         groups: 1,
-        kernel_h: 3,
-        kernel_w: 3,
-        stride_h: 2,
-        stride_w: 2,
-        dilation_h: 1,
-        dilation_w: 1,
-        pad_top: 1,
-        pad_left: 1,
+        win: Window {
+            kernel_h: 3,
+            kernel_w: 3,
+            stride_h: 2,
+            stride_w: 2,
+            dilation_h: 1,
+            dilation_w: 1,
+            pad_top: 1,
+            pad_left: 1,
+        },
         act: RELU6,
         input_nchw: true,
     };
@@ -165,14 +169,16 @@ fn bench_fused(c: &mut Criterion) {
             expand_act: RELU6,
             out_h: out,
             out_w: out,
-            kernel_h: 3,
-            kernel_w: 3,
-            stride_h: s,
-            stride_w: s,
-            dilation_h: 1,
-            dilation_w: 1,
-            pad_top: 1,
-            pad_left: 1,
+            win: Window {
+                kernel_h: 3,
+                kernel_w: 3,
+                stride_h: s,
+                stride_w: s,
+                dilation_h: 1,
+                dilation_w: 1,
+                pad_top: 1,
+                pad_left: 1,
+            },
             dw_act: RELU6,
             out_c,
             project_act: Act::None,

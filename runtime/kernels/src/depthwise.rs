@@ -5,6 +5,7 @@
 use crate::act::Act;
 use crate::cpu::Cpu;
 use crate::threads::Threads;
+use crate::window::Window;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Depthwise {
@@ -14,14 +15,7 @@ pub struct Depthwise {
     pub channels: usize,
     pub out_h: usize,
     pub out_w: usize,
-    pub kernel_h: usize,
-    pub kernel_w: usize,
-    pub stride_h: usize,
-    pub stride_w: usize,
-    pub dilation_h: usize,
-    pub dilation_w: usize,
-    pub pad_top: usize,
-    pub pad_left: usize,
+    pub win: Window,
     pub act: Act,
 }
 
@@ -31,23 +25,6 @@ impl Depthwise {
     }
     pub fn output_len(&self) -> usize {
         self.batch * self.out_h * self.out_w * self.channels
-    }
-
-    /// Kernel taps (ky or kx) that land inside the input for output coordinate `o` along an axis:
-    /// the t with `0 <= o*stride + t*dilation - pad < size`.
-    #[inline(always)]
-    pub(crate) fn taps(
-        o: usize,
-        stride: usize,
-        dilation: usize,
-        pad: usize,
-        size: usize,
-        kernel: usize,
-    ) -> core::ops::Range<usize> {
-        let base = o * stride;
-        let first = pad.saturating_sub(base).div_ceil(dilation).min(kernel);
-        let end = (pad + size).saturating_sub(base).div_ceil(dilation).min(kernel);
-        first..end.max(first)
     }
 }
 
@@ -76,11 +53,11 @@ pub fn depthwise_parallel(
 ) {
     assert_eq!(input.len(), p.input_len(), "depthwise: input");
     assert_eq!(output.len(), p.output_len(), "depthwise: output");
-    assert_eq!(weights.len(), p.kernel_h * p.kernel_w * p.channels, "depthwise: weights");
+    assert_eq!(weights.len(), p.win.kernel_h * p.win.kernel_w * p.channels, "depthwise: weights");
     assert_eq!(bias.len(), p.channels, "depthwise: bias");
     assert!(residual.is_none_or(|r| r.len() == p.output_len()), "depthwise: residual");
-    assert!(p.stride_h > 0 && p.stride_w > 0 && p.dilation_h > 0 && p.dilation_w > 0, "depthwise: zero stride");
-    assert!(p.kernel_h <= MAX_KERNEL_H, "depthwise: kernel taller than {MAX_KERNEL_H}");
+    assert!(p.win.is_valid(), "depthwise: zero stride");
+    assert!(p.win.kernel_h <= MAX_KERNEL_H, "depthwise: kernel taller than {MAX_KERNEL_H}");
     threads.for_rows(p.batch * p.out_h, 4, output, p.out_w * p.channels, &|rows, out| {
         let (r0, r1) = (rows.start, rows.end);
         dispatch!(
@@ -111,7 +88,7 @@ fn scalar(
         input_rows(p, &input[b * image_in..(b + 1) * image_in], oy, &mut rows);
         let res = residual.map(|x| &x[r * row_out..(r + 1) * row_out]);
         let at = (r - r0) * row_out;
-        scalar_row(&g, &rows[..p.kernel_h], weights, bias, res, &mut output[at..at + row_out], p.act);
+        scalar_row(&g, &rows[..p.win.kernel_h], weights, bias, res, &mut output[at..at + row_out], p.act);
     }
 }
 
@@ -128,15 +105,15 @@ pub(crate) fn scalar_row(
 ) {
     let c = g.channels;
     for ox in 0..g.out_w {
-        let kx = Depthwise::taps(ox, g.stride_w, g.dilation_w, g.pad_left, g.in_w, g.kernel_w);
+        let kx = g.win.taps_x(ox, g.in_w);
         let o = &mut out[ox * c..][..c];
         o.copy_from_slice(bias);
         for (y, row) in rows.iter().enumerate() {
             let Some(row) = row else { continue };
             for x in kx.clone() {
-                let ix = ox * g.stride_w + x * g.dilation_w - g.pad_left;
+                let ix = ox * g.win.stride_w + x * g.win.dilation_w - g.win.pad_left;
                 let src = &row[ix * c..][..c];
-                let w = &weights[(y * g.kernel_w + x) * c..][..c];
+                let w = &weights[(y * g.win.kernel_w + x) * c..][..c];
                 for ch in 0..c {
                     o[ch] += src[ch] * w[ch];
                 }
@@ -159,37 +136,18 @@ pub(crate) struct RowGeometry {
     pub in_w: usize,
     pub channels: usize,
     pub out_w: usize,
-    pub kernel_w: usize,
-    pub stride_w: usize,
-    pub dilation_w: usize,
-    pub pad_left: usize,
+    pub win: Window,
 }
 
 impl RowGeometry {
     pub(crate) fn of(p: &Depthwise) -> RowGeometry {
-        RowGeometry {
-            in_w: p.in_w,
-            channels: p.channels,
-            out_w: p.out_w,
-            kernel_w: p.kernel_w,
-            stride_w: p.stride_w,
-            dilation_w: p.dilation_w,
-            pad_left: p.pad_left,
-        }
+        RowGeometry { in_w: p.in_w, channels: p.channels, out_w: p.out_w, win: p.win }
     }
 
     /// Output columns whose every tap lies inside the row: `lo..hi`.
     #[inline(always)]
     pub(crate) fn interior(&self) -> (usize, usize) {
-        let lo = self.pad_left.div_ceil(self.stride_w).min(self.out_w);
-        let span = (self.kernel_w - 1) * self.dilation_w;
-        // ox*s - pad + span <= in_w - 1
-        let hi = if self.in_w + self.pad_left > span {
-            ((self.in_w + self.pad_left - span - 1) / self.stride_w + 1).min(self.out_w)
-        } else {
-            0
-        };
-        (lo, hi.max(lo))
+        self.win.interior_x(self.in_w, self.out_w)
     }
 }
 
@@ -197,8 +155,8 @@ impl RowGeometry {
 #[inline(always)]
 pub(crate) fn input_rows<'a>(p: &Depthwise, image: &'a [f32], oy: usize, rows: &mut [Option<&'a [f32]>]) {
     let row_len = p.in_w * p.channels;
-    for (ky, slot) in rows.iter_mut().enumerate().take(p.kernel_h) {
-        let iy = (oy * p.stride_h + ky * p.dilation_h).checked_sub(p.pad_top).filter(|&iy| iy < p.in_h);
+    for (ky, slot) in rows.iter_mut().enumerate().take(p.win.kernel_h) {
+        let iy = p.win.input_row(oy, ky, p.in_h);
         *slot = iy.map(|iy| &image[iy * row_len..(iy + 1) * row_len]);
     }
 }
@@ -249,7 +207,7 @@ pub(crate) mod simd {
             input_rows(p, &input[b * image_in..(b + 1) * image_in], oy, &mut rows);
             let res = residual.map(|x| &x[r * row_out..(r + 1) * row_out]);
             let at = (r - r0) * row_out;
-            row::<S>(&g, &rows[..p.kernel_h], weights, bias, res, &mut output[at..at + row_out], &clamp);
+            row::<S>(&g, &rows[..p.win.kernel_h], weights, bias, res, &mut output[at..at + row_out], &clamp);
         }
         if sigmoid_pass {
             for o in output.iter_mut() {
@@ -276,7 +234,7 @@ pub(crate) mod simd {
         let mut c0 = 0;
         while c0 < c {
             let w = S::LANES.min(c - c0);
-            match g.kernel_w {
+            match g.win.kernel_w {
                 3 => block::<S, 3>(g, rows, weights, bias, residual, out, clamp, c0, w, lo, hi),
                 5 => block::<S, 5>(g, rows, weights, bias, residual, out, clamp, c0, w, lo, hi),
                 _ => block::<S, 0>(g, rows, weights, bias, residual, out, clamp, c0, w, lo, hi),
@@ -356,8 +314,9 @@ pub(crate) mod simd {
             let mut acc = e.bv;
             for ky in 0..KH {
                 for kx in 0..KW {
-                    let Some(ix) =
-                        (ox * g.stride_w + kx * g.dilation_w).checked_sub(g.pad_left).filter(|&ix| ix < g.in_w)
+                    let Some(ix) = (ox * g.win.stride_w + kx * g.win.dilation_w)
+                        .checked_sub(g.win.pad_left)
+                        .filter(|&ix| ix < g.in_w)
                     else {
                         continue;
                     };
@@ -369,13 +328,13 @@ pub(crate) mod simd {
         if lo >= hi {
             return;
         }
-        let step = g.dilation_w * c;
+        let step = g.win.dilation_w * c;
         if w == S::LANES {
             // The furthest element the sweep reads in any row: the last tap of column hi - 1.
-            let last = ((hi - 1) * g.stride_w - g.pad_left + (KW - 1) * g.dilation_w) * c + c0 + S::LANES;
+            let last = ((hi - 1) * g.win.stride_w - g.win.pad_left + (KW - 1) * g.win.dilation_w) * c + c0 + S::LANES;
             assert!(rows.iter().all(|r| r.len() >= last), "depthwise: interior sweep out of bounds");
             for ox in lo..hi {
-                let x0 = (ox * g.stride_w - g.pad_left) * c + c0;
+                let x0 = (ox * g.win.stride_w - g.win.pad_left) * c + c0;
                 let mut acc = e.bv;
                 for ky in 0..KH {
                     let base = rows[ky].as_ptr().wrapping_add(x0);
@@ -390,7 +349,7 @@ pub(crate) mod simd {
             }
         } else {
             for ox in lo..hi {
-                let x0 = (ox * g.stride_w - g.pad_left) * c + c0;
+                let x0 = (ox * g.win.stride_w - g.win.pad_left) * c + c0;
                 let mut acc = e.bv;
                 for ky in 0..KH {
                     for kx in 0..KW {
@@ -416,12 +375,13 @@ pub(crate) mod simd {
     /// An output column near the edges: taps checked one by one.
     #[inline(always)]
     fn edge<S: Simd>(e: &Edge<S>, ox: usize, out: &mut [f32]) {
-        let (g, c, kw) = (e.g, e.g.channels, e.g.kernel_w);
+        let (g, c, kw) = (e.g, e.g.channels, e.g.win.kernel_w);
         let mut acc = e.bv;
         for (ky, row) in e.rows.iter().enumerate() {
             let Some(row) = row else { continue };
             for kx in 0..kw {
-                let Some(ix) = (ox * g.stride_w + kx * g.dilation_w).checked_sub(g.pad_left).filter(|&ix| ix < g.in_w)
+                let Some(ix) =
+                    (ox * g.win.stride_w + kx * g.win.dilation_w).checked_sub(g.win.pad_left).filter(|&ix| ix < g.in_w)
                 else {
                     continue;
                 };

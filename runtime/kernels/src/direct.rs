@@ -6,8 +6,8 @@
 
 use crate::act::Act;
 use crate::cpu::Cpu;
-use crate::depthwise::Depthwise;
 use crate::threads::Threads;
+use crate::window::Window;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Conv2d {
@@ -19,14 +19,7 @@ pub struct Conv2d {
     pub out_w: usize,
     pub out_c: usize,
     pub groups: usize,
-    pub kernel_h: usize,
-    pub kernel_w: usize,
-    pub stride_h: usize,
-    pub stride_w: usize,
-    pub dilation_h: usize,
-    pub dilation_w: usize,
-    pub pad_top: usize,
-    pub pad_left: usize,
+    pub win: Window,
     pub act: Act,
     /// The input is NCHW (the caller's image as torch declares it) rather than NHWC: the first
     /// conv then reads it in place, with no layout copy before it.
@@ -50,7 +43,7 @@ impl Conv2d {
         self.batch * self.out_h * self.out_w * self.out_c
     }
     pub fn weights_len(&self) -> usize {
-        self.kernel_h * self.kernel_w * self.in_c * (self.out_c / self.groups.max(1))
+        self.win.kernel_h * self.win.kernel_w * self.in_c * (self.out_c / self.groups.max(1))
     }
 }
 
@@ -78,7 +71,7 @@ pub fn conv2d_parallel(
     output: &mut [f32],
 ) {
     assert!(p.groups > 0 && p.in_c.is_multiple_of(p.groups) && p.out_c.is_multiple_of(p.groups), "conv2d: groups");
-    assert!(p.stride_h > 0 && p.stride_w > 0 && p.dilation_h > 0 && p.dilation_w > 0, "conv2d: zero stride");
+    assert!(p.win.is_valid(), "conv2d: zero stride");
     assert_eq!(input.len(), p.input_len(), "conv2d: input");
     assert_eq!(output.len(), p.output_len(), "conv2d: output");
     assert_eq!(weights.len(), p.weights_len(), "conv2d: weights");
@@ -110,19 +103,20 @@ fn scalar(
     for r in r0..r1 {
         let (b, oy) = (r / p.out_h, r % p.out_h);
         {
-            let ky = Depthwise::taps(oy, p.stride_h, p.dilation_h, p.pad_top, p.in_h, p.kernel_h);
+            let ky = p.win.taps_y(oy, p.in_h);
             for ox in 0..p.out_w {
-                let kx = Depthwise::taps(ox, p.stride_w, p.dilation_w, p.pad_left, p.in_w, p.kernel_w);
+                let kx = p.win.taps_x(ox, p.in_w);
                 let at = (r * p.out_w + ox) * p.out_c;
                 let out = &mut output[(at - r0 * p.out_w * p.out_c)..][..p.out_c];
                 out.copy_from_slice(bias);
                 for g in 0..p.groups {
                     let out = &mut out[g * cog..][..cog];
                     for y in ky.clone() {
-                        let iy = oy * p.stride_h + y * p.dilation_h - p.pad_top;
+                        let iy = oy * p.win.stride_h + y * p.win.dilation_h - p.win.pad_top;
                         for x in kx.clone() {
-                            let ix = ox * p.stride_w + x * p.dilation_w - p.pad_left;
-                            let w = &weights[(((g * p.kernel_h + y) * p.kernel_w + x) * cig) * cog..][..cig * cog];
+                            let ix = ox * p.win.stride_w + x * p.win.dilation_w - p.win.pad_left;
+                            let w =
+                                &weights[(((g * p.win.kernel_h + y) * p.win.kernel_w + x) * cig) * cog..][..cig * cog];
                             for ci in 0..cig {
                                 let v = input[p.input_at(b, iy, ix, g * cig + ci)];
                                 for (o, &wv) in out.iter_mut().zip(&w[ci * cog..][..cog]) {
@@ -152,7 +146,6 @@ use simd::*;
 mod simd {
     use super::Conv2d;
     use crate::act::AffineClamp;
-    use crate::depthwise::Depthwise;
     use crate::x86::Simd;
 
     struct Ctx<'a> {
@@ -187,14 +180,7 @@ mod simd {
         let cog = p.out_c / p.groups;
         let (clamp, sigmoid_pass) = p.act.for_simd();
         // Columns whose every tap lies inside the input row.
-        let lo = p.pad_left.div_ceil(p.stride_w).min(p.out_w);
-        let span = (p.kernel_w - 1) * p.dilation_w;
-        let hi = if p.in_w + p.pad_left > span {
-            ((p.in_w + p.pad_left - span - 1) / p.stride_w + 1).min(p.out_w)
-        } else {
-            0
-        }
-        .max(lo);
+        let (lo, hi) = p.win.interior_x(p.in_w, p.out_w);
         for r in r0..r1 {
             let (b, oy) = (r / p.out_h, r % p.out_h);
             {
@@ -246,17 +232,17 @@ mod simd {
         let bias: [S::V; NV] =
             core::array::from_fn(|v| S::load_n(&c.bias[c.g * cog + c.m0 + v * S::LANES..], widths[v]));
         let mut acc = [bias; N];
-        let ky = Depthwise::taps(c.oy, p.stride_h, p.dilation_h, p.pad_top, p.in_h, p.kernel_h);
-        let kx = Depthwise::taps(ox, p.stride_w, p.dilation_w, p.pad_left, p.in_w, p.kernel_w);
+        let ky = p.win.taps_y(c.oy, p.in_h);
+        let kx = p.win.taps_x(ox, p.in_w);
         for y in ky {
-            let iy = c.oy * p.stride_h + y * p.dilation_h - p.pad_top;
+            let iy = c.oy * p.win.stride_h + y * p.win.dilation_h - p.win.pad_top;
             for x in kx.clone() {
-                let wbase = (((c.g * p.kernel_h + y) * p.kernel_w + x) * cig) * cog + c.m0;
+                let wbase = (((c.g * p.win.kernel_h + y) * p.win.kernel_w + x) * cig) * cog + c.m0;
                 for ci in 0..cig {
                     let wv: [S::V; NV] =
                         core::array::from_fn(|v| S::load_n(&c.weights[wbase + ci * cog + v * S::LANES..], widths[v]));
                     for (px, a) in acc.iter_mut().enumerate() {
-                        let ix = (ox + px) * p.stride_w + x * p.dilation_w - p.pad_left;
+                        let ix = (ox + px) * p.win.stride_w + x * p.win.dilation_w - p.win.pad_left;
                         let xv = S::splat(c.input[p.input_at(c.b, iy, ix, c.g * cig + ci)]);
                         for v in 0..NV {
                             a[v] = S::fma(xv, wv[v], a[v]);

@@ -14,6 +14,7 @@ use crate::cpu::Cpu;
 use crate::depthwise::{Depthwise, MAX_KERNEL_H, RowGeometry};
 use crate::gemm::{Gemm, packed_b_len, padded};
 use crate::threads::Threads;
+use crate::window::Window;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct InvertedResidual {
@@ -28,14 +29,7 @@ pub struct InvertedResidual {
     pub expand_act: Act,
     pub out_h: usize,
     pub out_w: usize,
-    pub kernel_h: usize,
-    pub kernel_w: usize,
-    pub stride_h: usize,
-    pub stride_w: usize,
-    pub dilation_h: usize,
-    pub dilation_w: usize,
-    pub pad_top: usize,
-    pub pad_left: usize,
+    pub win: Window,
     pub dw_act: Act,
     pub out_c: usize,
     pub project_act: Act,
@@ -58,7 +52,7 @@ pub struct Weights<'a> {
 impl InvertedResidual {
     /// Expanded rows the ring holds: what one tile of output rows reads.
     pub const fn ring_rows(&self) -> usize {
-        (self.tile_rows - 1) * self.stride_h + (self.kernel_h - 1) * self.dilation_h + 1
+        self.win.rows_read(self.tile_rows)
     }
 
     /// f32 elements of scratch memory the block needs.
@@ -83,14 +77,7 @@ impl InvertedResidual {
             channels: self.hidden,
             out_h: self.out_h,
             out_w: self.out_w,
-            kernel_h: self.kernel_h,
-            kernel_w: self.kernel_w,
-            stride_h: self.stride_h,
-            stride_w: self.stride_w,
-            dilation_h: self.dilation_h,
-            dilation_w: self.dilation_w,
-            pad_top: self.pad_top,
-            pad_left: self.pad_left,
+            win: self.win,
             act: self.dw_act,
         }
     }
@@ -109,11 +96,8 @@ pub fn inverted_residual(
     output: &mut [f32],
     scratch: &mut [f32],
 ) {
-    assert!(
-        p.tile_rows > 0 && p.stride_h > 0 && p.stride_w > 0 && p.dilation_h > 0 && p.dilation_w > 0,
-        "fused: geometry"
-    );
-    assert!(p.kernel_h <= MAX_KERNEL_H, "fused: kernel taller than {MAX_KERNEL_H}");
+    assert!(p.tile_rows > 0 && p.win.is_valid(), "fused: geometry");
+    assert!(p.win.kernel_h <= MAX_KERNEL_H, "fused: kernel taller than {MAX_KERNEL_H}");
     assert!(p.expand || p.hidden == p.in_c, "fused: without expansion the depthwise takes the input channels");
     assert_eq!(input.len(), p.input_len(), "fused: input");
     assert_eq!(output.len(), p.output_len(), "fused: output");
@@ -122,7 +106,7 @@ pub fn inverted_residual(
         assert_eq!(w.expand.len(), packed_b_len(p.in_c, p.hidden), "fused: expand weights");
         assert_eq!(w.expand_bias.len(), padded(p.hidden), "fused: expand bias");
     }
-    assert_eq!(w.depthwise.len(), p.kernel_h * p.kernel_w * p.hidden, "fused: depthwise weights");
+    assert_eq!(w.depthwise.len(), p.win.kernel_h * p.win.kernel_w * p.hidden, "fused: depthwise weights");
     assert_eq!(w.depthwise_bias.len(), p.hidden, "fused: depthwise bias");
     assert_eq!(w.project.len(), packed_b_len(p.hidden, p.out_c), "fused: project weights");
     assert_eq!(w.project_bias.len(), padded(p.out_c), "fused: project bias");
@@ -168,11 +152,9 @@ fn body(
             let t = p.tile_rows.min(last - oy0);
             if p.expand {
                 // Input rows the tile reads: up to the last tap of its last output row.
-                let end = ((oy0 + t - 1) * p.stride_h + (p.kernel_h - 1) * p.dilation_h + 1)
-                    .saturating_sub(p.pad_top)
-                    .min(p.in_h);
+                let end = (oy0 * p.win.stride_h + p.win.rows_read(t)).saturating_sub(p.win.pad_top).min(p.in_h);
                 // Rows before the tile's first needed row are never read again: skip them.
-                next = next.max((oy0 * p.stride_h).saturating_sub(p.pad_top));
+                next = next.max((oy0 * p.win.stride_h).saturating_sub(p.win.pad_top));
                 while next < end {
                     // A run of rows whose ring slots are contiguous, expanded by one GEMM.
                     let slot = next % ring_rows;
@@ -195,8 +177,8 @@ fn body(
             let mut rows: [Option<&[f32]>; MAX_KERNEL_H] = [None; MAX_KERNEL_H];
             for r in 0..t {
                 let oy = oy0 + r;
-                for (ky, slot) in rows.iter_mut().enumerate().take(p.kernel_h) {
-                    let iy = (oy * p.stride_h + ky * p.dilation_h).checked_sub(p.pad_top).filter(|&iy| iy < p.in_h);
+                for (ky, slot) in rows.iter_mut().enumerate().take(p.win.kernel_h) {
+                    let iy = p.win.input_row(oy, ky, p.in_h);
                     *slot = iy.map(|iy| {
                         if p.expand {
                             let s = iy % ring_rows;
@@ -209,7 +191,7 @@ fn body(
                 crate::depthwise::row(
                     cpu,
                     &g,
-                    &rows[..p.kernel_h],
+                    &rows[..p.win.kernel_h],
                     w.depthwise,
                     w.depthwise_bias,
                     &mut tile[r * row_mid..(r + 1) * row_mid],

@@ -29,6 +29,7 @@ pub mod pool;
 pub mod softmax;
 pub mod threads;
 pub mod weights;
+pub mod window;
 
 #[cfg(target_arch = "x86_64")]
 mod x86;
@@ -36,3 +37,4 @@ mod x86;
 pub use act::Act;
 pub use cpu::{Cpu, SimdLevel};
 pub use threads::Threads;
+pub use window::Window;

@@ -1,7 +1,7 @@
 //! Pooling over NHWC images: max and average windows, and the global average.
 
 use crate::cpu::Cpu;
-use crate::depthwise::Depthwise;
+use crate::window::Window;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PoolKind {
@@ -20,14 +20,7 @@ pub struct Pool2d {
     pub channels: usize,
     pub out_h: usize,
     pub out_w: usize,
-    pub kernel_h: usize,
-    pub kernel_w: usize,
-    pub stride_h: usize,
-    pub stride_w: usize,
-    pub dilation_h: usize,
-    pub dilation_w: usize,
-    pub pad_top: usize,
-    pub pad_left: usize,
+    pub win: Window,
     pub pad_bottom: usize,
     pub pad_right: usize,
     pub kind: PoolKind,
@@ -42,8 +35,8 @@ impl Pool2d {
                 let start = o * s;
                 (start + k).min(size) - start
             };
-            span(oy, self.stride_h, self.kernel_h, self.in_h + self.pad_top + self.pad_bottom)
-                * span(ox, self.stride_w, self.kernel_w, self.in_w + self.pad_left + self.pad_right)
+            span(oy, self.win.stride_h, self.win.kernel_h, self.in_h + self.win.pad_top + self.pad_bottom)
+                * span(ox, self.win.stride_w, self.win.kernel_w, self.in_w + self.win.pad_left + self.pad_right)
         } else {
             taps_y * taps_x
         };
@@ -55,7 +48,7 @@ pub fn pool2d(cpu: Cpu, p: &Pool2d, input: &[f32], output: &mut [f32]) {
     let c = p.channels;
     assert_eq!(input.len(), p.batch * p.in_h * p.in_w * c, "pool2d: input");
     assert_eq!(output.len(), p.batch * p.out_h * p.out_w * c, "pool2d: output");
-    assert!(p.stride_h > 0 && p.stride_w > 0 && p.dilation_h > 0 && p.dilation_w > 0, "pool2d: zero stride");
+    assert!(p.win.is_valid(), "pool2d: zero stride");
     dispatch!(cpu, pool_entry, pool_scalar(p, input, output), (p, input, output));
 }
 
@@ -63,15 +56,15 @@ fn pool_scalar(p: &Pool2d, input: &[f32], output: &mut [f32]) {
     let c = p.channels;
     for b in 0..p.batch {
         for oy in 0..p.out_h {
-            let ky = Depthwise::taps(oy, p.stride_h, p.dilation_h, p.pad_top, p.in_h, p.kernel_h);
+            let ky = p.win.taps_y(oy, p.in_h);
             for ox in 0..p.out_w {
-                let kx = Depthwise::taps(ox, p.stride_w, p.dilation_w, p.pad_left, p.in_w, p.kernel_w);
+                let kx = p.win.taps_x(ox, p.in_w);
                 let out = &mut output[((b * p.out_h + oy) * p.out_w + ox) * c..][..c];
                 out.fill(if p.kind == PoolKind::Max { f32::NEG_INFINITY } else { 0.0 });
                 for y in ky.clone() {
-                    let iy = oy * p.stride_h + y * p.dilation_h - p.pad_top;
+                    let iy = oy * p.win.stride_h + y * p.win.dilation_h - p.win.pad_top;
                     for x in kx.clone() {
-                        let ix = ox * p.stride_w + x * p.dilation_w - p.pad_left;
+                        let ix = ox * p.win.stride_w + x * p.win.dilation_w - p.win.pad_left;
                         let src = &input[((b * p.in_h + iy) * p.in_w + ix) * c..][..c];
                         match p.kind {
                             PoolKind::Max => out.iter_mut().zip(src).for_each(|(o, &v)| *o = o.max(v)),
@@ -140,7 +133,6 @@ use simd::*;
 #[cfg(target_arch = "x86_64")]
 mod simd {
     use super::{GlobalPool, Pool2d, PoolKind, mean_rows_body};
-    use crate::depthwise::Depthwise;
     use crate::x86::Simd;
 
     /// Channel vectors of every output pixel: max or sum over the taps inside the input.
@@ -149,18 +141,18 @@ mod simd {
         let c = p.channels;
         for b in 0..p.batch {
             for oy in 0..p.out_h {
-                let ky = Depthwise::taps(oy, p.stride_h, p.dilation_h, p.pad_top, p.in_h, p.kernel_h);
+                let ky = p.win.taps_y(oy, p.in_h);
                 for ox in 0..p.out_w {
-                    let kx = Depthwise::taps(ox, p.stride_w, p.dilation_w, p.pad_left, p.in_w, p.kernel_w);
+                    let kx = p.win.taps_x(ox, p.in_w);
                     let at = ((b * p.out_h + oy) * p.out_w + ox) * c;
                     let mut c0 = 0;
                     while c0 < c {
                         let w = S::LANES.min(c - c0);
                         let mut acc = S::splat(if p.kind == PoolKind::Max { f32::NEG_INFINITY } else { 0.0 });
                         for y in ky.clone() {
-                            let iy = oy * p.stride_h + y * p.dilation_h - p.pad_top;
+                            let iy = oy * p.win.stride_h + y * p.win.dilation_h - p.win.pad_top;
                             for x in kx.clone() {
-                                let ix = ox * p.stride_w + x * p.dilation_w - p.pad_left;
+                                let ix = ox * p.win.stride_w + x * p.win.dilation_w - p.win.pad_left;
                                 let v = S::load_n(&input[((b * p.in_h + iy) * p.in_w + ix) * c + c0..], w);
                                 acc = if p.kind == PoolKind::Max { S::max(acc, v) } else { S::add(acc, v) };
                             }
