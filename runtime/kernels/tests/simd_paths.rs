@@ -51,6 +51,18 @@ fn assert_close(got: &[f32], want: &[f32], what: &str) {
     }
 }
 
+/// Runs `kernel` (writing `len` outputs) on the scalar path and on every SIMD path of this CPU,
+/// and checks that they agree.
+fn paths_agree(len: usize, what: impl std::fmt::Display, kernel: impl Fn(Cpu, &mut [f32])) {
+    let mut want = vec![0.0; len];
+    kernel(Cpu::scalar(), &mut want);
+    for cpu in levels() {
+        let mut got = vec![f32::NAN; len];
+        kernel(cpu, &mut got);
+        assert_close(&got, &want, &format!("{what} on {:?}", cpu.level()));
+    }
+}
+
 #[test]
 fn gemm_paths_agree() {
     let mut r = Rng(0x1234_5678_9abc_def1);
@@ -66,13 +78,9 @@ fn gemm_paths_agree() {
             v
         });
         let res = (r.below(2) == 0).then(|| r.values(p.m * p.n));
-        let mut want = vec![0.0; p.m * p.n];
-        gemm(Cpu::scalar(), &p, &a, &b, bias.as_deref(), res.as_deref(), &mut want);
-        for cpu in levels() {
-            let mut got = vec![f32::NAN; p.m * p.n];
-            gemm(cpu, &p, &a, &b, bias.as_deref(), res.as_deref(), &mut got);
-            assert_close(&got, &want, &format!("case {case} {p:?} on {:?}", cpu.level()));
-        }
+        paths_agree(p.m * p.n, format!("case {case} {p:?}"), |cpu, out| {
+            gemm(cpu, &p, &a, &b, bias.as_deref(), res.as_deref(), out)
+        });
     }
 }
 
@@ -117,13 +125,9 @@ fn depthwise_paths_agree() {
         let w = r.values(kh * kw * p.channels);
         let b = r.values(p.channels);
         let res = (r.below(2) == 0).then(|| r.values(p.output_len()));
-        let mut want = vec![0.0; p.output_len()];
-        depthwise(Cpu::scalar(), &p, &x, &w, &b, res.as_deref(), &mut want);
-        for cpu in levels() {
-            let mut got = vec![f32::NAN; p.output_len()];
-            depthwise(cpu, &p, &x, &w, &b, res.as_deref(), &mut got);
-            assert_close(&got, &want, &format!("case {case} {p:?} on {:?}", cpu.level()));
-        }
+        paths_agree(p.output_len(), format!("case {case} {p:?}"), |cpu, out| {
+            depthwise(cpu, &p, &x, &w, &b, res.as_deref(), out)
+        });
     }
 }
 
@@ -163,13 +167,9 @@ fn conv2d_paths_agree() {
         let w = r.values(p.weights_len());
         let b = r.values(out_c);
         let res = (r.below(2) == 0).then(|| r.values(p.output_len()));
-        let mut want = vec![0.0; p.output_len()];
-        conv2d(Cpu::scalar(), &p, &x, &w, &b, res.as_deref(), &mut want);
-        for cpu in levels() {
-            let mut got = vec![f32::NAN; p.output_len()];
-            conv2d(cpu, &p, &x, &w, &b, res.as_deref(), &mut got);
-            assert_close(&got, &want, &format!("case {case} {p:?} on {:?}", cpu.level()));
-        }
+        paths_agree(p.output_len(), format!("case {case} {p:?}"), |cpu, out| {
+            conv2d(cpu, &p, &x, &w, &b, res.as_deref(), out)
+        });
     }
 }
 
