@@ -207,13 +207,57 @@ mod simd {
         }
     }
 
+    /// Most filter taps (kernel rows × columns × input channels of a group) an interior tile
+    /// walks from a precomputed list; wider filters take the general path.
+    const MAX_TAPS: usize = 64;
+
+    /// One filter tap of an output row: where its weights start, and where its input sits
+    /// relative to the first input a pixel's window touches in its first valid kernel row.
+    #[derive(Clone, Copy, Default)]
+    struct Tap {
+        weight: usize,
+        input: usize,
+    }
+
+    /// Input strides: between kernel rows, kernel columns, input channels and neighbouring
+    /// output pixels.
+    fn strides(p: &Conv2d) -> (usize, usize, usize, usize) {
+        let (row, col, channel) =
+            if p.input_nchw { (p.in_w, 1, p.in_h * p.in_w) } else { (p.in_w * p.in_c, p.in_c, 1) };
+        (row * p.win.dilation_h, col * p.win.dilation_w, channel, col * p.win.stride_w)
+    }
+
     /// All output columns of one row for NV vectors of output channels: interior columns PX at
     /// a time (they share every weight load), the rest one by one.
     #[inline(always)]
     fn columns<S: Simd, const NV: usize, const PX: usize>(c: &Ctx, lo: usize, hi: usize, out: &mut [f32]) {
+        let p = c.p;
+        let (cig, cog) = (p.in_c / p.groups, p.out_c / p.groups);
+        let ky = p.win.taps_y(c.oy, p.in_h);
+        // The taps every interior pixel of this row reads, listed once for the row.
+        let (row_step, col_step, channel_step, _) = strides(p);
+        let mut taps = [Tap::default(); MAX_TAPS];
+        let count = ky.len() * p.win.kernel_w * cig;
+        if count <= MAX_TAPS {
+            let mut t = 0;
+            for y in ky.clone() {
+                for x in 0..p.win.kernel_w {
+                    let wbase = (((c.g * p.win.kernel_h + y) * p.win.kernel_w + x) * cig) * cog + c.m0;
+                    for ci in 0..cig {
+                        let input = (y - ky.start) * row_step + x * col_step + ci * channel_step;
+                        taps[t] = Tap { weight: wbase + ci * cog, input };
+                        t += 1;
+                    }
+                }
+            }
+        }
+        let taps = &taps[..count.min(MAX_TAPS)];
         let mut ox = 0;
-        while ox < c.p.out_w {
-            if ox >= lo && ox + PX <= hi {
+        while ox < p.out_w {
+            if ox >= lo && ox + PX <= hi && count <= MAX_TAPS && c.width == NV * S::LANES {
+                tile::<S, NV, PX>(c, ox, taps, out);
+                ox += PX;
+            } else if ox >= lo && ox + PX <= hi {
                 pixels::<S, NV, PX>(c, ox, out);
                 ox += PX;
             } else {
@@ -223,27 +267,69 @@ mod simd {
         }
     }
 
-    /// Output pixels ox..ox+N (all interior when N > 1), NV vectors of channels from m0.
+    /// Interior output pixels ox..ox+N with full vectors of output channels, walking the row's
+    /// tap list: no bounds on the window to work out, one weight load per tap shared by N pixels.
+    #[inline(always)]
+    fn tile<S: Simd, const NV: usize, const N: usize>(c: &Ctx, ox: usize, taps: &[Tap], out: &mut [f32]) {
+        let p = c.p;
+        let cig = p.in_c / p.groups;
+        let (_, _, _, pixel_step) = strides(p);
+        let iy = c.oy * p.win.stride_h + p.win.taps_y(c.oy, p.in_h).start * p.win.dilation_h - p.win.pad_top;
+        let first = p.input_at(c.b, iy, ox * p.win.stride_w - p.win.pad_left, c.g * cig);
+        let input = &c.input[first..];
+        let mut acc = [[S::splat(0.0); NV]; N];
+        for v in 0..NV {
+            acc[0][v] = S::load(&c.bias[c.g * (p.out_c / p.groups) + c.m0 + v * S::LANES..]);
+        }
+        for px in 1..N {
+            acc[px] = acc[0];
+        }
+        for t in taps {
+            let mut wv = [S::splat(0.0); NV];
+            for v in 0..NV {
+                wv[v] = S::load(&c.weights[t.weight + v * S::LANES..]);
+            }
+            for (px, a) in acc.iter_mut().enumerate() {
+                let xv = S::splat(input[t.input + px * pixel_step]);
+                for v in 0..NV {
+                    a[v] = S::fma(xv, wv[v], a[v]);
+                }
+            }
+        }
+        store::<S, NV, N>(c, ox, &acc, out);
+    }
+
+    /// Output pixels ox..ox+N (all interior when N > 1), NV vectors of channels from m0, for
+    /// any filter and channel count.
     #[inline(always)]
     fn pixels<S: Simd, const NV: usize, const N: usize>(c: &Ctx, ox: usize, out: &mut [f32]) {
         let p = c.p;
         let (cig, cog) = (p.in_c / p.groups, p.out_c / p.groups);
-        let widths: [usize; NV] = core::array::from_fn(|v| (c.width - v * S::LANES).min(S::LANES));
-        let bias: [S::V; NV] =
-            core::array::from_fn(|v| S::load_n(&c.bias[c.g * cog + c.m0 + v * S::LANES..], widths[v]));
+        let mut widths = [0; NV];
+        let mut bias = [S::splat(0.0); NV];
+        for v in 0..NV {
+            widths[v] = (c.width - v * S::LANES).min(S::LANES);
+            bias[v] = S::load_n(&c.bias[c.g * cog + c.m0 + v * S::LANES..], widths[v]);
+        }
         let mut acc = [bias; N];
         let ky = p.win.taps_y(c.oy, p.in_h);
         let kx = p.win.taps_x(ox, p.in_w);
+        let (_, _, channel_step, pixel_step) = strides(p);
         for y in ky {
             let iy = c.oy * p.win.stride_h + y * p.win.dilation_h - p.win.pad_top;
             for x in kx.clone() {
                 let wbase = (((c.g * p.win.kernel_h + y) * p.win.kernel_w + x) * cig) * cog + c.m0;
+                let ix = ox * p.win.stride_w + x * p.win.dilation_w - p.win.pad_left;
+                // The inputs this tap reads, from pixel 0 of channel 0 to pixel N-1 of the last.
+                let first = p.input_at(c.b, iy, ix, c.g * cig);
+                let taps = &c.input[first..=first + (cig - 1) * channel_step + (N - 1) * pixel_step];
                 for ci in 0..cig {
-                    let wv: [S::V; NV] =
-                        core::array::from_fn(|v| S::load_n(&c.weights[wbase + ci * cog + v * S::LANES..], widths[v]));
+                    let mut wv = [S::splat(0.0); NV];
+                    for v in 0..NV {
+                        wv[v] = S::load_n(&c.weights[wbase + ci * cog + v * S::LANES..], widths[v]);
+                    }
                     for (px, a) in acc.iter_mut().enumerate() {
-                        let ix = (ox + px) * p.win.stride_w + x * p.win.dilation_w - p.win.pad_left;
-                        let xv = S::splat(c.input[p.input_at(c.b, iy, ix, c.g * cig + ci)]);
+                        let xv = S::splat(taps[ci * channel_step + px * pixel_step]);
                         for v in 0..NV {
                             a[v] = S::fma(xv, wv[v], a[v]);
                         }
@@ -251,16 +337,25 @@ mod simd {
                 }
             }
         }
+        store::<S, NV, N>(c, ox, &acc, out);
+    }
+
+    /// The epilogue of pixels ox..ox+N: residual, activation, store.
+    #[inline(always)]
+    fn store<S: Simd, const NV: usize, const N: usize>(c: &Ctx, ox: usize, acc: &[[S::V; NV]; N], out: &mut [f32]) {
+        let p = c.p;
+        let cog = p.out_c / p.groups;
         for (px, a) in acc.iter().enumerate() {
             let at = ((c.b * p.out_h + c.oy - c.r0) * p.out_w + ox + px) * p.out_c + c.g * cog + c.m0;
             let res_at = at + c.r0 * p.out_w * p.out_c;
             for v in 0..NV {
+                let width = (c.width - v * S::LANES).min(S::LANES);
                 let (at, res_at) = (at + v * S::LANES, res_at + v * S::LANES);
                 let mut y = a[v];
                 if let Some(r) = c.residual {
-                    y = S::add(y, S::load_n(&r[res_at..], widths[v]));
+                    y = S::add(y, S::load_n(&r[res_at..], width));
                 }
-                S::store_n(&mut out[at..], widths[v], S::activate(y, c.clamp));
+                S::store_n(&mut out[at..], width, S::activate(y, c.clamp));
             }
         }
     }

@@ -136,10 +136,12 @@ fn conv2d_paths_agree() {
     let mut r = Rng(0x5eed_5eed_1357_2468);
     for case in 0..150 {
         let groups = [1, 1, 2, 3][r.below(4)];
-        let (in_c, out_c) = (groups * (1 + r.below(6)), groups * (1 + r.below(24)));
+        // Multiples of 16 output channels take the full-vector tile path on both SIMD levels.
+        let out_per_group = [1 + r.below(24), 16, 32, 48][r.below(4)];
+        let (in_c, out_c) = (groups * (1 + r.below(6)), groups * out_per_group);
         let (kh, kw) = ([1, 3, 5][r.below(3)], [1, 3, 5][r.below(3)]);
         let (sh, sw) = ([1, 2][r.below(2)], [1, 2][r.below(2)]);
-        let (in_h, in_w) = (kh + r.below(9), kw + r.below(9));
+        let (in_h, in_w) = (kh + r.below(9), kw + r.below(30));
         let (pt, pl) = (r.below(kh), r.below(kw));
         let p = Conv2d {
             batch: 1 + r.below(2),
