@@ -64,6 +64,7 @@ fn bench_depthwise(c: &mut Criterion) {
         (14, 576, 1, 3),
         (7, 960, 1, 3),
         (14, 480, 1, 5),
+        (7, 576, 1, 5),
     ];
     let mut g = c.benchmark_group("depthwise");
     for (size, ch, s, k) in shapes {

@@ -261,9 +261,11 @@ pub(crate) mod simd {
     ) {
         let bv = S::load_n(&bias[c0..], w);
         let e = Edge { g, rows, weights, residual, clamp, c0, w, bv };
-        match (rows.len(), KW) {
-            (3, 3) => sweep::<S, 3, 3>(&e, lo, hi, out),
-            (5, 5) => sweep::<S, 5, 5>(&e, lo, hi, out),
+        match (rows.len(), KW, w == S::LANES) {
+            (3, 3, true) => sweep::<S, 3, 3, true>(&e, lo, hi, out),
+            (3, 3, false) => sweep::<S, 3, 3, false>(&e, lo, hi, out),
+            (5, 5, true) => sweep::<S, 5, 5, true>(&e, lo, hi, out),
+            (5, 5, false) => sweep::<S, 5, 5, false>(&e, lo, hi, out),
             _ => {
                 for ox in 0..g.out_w {
                     edge::<S>(&e, ox, out);
@@ -286,80 +288,116 @@ pub(crate) mod simd {
         bv: S::V,
     }
 
-    /// A whole output row for one channel block, with the block's KH x KW taps in registers:
-    /// the edge columns check each tap, the interior ones (lo..hi) do not. A kernel row that
-    /// falls in the padding gets zero taps and borrows another row, so the interior loop has no
-    /// branch. Interior loads are unchecked after one bounds check for the sweep.
+    /// Output columns computed together: each has its own accumulator, so that their FMA
+    /// chains overlap (one column alone would wait on the FMA latency at every tap).
+    const COLUMNS: usize = 4;
+
+    /// A whole output row for one channel block, COLUMNS columns at a time (the last block
+    /// overlaps the one before it rather than leaving a tail: recomputing a column writes the
+    /// same values). Blocks inside `lo..hi` load without checks; blocks touching the padding
+    /// read zeros for the taps that fall outside the row.
     #[inline(always)]
-    fn sweep<S: Simd, const KH: usize, const KW: usize>(e: &Edge<S>, lo: usize, hi: usize, out: &mut [f32]) {
-        let (g, c, c0, w) = (e.g, e.g.channels, e.c0, e.w);
-        let Some(any_row) = e.rows.iter().flatten().next().copied() else {
-            // Every kernel row is padding: the output is the bias.
+    fn sweep<S: Simd, const KH: usize, const KW: usize, const FULL: bool>(
+        e: &Edge<S>,
+        lo: usize,
+        hi: usize,
+        out: &mut [f32],
+    ) {
+        let (g, c) = (e.g, e.g.channels);
+        assert!(e.rows.iter().flatten().all(|r| r.len() >= g.in_w * c), "depthwise: short input row");
+        // Small filters stay in registers for the whole row; larger ones (5x5: 25 vectors) would
+        // not fit beside the accumulators and are loaded a kernel row at a time.
+        let mut taps = [[S::splat(0.0); KW]; KH];
+        if KH * KW <= HELD_TAPS {
+            for (ky, row) in taps.iter_mut().enumerate() {
+                for (kx, t) in row.iter_mut().enumerate() {
+                    *t = S::load_n(&e.weights[(ky * KW + kx) * e.g.channels + e.c0..], e.w);
+                }
+            }
+        }
+        if g.out_w < COLUMNS {
             for ox in 0..g.out_w {
-                edge::<S>(e, ox, out);
+                columns::<S, KH, KW, 1, FULL, true>(e, &taps, ox, out);
             }
             return;
-        };
-        let rows: [&[f32]; KH] = core::array::from_fn(|ky| e.rows[ky].unwrap_or(any_row));
-        let mut wt = [[S::splat(0.0); KW]; KH];
-        for (ky, taps) in wt.iter_mut().enumerate() {
-            if e.rows[ky].is_some() {
-                for (kx, t) in taps.iter_mut().enumerate() {
+        }
+        let mut ox = 0;
+        loop {
+            let start = ox.min(g.out_w - COLUMNS);
+            if start >= lo && start + COLUMNS <= hi {
+                columns::<S, KH, KW, COLUMNS, FULL, false>(e, &taps, start, out);
+            } else {
+                columns::<S, KH, KW, COLUMNS, FULL, true>(e, &taps, start, out);
+            }
+            if start + COLUMNS == g.out_w {
+                break;
+            }
+            ox += COLUMNS;
+        }
+    }
+
+    /// Output columns ox..ox+N of one channel block, one kernel row's taps at a time in
+    /// registers. `FULL`: the block is a whole vector (`w == LANES`). `CHECKED`: some tap may
+    /// fall outside the row (it then reads zeros).
+    #[inline(always)]
+    fn columns<S: Simd, const KH: usize, const KW: usize, const N: usize, const FULL: bool, const CHECKED: bool>(
+        e: &Edge<S>,
+        taps: &[[S::V; KW]; KH],
+        ox: usize,
+        out: &mut [f32],
+    ) {
+        let (g, c, c0, w) = (e.g, e.g.channels, e.c0, e.w);
+        let zeros = [0f32; ZEROS];
+        // Input column of tap 0 of column ox (wrapping below zero: then it is padding), and the
+        // distances in the row between taps and between columns, in columns and in floats.
+        let ix0 = (ox * g.win.stride_w).wrapping_sub(g.win.pad_left);
+        let (tap, column) = (g.win.dilation_w, g.win.stride_w);
+        let (tap_step, column_step) = (tap * c, column * c);
+        let mut acc = [e.bv; N];
+        for ky in 0..KH {
+            let Some(row) = e.rows[ky] else { continue };
+            let mut wt = taps[ky];
+            if KH * KW > HELD_TAPS {
+                for (kx, t) in wt.iter_mut().enumerate() {
                     *t = S::load_n(&e.weights[(ky * KW + kx) * c + c0..], w);
                 }
             }
-        }
-        let edge_columns = (0..lo).chain(hi.max(lo)..g.out_w);
-        for ox in edge_columns {
-            let mut acc = e.bv;
-            for ky in 0..KH {
-                for kx in 0..KW {
-                    let Some(ix) = (ox * g.win.stride_w + kx * g.win.dilation_w)
-                        .checked_sub(g.win.pad_left)
-                        .filter(|&ix| ix < g.in_w)
-                    else {
-                        continue;
+            let base = row.as_ptr().wrapping_add(ix0.wrapping_mul(c).wrapping_add(c0));
+            for (kx, t) in wt.iter().enumerate() {
+                for (n, a) in acc.iter_mut().enumerate() {
+                    let v = if !CHECKED && FULL {
+                        // SAFETY: an unchecked block lies in lo..hi, where every tap is inside the
+                        // row: ix < in_w, so ix * c + c0 + LANES <= in_w * c <= row.len()
+                        // (asserted in `sweep`; the block is full, c0 + LANES <= c).
+                        unsafe { S::load_ptr(base.wrapping_add(kx * tap_step + n * column_step)) }
+                    } else {
+                        let ix = ix0.wrapping_add(kx * tap + n * column);
+                        let inside = !CHECKED || ix < g.in_w;
+                        if FULL {
+                            let src = if inside { row.as_ptr().wrapping_add(ix * c + c0) } else { zeros.as_ptr() };
+                            // SAFETY: either ix < in_w, so ix * c + c0 + LANES <= row.len() as
+                            // above, or src is `zeros`, which holds at least LANES f32.
+                            unsafe { S::load_ptr(src) }
+                        } else if inside {
+                            S::load_partial(&row[ix * c + c0..], w)
+                        } else {
+                            S::splat(0.0)
+                        }
                     };
-                    acc = S::fma(S::load_n(&rows[ky][ix * c + c0..], w), wt[ky][kx], acc);
+                    *a = S::fma(v, *t, *a);
                 }
             }
-            finish::<S>(e, acc, ox, out);
         }
-        if lo >= hi {
-            return;
-        }
-        let step = g.win.dilation_w * c;
-        if w == S::LANES {
-            // The furthest element the sweep reads in any row: the last tap of column hi - 1.
-            let last = ((hi - 1) * g.win.stride_w - g.win.pad_left + (KW - 1) * g.win.dilation_w) * c + c0 + S::LANES;
-            assert!(rows.iter().all(|r| r.len() >= last), "depthwise: interior sweep out of bounds");
-            for ox in lo..hi {
-                let x0 = (ox * g.win.stride_w - g.win.pad_left) * c + c0;
-                let mut acc = e.bv;
-                for ky in 0..KH {
-                    let base = rows[ky].as_ptr().wrapping_add(x0);
-                    for kx in 0..KW {
-                        // SAFETY: x0 + kx * step + LANES <= last <= rows[ky].len() for every
-                        // ox < hi (checked above; x0 grows with ox).
-                        let v = unsafe { S::load_ptr(base.add(kx * step)) };
-                        acc = S::fma(v, wt[ky][kx], acc);
-                    }
-                }
-                finish::<S>(e, acc, ox, out);
-            }
-        } else {
-            for ox in lo..hi {
-                let x0 = (ox * g.win.stride_w - g.win.pad_left) * c + c0;
-                let mut acc = e.bv;
-                for ky in 0..KH {
-                    for kx in 0..KW {
-                        acc = S::fma(S::load_partial(&rows[ky][x0 + kx * step..], w), wt[ky][kx], acc);
-                    }
-                }
-                finish::<S>(e, acc, ox, out);
-            }
+        for (n, a) in acc.iter().enumerate() {
+            finish::<S>(e, *a, ox + n, out);
         }
     }
+
+    /// Largest filter (in taps) whose taps stay in registers for a whole row.
+    const HELD_TAPS: usize = 9;
+
+    /// Length of the zero vector that padding taps read (the widest vector).
+    const ZEROS: usize = 16;
 
     /// Residual, activation, store.
     #[inline(always)]
