@@ -261,11 +261,18 @@ pub(crate) mod simd {
     ) {
         let bv = S::load_n(&bias[c0..], w);
         let e = Edge { g, rows, weights, residual, clamp, c0, w, bv };
-        match (rows.len(), KW, w == S::LANES) {
-            (3, 3, true) => sweep::<S, 3, 3, true>(&e, lo, hi, out),
-            (3, 3, false) => sweep::<S, 3, 3, false>(&e, lo, hi, out),
-            (5, 5, true) => sweep::<S, 5, 5, true>(&e, lo, hi, out),
-            (5, 5, false) => sweep::<S, 5, 5, false>(&e, lo, hi, out),
+        // Stride 1 and 2 without dilation get interior code that loads each input vector once
+        // per kernel row and reuses it for every tap that reads it.
+        let stride = if g.win.dilation_w == 1 && g.win.stride_w <= 2 { g.win.stride_w } else { 0 };
+        match (rows.len(), KW, w == S::LANES, stride) {
+            (3, 3, true, 1) => sweep::<S, 3, 3, true, 1>(&e, lo, hi, out),
+            (3, 3, true, 2) => sweep::<S, 3, 3, true, 2>(&e, lo, hi, out),
+            (3, 3, true, _) => sweep::<S, 3, 3, true, 0>(&e, lo, hi, out),
+            (3, 3, false, _) => sweep::<S, 3, 3, false, 0>(&e, lo, hi, out),
+            (5, 5, true, 1) => sweep::<S, 5, 5, true, 1>(&e, lo, hi, out),
+            (5, 5, true, 2) => sweep::<S, 5, 5, true, 2>(&e, lo, hi, out),
+            (5, 5, true, _) => sweep::<S, 5, 5, true, 0>(&e, lo, hi, out),
+            (5, 5, false, _) => sweep::<S, 5, 5, false, 0>(&e, lo, hi, out),
             _ => {
                 for ox in 0..g.out_w {
                     edge::<S>(&e, ox, out);
@@ -295,9 +302,10 @@ pub(crate) mod simd {
     /// A whole output row for one channel block, COLUMNS columns at a time (the last block
     /// overlaps the one before it rather than leaving a tail: recomputing a column writes the
     /// same values). Blocks inside `lo..hi` load without checks; blocks touching the padding
-    /// read zeros for the taps that fall outside the row.
+    /// read zeros for the taps that fall outside the row. `STRIDE` is the horizontal stride
+    /// when it is 1 or 2 and the kernel is not dilated (0 otherwise).
     #[inline(always)]
-    fn sweep<S: Simd, const KH: usize, const KW: usize, const FULL: bool>(
+    fn sweep<S: Simd, const KH: usize, const KW: usize, const FULL: bool, const STRIDE: usize>(
         e: &Edge<S>,
         lo: usize,
         hi: usize,
@@ -317,7 +325,7 @@ pub(crate) mod simd {
         }
         if g.out_w < COLUMNS {
             for ox in 0..g.out_w {
-                columns::<S, KH, KW, 1, FULL, true>(e, &taps, ox, out);
+                columns::<S, KH, KW, 1, FULL, true, 0>(e, &taps, ox, out);
             }
             return;
         }
@@ -325,9 +333,9 @@ pub(crate) mod simd {
         loop {
             let start = ox.min(g.out_w - COLUMNS);
             if start >= lo && start + COLUMNS <= hi {
-                columns::<S, KH, KW, COLUMNS, FULL, false>(e, &taps, start, out);
+                columns::<S, KH, KW, COLUMNS, FULL, false, STRIDE>(e, &taps, start, out);
             } else {
-                columns::<S, KH, KW, COLUMNS, FULL, true>(e, &taps, start, out);
+                columns::<S, KH, KW, COLUMNS, FULL, true, 0>(e, &taps, start, out);
             }
             if start + COLUMNS == g.out_w {
                 break;
@@ -338,9 +346,18 @@ pub(crate) mod simd {
 
     /// Output columns ox..ox+N of one channel block, one kernel row's taps at a time in
     /// registers. `FULL`: the block is a whole vector (`w == LANES`). `CHECKED`: some tap may
-    /// fall outside the row (it then reads zeros).
+    /// fall outside the row (it then reads zeros). `STRIDE`: as in [`sweep`]; when set (only
+    /// in unchecked full blocks), the kernel row's input vectors are loaded once each.
     #[inline(always)]
-    fn columns<S: Simd, const KH: usize, const KW: usize, const N: usize, const FULL: bool, const CHECKED: bool>(
+    fn columns<
+        S: Simd,
+        const KH: usize,
+        const KW: usize,
+        const N: usize,
+        const FULL: bool,
+        const CHECKED: bool,
+        const STRIDE: usize,
+    >(
         e: &Edge<S>,
         taps: &[[S::V; KW]; KH],
         ox: usize,
@@ -363,6 +380,22 @@ pub(crate) mod simd {
                 }
             }
             let base = row.as_ptr().wrapping_add(ix0.wrapping_mul(c).wrapping_add(c0));
+            if STRIDE != 0 && !CHECKED && FULL {
+                // The input columns the block reads, ix0 .. ix0 + span, each loaded once.
+                let span = (N - 1) * STRIDE + KW;
+                let mut input = [S::splat(0.0); MAX_SPAN];
+                for (j, v) in input.iter_mut().enumerate().take(span) {
+                    // SAFETY: as below: the block lies in lo..hi, so its last tap, column
+                    // ix0 + span - 1 (no dilation), is inside the row, and so is every j < span.
+                    *v = unsafe { S::load_ptr(base.wrapping_add(j * c)) };
+                }
+                for (kx, t) in wt.iter().enumerate() {
+                    for (n, a) in acc.iter_mut().enumerate() {
+                        *a = S::fma(input[n * STRIDE + kx], *t, *a);
+                    }
+                }
+                continue;
+            }
             for (kx, t) in wt.iter().enumerate() {
                 for (n, a) in acc.iter_mut().enumerate() {
                     let v = if !CHECKED && FULL {
@@ -392,6 +425,9 @@ pub(crate) mod simd {
             finish::<S>(e, *a, ox + n, out);
         }
     }
+
+    /// Input columns a block of COLUMNS output columns reads at most (stride 2, 5 wide).
+    const MAX_SPAN: usize = (COLUMNS - 1) * 2 + 5;
 
     /// Largest filter (in taps) whose taps stay in registers for a whole row.
     const HELD_TAPS: usize = 9;
