@@ -216,11 +216,13 @@ pub(crate) mod simd {
     fn tile<S: Simd, const R: usize, const NV: usize, const FULL: bool>(t: &Tile, out: &mut [f32]) {
         let p = t.p;
         let (k, n) = (p.k, p.n);
-        let mut acc = [[S::splat(0.0); NV]; R];
+        let mut init = [S::splat(0.0); NV];
         if let Some(bias) = t.bias {
-            let bv: [S::V; NV] = core::array::from_fn(|v| S::load(&bias[t.n0 + v * S::LANES..]));
-            acc = [bv; R];
+            for (v, x) in init.iter_mut().enumerate() {
+                *x = S::load(&bias[t.n0 + v * S::LANES..]);
+            }
         }
+        let mut acc = [init; R];
         let rows: [&[f32]; R] = core::array::from_fn(|r| &t.a[(t.m0 + r) * k..][..k]);
         // This tile's columns of b: `k` runs of NV vectors, `stride` apart, within one panel.
         let (start, stride) = b_index(k, n, 0, t.n0);
@@ -235,22 +237,24 @@ pub(crate) mod simd {
                 }
             }
         }
-        for r in 0..R {
-            let row = (t.m0 + r) * n + t.n0;
-            for v in 0..NV {
-                let at = row + v * S::LANES;
-                let mut x = acc[r][v];
+        // The epilogue in straight-line passes over the tile, each decision taken once.
+        if let Some(res) = t.residual {
+            for (r, acc) in acc.iter_mut().enumerate() {
+                for (v, x) in acc.iter_mut().enumerate() {
+                    let at = (t.m0 + r) * n + t.n0 + v * S::LANES;
+                    let w = if FULL { S::LANES } else { (t.width - v * S::LANES).min(S::LANES) };
+                    *x = S::add(*x, S::load_n(&res[at..], w));
+                }
+            }
+        }
+        S::activate_tile(&mut acc, t.clamp);
+        for (r, acc) in acc.iter().enumerate() {
+            for (v, x) in acc.iter().enumerate() {
+                let at = (t.m0 + r) * n + t.n0 + v * S::LANES;
                 if FULL {
-                    if let Some(res) = t.residual {
-                        x = S::add(x, S::load(&res[at..]));
-                    }
-                    S::store(&mut out[at..], S::activate(x, t.clamp));
+                    S::store(&mut out[at..], *x);
                 } else {
-                    let w = (t.width - v * S::LANES).min(S::LANES);
-                    if let Some(res) = t.residual {
-                        x = S::add(x, S::load_n(&res[at..], w));
-                    }
-                    S::store_n(&mut out[at..], w, S::activate(x, t.clamp));
+                    S::store_n(&mut out[at..], (t.width - v * S::LANES).min(S::LANES), *x);
                 }
             }
         }

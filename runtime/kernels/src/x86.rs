@@ -58,6 +58,27 @@ pub(crate) trait Simd: Copy {
         );
         if c.times_x { Self::mul(y, x) } else { y }
     }
+
+    /// [`Simd::activate`] over a whole register tile, with the hard-swish test made once: each
+    /// branch is then a straight-line loop that unrolls, so the tile stays in registers (with
+    /// the test inside, the loop did not unroll and the tile went through the stack).
+    #[inline(always)]
+    fn activate_tile<const R: usize, const N: usize>(xs: &mut [[Self::V; N]; R], c: &AffineClamp) {
+        let (scale, shift, lo, hi) = (Self::splat(c.scale), Self::splat(c.shift), Self::splat(c.lo), Self::splat(c.hi));
+        if c.times_x {
+            for row in xs.iter_mut() {
+                for x in row.iter_mut() {
+                    *x = Self::mul(Self::min(Self::max(Self::fma(*x, scale, shift), lo), hi), *x);
+                }
+            }
+        } else {
+            for row in xs.iter_mut() {
+                for x in row.iter_mut() {
+                    *x = Self::min(Self::max(Self::fma(*x, scale, shift), lo), hi);
+                }
+            }
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
