@@ -340,22 +340,29 @@ mod simd {
         store::<S, NV, N>(c, ox, &acc, out);
     }
 
-    /// The epilogue of pixels ox..ox+N: residual, activation, store.
+    /// The epilogue of pixels ox..ox+N: residual, activation, store, in straight-line passes
+    /// with each decision taken once (so the accumulators stay in registers).
     #[inline(always)]
     fn store<S: Simd, const NV: usize, const N: usize>(c: &Ctx, ox: usize, acc: &[[S::V; NV]; N], out: &mut [f32]) {
         let p = c.p;
         let cog = p.out_c / p.groups;
-        for (px, a) in acc.iter().enumerate() {
-            let at = ((c.b * p.out_h + c.oy - c.r0) * p.out_w + ox + px) * p.out_c + c.g * cog + c.m0;
-            let res_at = at + c.r0 * p.out_w * p.out_c;
-            for v in 0..NV {
-                let width = (c.width - v * S::LANES).min(S::LANES);
-                let (at, res_at) = (at + v * S::LANES, res_at + v * S::LANES);
-                let mut y = a[v];
-                if let Some(r) = c.residual {
-                    y = S::add(y, S::load_n(&r[res_at..], width));
+        let at = |px: usize, v: usize| {
+            ((c.b * p.out_h + c.oy - c.r0) * p.out_w + ox + px) * p.out_c + c.g * cog + c.m0 + v * S::LANES
+        };
+        let width = |v: usize| (c.width - v * S::LANES).min(S::LANES);
+        let mut y = *acc;
+        if let Some(r) = c.residual {
+            let rows_before = c.r0 * p.out_w * p.out_c;
+            for (px, y) in y.iter_mut().enumerate() {
+                for (v, y) in y.iter_mut().enumerate() {
+                    *y = S::add(*y, S::load_n(&r[rows_before + at(px, v)..], width(v)));
                 }
-                S::store_n(&mut out[at..], width, S::activate(y, c.clamp));
+            }
+        }
+        S::activate_tile(&mut y, c.clamp);
+        for (px, y) in y.iter().enumerate() {
+            for (v, y) in y.iter().enumerate() {
+                S::store_n(&mut out[at(px, v)..], width(v), *y);
             }
         }
     }
