@@ -100,36 +100,39 @@ fn bench_depthwise(c: &mut Criterion) {
 }
 
 fn bench_stem(c: &mut Criterion) {
-    let p = Conv2d {
-        batch: 1,
-        in_h: 224,
-        in_w: 224,
-        in_c: 3,
-        out_h: 112,
-        out_w: 112,
-        out_c: 32,
-        groups: 1,
-        win: Window {
-            kernel_h: 3,
-            kernel_w: 3,
-            stride_h: 2,
-            stride_w: 2,
-            dilation_h: 1,
-            dilation_w: 1,
-            pad_top: 1,
-            pad_left: 1,
-        },
-        act: RELU6,
-        input_nchw: true,
-    };
-    let (x, w, b) = (values(p.input_len()), values(p.weights_len()), values(32));
-    let mut out = vec![0.0; p.output_len()];
     let mut g = c.benchmark_group("direct");
-    g.throughput(Throughput::Elements((p.output_len() * 27) as u64));
-    for cpu in cpus() {
-        g.bench_function(format!("{}/stem_224x224x3_to_32_s2", cpu.level().name()), |bench| {
-            bench.iter(|| conv2d(cpu, &p, &x, &w, &b, None, &mut out))
-        });
+    // MobileNetV2's first layer (32 channels, Relu6), and V1 0.5's and V3's (16, HardSwish).
+    for (out_c, act) in [(32, RELU6), (16, Act::HardSwish)] {
+        let p = Conv2d {
+            batch: 1,
+            in_h: 224,
+            in_w: 224,
+            in_c: 3,
+            out_h: 112,
+            out_w: 112,
+            out_c,
+            groups: 1,
+            win: Window {
+                kernel_h: 3,
+                kernel_w: 3,
+                stride_h: 2,
+                stride_w: 2,
+                dilation_h: 1,
+                dilation_w: 1,
+                pad_top: 1,
+                pad_left: 1,
+            },
+            act,
+            input_nchw: true,
+        };
+        let (x, w, b) = (values(p.input_len()), values(p.weights_len()), values(out_c));
+        let mut out = vec![0.0; p.output_len()];
+        g.throughput(Throughput::Elements((p.output_len() * 27) as u64));
+        for cpu in cpus() {
+            g.bench_function(format!("{}/stem_224x224x3_to_{out_c}_s2", cpu.level().name()), |bench| {
+                bench.iter(|| conv2d(cpu, &p, &x, &w, &b, None, &mut out))
+            });
+        }
     }
 }
 

@@ -252,14 +252,21 @@ mod simd {
             }
         }
         let taps = &taps[..count.min(MAX_TAPS)];
+        // The farthest input any tap reads from a pixel's first input.
+        let reach = taps.iter().map(|t| t.input).max().unwrap_or(0);
+        let listed = count <= MAX_TAPS && c.width == NV * S::LANES;
         let mut ox = 0;
         while ox < p.out_w {
-            if ox >= lo && ox + PX <= hi && count <= MAX_TAPS && c.width == NV * S::LANES {
-                tile::<S, NV, PX>(c, ox, taps, out);
-                ox += PX;
-            } else if ox >= lo && ox + PX <= hi {
-                pixels::<S, NV, PX>(c, ox, out);
-                ox += PX;
+            if ox >= lo && ox < hi && hi - lo >= PX {
+                // The last interior group overlaps the one before it rather than leaving a tail
+                // to the one-pixel path (its pixels are computed again, to the same values).
+                let start = ox.min(hi - PX);
+                if listed {
+                    tile::<S, NV, PX>(c, start, taps, reach, out);
+                } else {
+                    pixels::<S, NV, PX>(c, start, out);
+                }
+                ox = start + PX;
             } else {
                 pixels::<S, NV, 1>(c, ox, out);
                 ox += 1;
@@ -269,14 +276,18 @@ mod simd {
 
     /// Interior output pixels ox..ox+N with full vectors of output channels, walking the row's
     /// tap list: no bounds on the window to work out, one weight load per tap shared by N pixels.
+    /// `reach` is the largest `input` offset in `taps`.
     #[inline(always)]
-    fn tile<S: Simd, const NV: usize, const N: usize>(c: &Ctx, ox: usize, taps: &[Tap], out: &mut [f32]) {
+    fn tile<S: Simd, const NV: usize, const N: usize>(c: &Ctx, ox: usize, taps: &[Tap], reach: usize, out: &mut [f32]) {
         let p = c.p;
         let cig = p.in_c / p.groups;
         let (_, _, _, pixel_step) = strides(p);
         let iy = c.oy * p.win.stride_h + p.win.taps_y(c.oy, p.in_h).start * p.win.dilation_h - p.win.pad_top;
         let first = p.input_at(c.b, iy, ox * p.win.stride_w - p.win.pad_left, c.g * cig);
-        let input = &c.input[first..];
+        // Every input read below is at `t.input + px * pixel_step` from `first`, for a tap t and
+        // px < N: checked once here against the farthest one, instead of at each read.
+        let input = &c.input[first..=first + reach + (N - 1) * pixel_step];
+        let ip = input.as_ptr();
         let mut acc = [[S::splat(0.0); NV]; N];
         for v in 0..NV {
             acc[0][v] = S::load(&c.bias[c.g * (p.out_c / p.groups) + c.m0 + v * S::LANES..]);
@@ -290,7 +301,9 @@ mod simd {
                 wv[v] = S::load(&c.weights[t.weight + v * S::LANES..]);
             }
             for (px, a) in acc.iter_mut().enumerate() {
-                let xv = S::splat(input[t.input + px * pixel_step]);
+                // SAFETY: t.input <= reach and px < N, so the offset is within `input`, whose
+                // extent was checked above.
+                let xv = S::splat(unsafe { *ip.add(t.input + px * pixel_step) });
                 for v in 0..NV {
                     a[v] = S::fma(xv, wv[v], a[v]);
                 }
