@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Side-by-side latency of our generated code, onnxruntime and XNNPACK (LiteRT), on this machine,
 in one run: persistent warm workers, rounds in shuffled order, ~80 ms of back-to-back inferences
-per worker per round, the ratio taken per round (the machine is shared and noisy: only paired
+per worker per round (times the batch size, so that a round holds several inferences and the
+slower first one after another worker ran does not decide its median), the ratio taken per round (the machine is shared and noisy: only paired
 ratios mean anything). Also peak RSS of each worker process and cold start (process start to
 first output for ours; model load + first inference, in-process, for the peers).
 
@@ -141,7 +142,7 @@ def main():
                     order = workers[:]
                     random.shuffle(order)
                     for w in order:
-                        w.measure(args.ms)
+                        w.measure(args.ms * batch)
                 row = {"model": title, "key": key, "batch": batch, "threads": threads, "runtimes": {}}
                 ours = workers[0]
                 for w in workers:
@@ -198,7 +199,7 @@ def summary_line(row):
 def markdown(doc):
     lines = [
         f"Measured {doc['date']} with `{doc['command']}` on {doc['machine']}; {doc['rounds']} rounds of "
-        f"{doc['window_ms']:.0f} ms per runtime, in shuffled order. Latency in ms per inference (median, min); "
+        f"{doc['window_ms']:.0f} ms (times the batch size) per runtime, in shuffled order. Latency in ms per inference (median, min); "
         "ratio = median over rounds of ours / peer (below 1: ours is faster).",
         "",
         "| model | batch | threads | ours | onnxruntime | ratio vs ORT | XNNPACK | ratio vs XNNPACK | peak RSS ours / ORT / XNNPACK (MB) |",
