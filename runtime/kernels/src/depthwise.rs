@@ -335,7 +335,7 @@ pub(crate) mod simd {
             if start >= lo && start + COLUMNS <= hi {
                 columns::<S, KH, KW, COLUMNS, FULL, false, STRIDE>(e, &taps, start, out);
             } else {
-                columns::<S, KH, KW, COLUMNS, FULL, true, 0>(e, &taps, start, out);
+                columns::<S, KH, KW, COLUMNS, FULL, true, STRIDE>(e, &taps, start, out);
             }
             if start + COLUMNS == g.out_w {
                 break;
@@ -380,14 +380,24 @@ pub(crate) mod simd {
                 }
             }
             let base = row.as_ptr().wrapping_add(ix0.wrapping_mul(c).wrapping_add(c0));
-            if STRIDE != 0 && !CHECKED && FULL {
-                // The input columns the block reads, ix0 .. ix0 + span, each loaded once.
+            if STRIDE != 0 && FULL {
+                // The input columns the block reads, ix0 .. ix0 + span, each loaded once (in a
+                // checked block, columns outside the row read zeros).
                 let span = (N - 1) * STRIDE + KW;
                 let mut input = [S::splat(0.0); MAX_SPAN];
                 for (j, v) in input.iter_mut().enumerate().take(span) {
-                    // SAFETY: as below: the block lies in lo..hi, so its last tap, column
-                    // ix0 + span - 1 (no dilation), is inside the row, and so is every j < span.
-                    *v = unsafe { S::load_ptr(base.wrapping_add(j * c)) };
+                    let ix = ix0.wrapping_add(j);
+                    let src = if !CHECKED {
+                        base.wrapping_add(j * c)
+                    } else if ix < g.in_w {
+                        row.as_ptr().wrapping_add(ix * c + c0)
+                    } else {
+                        zeros.as_ptr()
+                    };
+                    // SAFETY: unchecked, the block lies in lo..hi, so its last tap, column
+                    // ix0 + span - 1 (no dilation), is inside the row, and so is every j < span;
+                    // checked, either ix < in_w (inside the row, as below) or src is `zeros`.
+                    *v = unsafe { S::load_ptr(src) };
                 }
                 for (kx, t) in wt.iter().enumerate() {
                     for (n, a) in acc.iter_mut().enumerate() {
