@@ -10,7 +10,9 @@ The runners of A and B then take turns, the order flipped every round (`runner b
 median of RUNS timed inferences); the ratio is the median of the per-round ratios B / A. On a
 shared, noisy machine this pairing is what makes a 1-2% change visible at all.
 
-Needs only Python 3 and cargo; the models come from ../shared/models (MOBILENET_SHARED).
+Needs only Python 3 and cargo; the models come from ../shared/models (MOBILENET_SHARED). The
+worktrees (each with its own target folder) stay for the next run; `rm -rf bench/out/ab && git
+worktree prune` removes them.
 """
 import argparse
 import json
