@@ -226,6 +226,31 @@ impl Compiled {
     }
 }
 
+/// Every stage from an ONNX file's bytes to formatted source (weights inline, no external data,
+/// code for 2 threads): the path the fuzz target drives, and that its replay test runs again.
+/// Source is generated only for programs of at most `max_weights` f32 weights (formatting a large
+/// blob inline is slow); `Ok(None)` otherwise.
+#[doc(hidden)]
+pub fn source_from_bytes(bytes: &[u8], options: &Options, max_weights: usize) -> Result<Option<String>> {
+    let model = crate::onnx::decode_model(bytes)?;
+    let fe = crate::frontend_from_model(&model, None, options)?;
+    let mut program = lower::lower(&fe.optimized, 2)?;
+    let plan = plan::plan(&mut program)?;
+    if program.weights.len() > max_weights {
+        return Ok(None);
+    }
+    let opts = codegen::Options {
+        struct_name: "Fuzzed".into(),
+        visibility: Default::default(),
+        weights: Weights::Inline,
+        comments: true,
+        track_files: Vec::new(),
+        description: String::new(),
+    };
+    let generated = codegen::generate(&program, &plan, &opts)?;
+    codegen::to_source(&generated.tokens, &[]).map(Some)
+}
+
 /// `mobilenet_v2.tv.legacy` -> `MobilenetV2TvLegacy`.
 pub fn camel_case(stem: &str) -> String {
     let mut out = String::new();

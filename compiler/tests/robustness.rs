@@ -165,8 +165,7 @@ fn mutated_fixtures_never_panic() {
 /// optimise, lower, plan, generate and format source.
 #[test]
 fn fuzzer_regressions_and_corpus() {
-    use mobilenet_compiler::codegen::{self, Weights};
-    use mobilenet_compiler::{frontend_from_model, lower, plan};
+    use mobilenet_compiler::compile::source_from_bytes;
     let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
     let (regressions, corpus) = (fuzz.join("regressions"), fuzz.join("corpus/compile"));
     let entries = |dir: &Path| std::fs::read_dir(dir).unwrap().flatten().collect::<Vec<_>>();
@@ -177,21 +176,7 @@ fn fuzzer_regressions_and_corpus() {
         let bytes = std::fs::read(entry.path()).unwrap();
         let name = entry.path().display().to_string();
         let result = std::panic::catch_unwind(|| {
-            let Ok(model) = onnx::decode_model(&bytes) else { return };
-            let Ok(fe) = frontend_from_model(&model, None, &Options::default()) else { return };
-            let Ok(mut program) = lower::lower(&fe.optimized, 2) else { return };
-            let Ok(plan) = plan::plan(&mut program) else { return };
-            let opts = codegen::Options {
-                struct_name: "Fuzzed".into(),
-                visibility: Default::default(),
-                weights: Weights::Inline,
-                comments: true,
-                track_files: Vec::new(),
-                description: String::new(),
-            };
-            if let Ok(generated) = codegen::generate(&program, &plan, &opts) {
-                let _ = codegen::to_source(&generated.tokens, &[]);
-            }
+            let _ = source_from_bytes(&bytes, &Options::default(), usize::MAX);
         });
         assert!(result.is_ok(), "{name} panics");
         seen += 1;

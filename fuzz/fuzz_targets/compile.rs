@@ -6,8 +6,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mobilenet_compiler::codegen::{self, Weights};
-use mobilenet_compiler::{Limits, Options, frontend_from_model, lower, onnx, plan};
+use mobilenet_compiler::compile::source_from_bytes;
+use mobilenet_compiler::{Limits, Options};
 
 fuzz_target!(|bytes: &[u8]| {
     // Smaller limits than the defaults keep every input fast; the limits themselves are what
@@ -20,22 +20,6 @@ fuzz_target!(|bytes: &[u8]| {
         ..Limits::default()
     };
     let options = Options { limits, ..Options::default() };
-    let Ok(model) = onnx::decode_model(bytes) else { return };
-    let Ok(fe) = frontend_from_model(&model, None, &options) else { return };
-    let Ok(mut program) = lower::lower(&fe.optimized, 2) else { return };
-    let Ok(plan) = plan::plan(&mut program) else { return };
-    let opts = codegen::Options {
-        struct_name: "Fuzzed".into(),
-        visibility: Default::default(),
-        weights: Weights::Inline,
-        comments: true,
-        track_files: Vec::new(),
-        description: String::new(),
-    };
-    // Weights can be large; format only what is small enough to be quick.
-    if program.weights.len() < 1 << 16 {
-        if let Ok(generated) = codegen::generate(&program, &plan, &opts) {
-            let _ = codegen::to_source(&generated.tokens, &[]);
-        }
-    }
+    // Weights can be large; source is formatted only for small ones, to stay quick.
+    let _ = source_from_bytes(bytes, &options, 1 << 16);
 });
