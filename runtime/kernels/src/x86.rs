@@ -52,11 +52,9 @@ pub(crate) trait Simd: Copy {
     /// The activation epilogue: `clamp(scale * x + shift, lo, hi)`, times x for hard-swish.
     #[inline(always)]
     fn activate(x: Self::V, c: &AffineClamp) -> Self::V {
-        let y = Self::min(
-            Self::max(Self::fma(x, Self::splat(c.scale), Self::splat(c.shift)), Self::splat(c.lo)),
-            Self::splat(c.hi),
-        );
-        if c.times_x { Self::mul(y, x) } else { y }
+        let mut tile = [[x]];
+        Self::activate_tile(&mut tile, c);
+        tile[0][0]
     }
 
     /// [`Simd::activate`] over a whole register tile, with the hard-swish test made once: each
