@@ -22,19 +22,15 @@ pub use mobilenet_kernels::*;
 #[cfg(feature = "macros")]
 pub use mobilenet_macros::mobilenet_model;
 
-/// The memory a model owns by default: a `Vec<f32>` with `alloc`; without it, memory the caller
-/// lends (models then come from `with_arena`).
 #[cfg(feature = "alloc")]
-pub type Arena = alloc::vec::Vec<f32>;
+mod memory;
+/// The memory a model owns by default: with `alloc`, zeroed memory it allocates in `new()` (on
+/// Linux backed by huge pages, see [`Arena::new`]); without it, memory the caller lends (models
+/// then come from `with_arena`).
+#[cfg(feature = "alloc")]
+pub use memory::Arena;
 #[cfg(not(feature = "alloc"))]
 pub type Arena = &'static mut [f32];
-
-/// Items the generated code refers to; not a stable API.
-#[doc(hidden)]
-pub mod __private {
-    #[cfg(feature = "alloc")]
-    pub use alloc::vec;
-}
 
 /// Expands its input only when this crate has the `alloc` feature (generated `new()` needs it).
 #[doc(hidden)]

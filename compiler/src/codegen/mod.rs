@@ -224,7 +224,7 @@ pub fn generate(prog: &Program, plan: &Plan, opts: &Options) -> Result<Generated
                 #[doc = #new_doc]
                 #vis fn new() -> Self {
                     #name {
-                        arena: ::mobilenet_runtime::__private::vec![0.0f32; #arena_len],
+                        arena: ::mobilenet_runtime::Arena::new(#arena_len),
                         cpu: ::mobilenet_runtime::Cpu::detect(),
                         threads: ::mobilenet_runtime::Threads::single(),
                     }
