@@ -159,15 +159,23 @@ pub(crate) mod simd {
         while n0 < p.n {
             let width = (COLS * S::LANES).min(p.n - n0);
             let nv = width.div_ceil(S::LANES);
+            // The last strip of an `n` that is 8 past a multiple of 16 (24, 40, 72, 1000, ...)
+            // ends in a half vector: with AVX-512 it gets an 8-lane one, half the FMA cost of
+            // a zmm that is half padding.
+            let half_tail = S::HAS_HALF && width % S::LANES == <S::Half as Simd>::LANES;
             let mut m0 = 0;
             while m0 < p.m {
                 let r = ROWS.min(p.m - m0);
                 let t = Tile { p, a, b, bias, residual, m0, n0, width, clamp: &clamp };
-                match nv {
-                    4 => dispatch_rows::<S, 4>(&t, r, out),
-                    3 => dispatch_rows::<S, 3>(&t, r, out),
-                    2 => dispatch_rows::<S, 2>(&t, r, out),
-                    _ => dispatch_rows::<S, 1>(&t, r, out),
+                match (nv, half_tail) {
+                    (4, true) => rows::<S, 3, true, true>(&t, r, out),
+                    (3, true) => rows::<S, 2, true, true>(&t, r, out),
+                    (2, true) => rows::<S, 1, true, true>(&t, r, out),
+                    (_, true) => rows::<S, 0, true, true>(&t, r, out),
+                    (4, false) => dispatch_rows::<S, 4>(&t, r, out),
+                    (3, false) => dispatch_rows::<S, 3>(&t, r, out),
+                    (2, false) => dispatch_rows::<S, 2>(&t, r, out),
+                    (_, false) => dispatch_rows::<S, 1>(&t, r, out),
                 }
                 m0 += r;
             }
@@ -197,43 +205,59 @@ pub(crate) mod simd {
     /// unrolled and its epilogue has no per-vector checks.
     #[inline(always)]
     fn dispatch_rows<S: Simd, const NV: usize>(t: &Tile, r: usize, out: &mut [f32]) {
-        if t.width == NV * S::LANES { rows::<S, NV, true>(t, r, out) } else { rows::<S, NV, false>(t, r, out) }
-    }
-
-    #[inline(always)]
-    fn rows<S: Simd, const NV: usize, const FULL: bool>(t: &Tile, r: usize, out: &mut [f32]) {
-        match r {
-            4 => tile::<S, 4, NV, FULL>(t, out),
-            3 => tile::<S, 3, NV, FULL>(t, out),
-            2 => tile::<S, 2, NV, FULL>(t, out),
-            _ => tile::<S, 1, NV, FULL>(t, out),
+        if t.width == NV * S::LANES {
+            rows::<S, NV, true, false>(t, r, out)
+        } else {
+            rows::<S, NV, false, false>(t, r, out)
         }
     }
 
-    /// Rows m0..m0+R, NV vectors of columns from n0. Packed `b` and the bias are padded, so the
-    /// inner loop only does full loads; only the epilogue of the last columns is partial.
     #[inline(always)]
-    fn tile<S: Simd, const R: usize, const NV: usize, const FULL: bool>(t: &Tile, out: &mut [f32]) {
+    fn rows<S: Simd, const NV: usize, const FULL: bool, const HALF: bool>(t: &Tile, r: usize, out: &mut [f32]) {
+        match r {
+            4 => tile::<S, 4, NV, FULL, HALF>(t, out),
+            3 => tile::<S, 3, NV, FULL, HALF>(t, out),
+            2 => tile::<S, 2, NV, FULL, HALF>(t, out),
+            _ => tile::<S, 1, NV, FULL, HALF>(t, out),
+        }
+    }
+
+    /// Rows m0..m0+R, NV vectors of columns from n0, then (`HALF`) one half-width vector.
+    /// Packed `b` and the bias are padded, so the inner loop only does full loads; only the
+    /// epilogue of the last columns is partial (never with `HALF`: the half vector is exact).
+    #[inline(always)]
+    fn tile<S: Simd, const R: usize, const NV: usize, const FULL: bool, const HALF: bool>(t: &Tile, out: &mut [f32]) {
         let p = t.p;
         let (k, n) = (p.k, p.n);
+        let h_at = NV * S::LANES; // where the half vector starts, relative to n0
+        let cols = h_at + if HALF { <S::Half as Simd>::LANES } else { 0 };
         let mut init = [S::splat(0.0); NV];
+        let mut init_h = <S::Half as Simd>::splat(0.0);
         if let Some(bias) = t.bias {
             for (v, x) in init.iter_mut().enumerate() {
                 *x = S::load(&bias[t.n0 + v * S::LANES..]);
             }
+            if HALF {
+                init_h = <S::Half as Simd>::load(&bias[t.n0 + h_at..]);
+            }
         }
         let mut acc = [init; R];
+        let mut acc_h = [[init_h]; R];
         let rows: [&[f32]; R] = core::array::from_fn(|r| &t.a[(t.m0 + r) * k..][..k]);
-        // This tile's columns of b: `k` runs of NV vectors, `stride` apart, within one panel.
+        // This tile's columns of b: `k` runs of `cols` floats, `stride` apart, within one panel.
         let (start, stride) = b_index(k, n, 0, t.n0);
-        let b = &t.b[start..start + (k - 1) * stride + NV * S::LANES];
+        let b = &t.b[start..start + (k - 1) * stride + cols];
         for (kk, brow) in b.chunks(stride).enumerate().take(k) {
-            let brow = &brow[..NV * S::LANES];
+            let brow = &brow[..cols];
             let bv: [S::V; NV] = core::array::from_fn(|v| S::load(&brow[v * S::LANES..]));
+            let bh = if HALF { <S::Half as Simd>::load(&brow[h_at..]) } else { init_h };
             for r in 0..R {
                 let av = S::splat(rows[r][kk]);
                 for v in 0..NV {
                     acc[r][v] = S::fma(av, bv[v], acc[r][v]);
+                }
+                if HALF {
+                    acc_h[r][0] = <S::Half as Simd>::fma(S::low_half(av), bh, acc_h[r][0]);
                 }
             }
         }
@@ -246,8 +270,17 @@ pub(crate) mod simd {
                     *x = S::add(*x, S::load_n(&res[at..], w));
                 }
             }
+            if HALF {
+                for (r, x) in acc_h.iter_mut().enumerate() {
+                    let at = (t.m0 + r) * n + t.n0 + h_at;
+                    x[0] = <S::Half as Simd>::add(x[0], <S::Half as Simd>::load(&res[at..]));
+                }
+            }
         }
         S::activate_tile(&mut acc, t.clamp);
+        if HALF {
+            <S::Half as Simd>::activate_tile(&mut acc_h, t.clamp);
+        }
         for (r, acc) in acc.iter().enumerate() {
             for (v, x) in acc.iter().enumerate() {
                 let at = (t.m0 + r) * n + t.n0 + v * S::LANES;
@@ -256,6 +289,11 @@ pub(crate) mod simd {
                 } else {
                     S::store_n(&mut out[at..], (t.width - v * S::LANES).min(S::LANES), *x);
                 }
+            }
+        }
+        if HALF {
+            for (r, x) in acc_h.iter().enumerate() {
+                <S::Half as Simd>::store(&mut out[(t.m0 + r) * n + t.n0 + h_at..], x[0]);
             }
         }
     }

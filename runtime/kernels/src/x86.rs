@@ -15,6 +15,13 @@ use crate::act::AffineClamp;
 pub(crate) trait Simd: Copy {
     const LANES: usize;
     type V: Copy;
+    /// Whether [`Simd::Half`] is a real half-width vector. AVX-512 has one (the 8-lane AVX2
+    /// vector, whose FMA costs half as much on Zen 4's 256-bit pipes); for AVX2 `Half` is AVX2
+    /// itself and unused.
+    const HAS_HALF: bool;
+    type Half: Simd;
+    /// The low half of `v` (free: the same register).
+    fn low_half(v: Self::V) -> <Self::Half as Simd>::V;
     fn splat(x: f32) -> Self::V;
     /// The first `LANES` elements of `s` (panics if shorter).
     fn load(s: &[f32]) -> Self::V;
@@ -85,6 +92,12 @@ pub(crate) struct Avx2;
 impl Simd for Avx2 {
     const LANES: usize = 8;
     type V = __m256;
+    const HAS_HALF: bool = false;
+    type Half = Avx2;
+    #[inline(always)]
+    fn low_half(v: __m256) -> __m256 {
+        v
+    }
     #[inline(always)]
     fn splat(x: f32) -> __m256 {
         // SAFETY: Avx2 methods run inside `#[target_feature(enable = "avx2,fma")]` entry points
@@ -168,6 +181,13 @@ fn mask(n: usize) -> __mmask16 {
 impl Simd for Avx512 {
     const LANES: usize = 16;
     type V = __m512;
+    const HAS_HALF: bool = true;
+    type Half = Avx2;
+    #[inline(always)]
+    fn low_half(v: __m512) -> __m256 {
+        // SAFETY: features as in `splat` (a register reinterpretation, no memory access).
+        unsafe { _mm512_castps512_ps256(v) }
+    }
     #[inline(always)]
     fn splat(x: f32) -> __m512 {
         // SAFETY: Avx512 methods run inside `#[target_feature(enable = "avx512f,avx2,fma")]`

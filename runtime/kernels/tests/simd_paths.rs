@@ -66,8 +66,14 @@ fn paths_agree(len: usize, what: impl std::fmt::Display, kernel: impl Fn(Cpu, &m
 #[test]
 fn gemm_paths_agree() {
     let mut r = Rng(0x1234_5678_9abc_def1);
-    for case in 0..300 {
-        let p = Gemm { m: 1 + r.below(40), k: 1 + r.below(70), n: 1 + r.below(90), act: r.act() };
+    // Random shapes, then every width whose last vector is a half one on AVX-512 (n = 16j + 8).
+    let half_tails = [8, 24, 40, 56, 72, 88, 1000].map(|n| (1 + r.below(9), 1 + r.below(40), n));
+    for case in 0..300 + half_tails.len() {
+        let (m, k, n) = half_tails
+            .get(case.wrapping_sub(300))
+            .copied()
+            .unwrap_or_else(|| (1 + r.below(40), 1 + r.below(70), 1 + r.below(90)));
+        let p = Gemm { m, k, n, act: r.act() };
         let a = r.values(p.m * p.k);
         let b_rows = r.values(p.k * p.n);
         let mut b = vec![f32::NAN; mobilenet_kernels::gemm::packed_b_len(p.k, p.n)];
