@@ -143,6 +143,8 @@ pub(crate) mod simd {
     /// code, and the instruction cache is what the fused blocks then run out of.
     pub(crate) const COLS: usize = 4;
     pub(crate) const ROWS: usize = 4;
+    /// Rows of a tile one vector wide.
+    const NARROW_ROWS: usize = 8;
 
     // Inlined into each #[target_feature] entry point, so the intrinsics compile with it.
     #[inline(always)]
@@ -165,8 +167,19 @@ pub(crate) mod simd {
             let half_tail = S::HAS_HALF && width % S::LANES == <S::Half as Simd>::LANES;
             let mut m0 = 0;
             while m0 < p.m {
-                let r = ROWS.min(p.m - m0);
                 let t = Tile { p, a, b, bias, residual, m0, n0, width, clamp: &clamp };
+                // A one-vector strip (n <= 16 on AVX-512) takes 8 rows at a time while it can:
+                // 4 rows would be only 4 accumulators, one FMA latency's worth.
+                if nv == 1 && !half_tail && p.m - m0 >= NARROW_ROWS {
+                    if width == S::LANES {
+                        tile::<S, NARROW_ROWS, 1, true, false>(&t, out);
+                    } else {
+                        tile::<S, NARROW_ROWS, 1, false, false>(&t, out);
+                    }
+                    m0 += NARROW_ROWS;
+                    continue;
+                }
+                let r = ROWS.min(p.m - m0);
                 match (nv, half_tail) {
                     (4, true) => rows::<S, 3, true, true>(&t, r, out),
                     (3, true) => rows::<S, 2, true, true>(&t, r, out),
