@@ -113,6 +113,19 @@ fn run_step(step: &Step, prog: &Program, plan: &Plan, cpu: Cpu, threads: &Thread
             opt(*residual, 2 + *bias as usize),
             out,
         ),
+        Kernel::GatedGemm { p, images, residual } => k::gemm::gated_parallel(
+            threads,
+            cpu,
+            p,
+            *images,
+            reads[0],
+            reads[1],
+            reads[3],
+            Some(reads[2]),
+            opt(*residual, 4),
+            out,
+            scratch,
+        ),
         Kernel::Depthwise { p, residual } => {
             k::depthwise::depthwise_parallel(threads, cpu, p, reads[0], reads[1], reads[2], opt(*residual, 3), out)
         }

@@ -248,6 +248,16 @@ pub fn describe(s: &crate::lower::Step) -> String {
         Kernel::Gemm { p, residual, .. } => {
             format!("gemm {}x{}x{}{}{}", p.m, p.k, p.n, if *residual { " +residual" } else { "" }, act_text(p.act))
         }
+        Kernel::GatedGemm { p, images, residual } => format!(
+            "gemm {}x{}x{} on input gated per channel ({} image{}){}{}",
+            p.m,
+            p.k,
+            p.n,
+            images,
+            if *images == 1 { "" } else { "s" },
+            if *residual { " +residual" } else { "" },
+            act_text(p.act)
+        ),
         Kernel::Depthwise { p, residual } => format!(
             "depthwise {}, {} channels, {}x{} -> {}x{}{}{}",
             window_text(&p.win),

@@ -67,6 +67,11 @@ pub fn step(prog: &Program, plan: &Plan, s: &Step) -> TokenStream {
             let (bias_arg, res_arg) = (opt(*bias, 2), opt(*residual, 2 + *bias as usize));
             quote!(rt::gemm::gemm_parallel(threads, cpu, &#params, #a, #b, #bias_arg, #res_arg, out);)
         }
+        Kernel::GatedGemm { p, images, residual } => {
+            let (params, a, b, bias, gate, r) = (params::gemm(p), arg(0), arg(1), arg(2), arg(3), opt(*residual, 4));
+            let images = u(*images);
+            quote!(rt::gemm::gated_parallel(threads, cpu, &#params, #images, #a, #b, #gate, Some(#bias), #r, out, scratch);)
+        }
         Kernel::Depthwise { p, residual } => {
             let (params, x, wt, b, r) = (params::depthwise(p), arg(0), arg(1), arg(2), opt(*residual, 3));
             quote!(rt::depthwise::depthwise_parallel(threads, cpu, &#params, #x, #wt, #b, #r, out);)

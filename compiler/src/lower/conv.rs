@@ -3,12 +3,46 @@
 
 use mobilenet_kernels as k;
 
+use std::collections::HashMap;
+
 use super::{Kernel, Lowering, Value, act_of, nhwc, pack, window_of};
 use crate::error::{Result, err};
-use crate::ir::{Conv, ConvKind, NodeId};
+use crate::ir::{BinaryOp, Conv, ConvKind, Graph, NodeId, Op};
+
+/// Squeeze-and-excitation gates to fold into the pointwise conv after them: Mul nodes whose
+/// one use is operand 0 of a pointwise conv (outside fused groups), multiplying `[B, C, H, W]`
+/// by a per-image gate `[B, C, 1, 1]`, where the conv has fewer output channels than an image
+/// has pixels (scaling its weights per image then costs less than scaling the input). Maps each
+/// Mul to its conv.
+pub(super) fn gated_pointwise(g: &Graph, fused: &[Vec<NodeId>]) -> Result<HashMap<NodeId, NodeId>> {
+    let mut found = HashMap::new();
+    for m in g.topo_order()? {
+        if !matches!(g.op(m), Op::Binary(BinaryOp::Mul)) || !g.has_single_use(m) {
+            continue;
+        }
+        let [(conv, 0)] = g.users(m)[..] else { continue };
+        if g.conv_kind(conv) != Some(ConvKind::Pointwise) || fused.iter().any(|grp| grp.contains(&conv)) {
+            continue;
+        }
+        let (Some(a), Some(b)) = (g.operand(m, 0), g.operand(m, 1)) else { continue };
+        let shape = g.shape(m)?;
+        let (sa, sb) = (g.shape(a)?, g.shape(b)?);
+        let [batch, c, h, w] = shape[..] else { continue };
+        let gate = [batch, c, 1, 1];
+        let is_gate = (sa == shape && sb == gate) || (sb == shape && sa == gate);
+        let out_c = g.shape(conv)?.get(1).copied().unwrap_or(usize::MAX);
+        if is_gate && h * w > 1 && k::gemm::padded(out_c) < h * w {
+            found.insert(m, conv);
+        }
+    }
+    Ok(found)
+}
 
 impl Lowering<'_> {
     pub(super) fn conv(&mut self, n: NodeId, c: &Conv, shape: Vec<usize>) -> Result<Value> {
+        if let Some(m) = self.g.operand(n, 0).filter(|m| self.gated.get(m) == Some(&n)) {
+            return self.gated_conv(n, m, c, shape);
+        }
         let x = self.operand(n, 0)?;
         // The general kernel reads an NCHW image in place (the first conv of a torch model,
         // whose input the caller gives as NCHW); every other kernel reads NHWC.
@@ -79,6 +113,48 @@ impl Lowering<'_> {
         reads.extend(residual.map(|r| r.region));
         let out = self.new_buffer(shape.iter().product());
         self.push(kernel, reads, out);
+        Ok(Value { region: out, strides: nhwc(&shape), shape })
+    }
+}
+
+impl Lowering<'_> {
+    /// The pointwise conv `n` of `x * gate` (the Mul `m`, not lowered on its own): one
+    /// `GatedGemm` step, whose scratch holds the weights scaled by one image's gate.
+    fn gated_conv(&mut self, n: NodeId, m: NodeId, c: &Conv, shape: Vec<usize>) -> Result<Value> {
+        let (a, b) = (self.operand(m, 0)?, self.operand(m, 1)?);
+        let (x, gate) = if a.shape.len() == 4 && a.shape[2] * a.shape[3] > 1 { (a, b) } else { (b, a) };
+        let x = self.nhwc_of(x)?;
+        let gate = self.row_major_of(gate)?;
+        let [batch, in_c, in_h, in_w] = x.shape[..] else { return Err(err!(internal, "gated conv input is not 4-D")) };
+        let out_c = shape[1];
+        let w = self.constant_operand(n, 1, "convolution weight")?.clone();
+        let bias = match c.bias_slot() {
+            Some(s) => self.constant_operand(n, s, "convolution bias")?.as_f32().unwrap_or_default().to_vec(),
+            None => vec![0.0; out_c],
+        };
+        let residual = match c.residual_slot() {
+            Some(s) => {
+                let r = self.operand(n, s)?;
+                Some(self.nhwc_of(r)?)
+            }
+            None => None,
+        };
+        let p = k::gemm::Gemm { m: batch * in_h * in_w, k: in_c, n: out_c, act: act_of(c.act) };
+        let b = pack::gemm_b(&pack::transpose_2d(w.as_f32().unwrap_or_default(), out_c, in_c), in_c, out_c);
+        let scratch_len = b.len();
+        let weights = self.add_weights(&b);
+        let bias = self.add_weights(&pack::gemm_bias(&bias));
+        let mut reads = vec![x.region, weights, bias, gate.region];
+        reads.extend(residual.as_ref().map(|r| r.region));
+        // The gate's Mul comes first in the comment: it happens first in the graph.
+        let conv_origin = std::mem::take(&mut self.origin);
+        self.origin = self.g.node(m).origin.iter().cloned().chain(conv_origin).collect();
+        let out = self.new_buffer(shape.iter().product());
+        let scratch = self.new_buffer(scratch_len);
+        self.push(Kernel::GatedGemm { p, images: batch, residual: residual.is_some() }, reads, out);
+        if let Some(step) = self.steps.last_mut() {
+            step.scratch = Some(scratch);
+        }
         Ok(Value { region: out, strides: nhwc(&shape), shape })
     }
 }

@@ -101,6 +101,10 @@ pub enum Kernel {
     Depthwise { p: k::depthwise::Depthwise, residual: bool },
     /// reads: input, weights, bias, [residual]
     Conv2d { p: k::direct::Conv2d, residual: bool },
+    /// A pointwise conv whose input first goes through a squeeze-and-excitation gate (a Mul
+    /// by `[images, k, 1, 1]`), the gate folded into `b` per image. reads: a, b, bias, gate,
+    /// [residual]; scratch (the gated `b`).
+    GatedGemm { p: k::gemm::Gemm, images: usize, residual: bool },
     /// expand -> depthwise -> project in row tiles. reads: input, the six weight arrays (in
     /// `fused::Weights` order; the expand ones empty without expansion), [residual]; scratch.
     Fused { p: k::fused::InvertedResidual, residual: bool },
@@ -250,6 +254,8 @@ struct Lowering<'g> {
     origin: Vec<String>,
     label: String,
     max_threads: usize,
+    /// Gate multiplications folded into the pointwise conv that reads them (Mul -> conv).
+    gated: HashMap<NodeId, NodeId>,
 }
 
 /// Lowers an optimised, typed graph with one input and one output. `max_threads` is the most
@@ -276,14 +282,19 @@ pub fn lower(g: &Graph, max_threads: usize) -> Result<Program> {
         origin: Vec::new(),
         label: String::new(),
         max_threads,
+        gated: HashMap::new(),
     };
     // Fused groups run as one step when the last conv of the group is reached; the convs
     // before it produce nothing of their own.
     let fusable = fused::fusable_groups(g);
+    l.gated = conv::gated_pointwise(g, &fusable)?;
     for n in g.topo_order()? {
         let node = g.node(n);
         if let Op::Constant(_) = node.op {
             continue; // placed on first use, packed as its consumer needs
+        }
+        if l.gated.contains_key(&n) {
+            continue; // computed by the conv that reads it
         }
         let group = fusable.iter().find(|grp| grp.contains(&n));
         if group.is_some_and(|grp| grp.last() != Some(&n)) {

@@ -96,6 +96,57 @@ pub fn gemm_parallel(
     });
 }
 
+/// `out = act((a ⊙ gate) · b + bias + residual)` over `images` images whose rows of `a` (m / images
+/// each) have their k columns multiplied by the image's `gate` (`[images][k]`: the channel
+/// weights a squeeze-and-excitation branch computes). Scaling the rows of `b` instead, once per
+/// image into `scratch` (`packed_b_len(k, n)`), costs k·n multiplies where scaling `a` costs m·k
+/// and a pass over memory; the compiler picks this form when n < m / images.
+pub fn gated_parallel(
+    threads: &Threads,
+    cpu: Cpu,
+    p: &Gemm,
+    images: usize,
+    a: &[f32],
+    b: &[f32],
+    gate: &[f32],
+    bias: Option<&[f32]>,
+    residual: Option<&[f32]>,
+    out: &mut [f32],
+    scratch: &mut [f32],
+) {
+    assert!(images > 0 && p.m.is_multiple_of(images), "gated gemm: rows are not a whole number of images");
+    assert_eq!(gate.len(), images * p.k, "gated gemm: gate");
+    assert_eq!(b.len(), packed_b_len(p.k, p.n), "gated gemm: b (packed)");
+    assert_eq!(scratch.len(), b.len(), "gated gemm: scratch");
+    assert_eq!(a.len(), p.m * p.k, "gated gemm: a");
+    assert_eq!(out.len(), p.m * p.n, "gated gemm: out");
+    assert!(residual.is_none_or(|r| r.len() == p.m * p.n), "gated gemm: residual");
+    let rows = p.m / images;
+    let one = Gemm { m: rows, ..*p };
+    for (i, g) in gate.chunks_exact(p.k).enumerate() {
+        scale_b_rows(b, g, p.k, p.n, scratch);
+        let (a_rows, out_rows) = (i * rows * p.k..(i + 1) * rows * p.k, i * rows * p.n..(i + 1) * rows * p.n);
+        let res = residual.map(|r| &r[out_rows.clone()]);
+        gemm_parallel(threads, cpu, &one, &a[a_rows], scratch, bias, res, &mut out[out_rows]);
+    }
+}
+
+/// `out` = packed `b` with row kk multiplied by `gate[kk]` (the same packing).
+fn scale_b_rows(b: &[f32], gate: &[f32], k: usize, n: usize, out: &mut [f32]) {
+    let mut panel = 0;
+    while panel < padded(n) {
+        let width = PANEL.min(padded(n) - panel);
+        let base = panel * k;
+        for (kk, &g) in gate.iter().enumerate() {
+            let at = base + kk * width;
+            for (o, &v) in out[at..at + width].iter_mut().zip(&b[at..at + width]) {
+                *o = v * g;
+            }
+        }
+        panel += width;
+    }
+}
+
 /// The reference: one output row at a time.
 pub(crate) fn scalar(p: &Gemm, a: &[f32], b: &[f32], bias: Option<&[f32]>, residual: Option<&[f32]>, out: &mut [f32]) {
     let (k, n) = (p.k, p.n);

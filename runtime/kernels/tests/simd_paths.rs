@@ -90,6 +90,47 @@ fn gemm_paths_agree() {
     }
 }
 
+/// The gated GEMM (a squeeze-and-excitation gate folded into `b`) against a plain GEMM on
+/// rows of `a` scaled by their image's gate, on every path, with 1 and 2 threads.
+#[test]
+fn gated_gemm_matches_gemm_on_gated_rows() {
+    let mut r = Rng(0x5eed_9a7e_0000_0001);
+    for case in 0..60 {
+        let images = 1 + r.below(3);
+        let (rows, k, n) = (1 + r.below(20), 1 + r.below(50), 1 + r.below(90));
+        let p = Gemm { m: images * rows, k, n, act: r.act() };
+        let (a, gate) = (r.values(p.m * k), r.values(images * k));
+        let mut b = vec![0.0; mobilenet_kernels::gemm::packed_b_len(k, n)];
+        mobilenet_kernels::gemm::pack_b(&r.values(k * n), k, n, &mut b);
+        let mut bias = r.values(n);
+        bias.resize(mobilenet_kernels::gemm::padded(n), 0.0);
+        let res = (r.below(2) == 0).then(|| r.values(p.m * n));
+        let gated: Vec<f32> = a.iter().enumerate().map(|(i, v)| v * gate[(i / k / rows) * k + i % k]).collect();
+        let mut want = vec![0.0; p.m * n];
+        gemm(Cpu::scalar(), &p, &gated, &b, Some(&bias), res.as_deref(), &mut want);
+        for cpu in [Cpu::scalar()].into_iter().chain(levels()) {
+            for threads in [Threads::single(), Threads::new(2)] {
+                let mut got = vec![f32::NAN; p.m * n];
+                let mut scratch = vec![f32::NAN; b.len()];
+                mobilenet_kernels::gemm::gated_parallel(
+                    &threads,
+                    cpu,
+                    &p,
+                    images,
+                    &a,
+                    &b,
+                    &gate,
+                    Some(&bias),
+                    res.as_deref(),
+                    &mut got,
+                    &mut scratch,
+                );
+                assert_close(&got, &want, &format!("case {case} {p:?} images {images} on {:?}", cpu.level()));
+            }
+        }
+    }
+}
+
 #[test]
 fn depthwise_paths_agree() {
     let mut r = Rng(0x0bad_cafe_f00d_1234);
