@@ -53,17 +53,7 @@ impl Lowering<'_> {
         let [_, out_c, out_h, out_w] = shape[..] else { return Err(err!(internal, "Conv output is not 4-D")) };
         let w = self.constant_operand(n, 1, "convolution weight")?.clone();
         let wv = w.as_f32().unwrap_or_default();
-        let bias = match c.bias_slot() {
-            Some(s) => self.constant_operand(n, s, "convolution bias")?.as_f32().unwrap_or_default().to_vec(),
-            None => vec![0.0; out_c],
-        };
-        let residual = match c.residual_slot() {
-            Some(s) => {
-                let r = self.operand(n, s)?;
-                Some(self.nhwc_of(r)?)
-            }
-            None => None,
-        };
+        let (bias, residual) = self.bias_and_residual(n, c, out_c)?;
         let win = &c.window;
         let [kh, kw] = win.kernel;
         let act = act_of(c.act);
@@ -118,16 +108,8 @@ impl Lowering<'_> {
 }
 
 impl Lowering<'_> {
-    /// The pointwise conv `n` of `x * gate` (the Mul `m`, not lowered on its own): one
-    /// `GatedGemm` step, whose scratch holds the weights scaled by one image's gate.
-    fn gated_conv(&mut self, n: NodeId, m: NodeId, c: &Conv, shape: Vec<usize>) -> Result<Value> {
-        let (a, b) = (self.operand(m, 0)?, self.operand(m, 1)?);
-        let (x, gate) = if a.shape.len() == 4 && a.shape[2] * a.shape[3] > 1 { (a, b) } else { (b, a) };
-        let x = self.nhwc_of(x)?;
-        let gate = self.row_major_of(gate)?;
-        let [batch, in_c, in_h, in_w] = x.shape[..] else { return Err(err!(internal, "gated conv input is not 4-D")) };
-        let out_c = shape[1];
-        let w = self.constant_operand(n, 1, "convolution weight")?.clone();
+    /// The bias of conv `n` (zeros without one) and its residual operand in NHWC, if any.
+    fn bias_and_residual(&mut self, n: NodeId, c: &Conv, out_c: usize) -> Result<(Vec<f32>, Option<Value>)> {
         let bias = match c.bias_slot() {
             Some(s) => self.constant_operand(n, s, "convolution bias")?.as_f32().unwrap_or_default().to_vec(),
             None => vec![0.0; out_c],
@@ -139,6 +121,20 @@ impl Lowering<'_> {
             }
             None => None,
         };
+        Ok((bias, residual))
+    }
+
+    /// The pointwise conv `n` of `x * gate` (the Mul `m`, not lowered on its own): one
+    /// `GatedGemm` step, whose scratch holds the weights scaled by one image's gate.
+    fn gated_conv(&mut self, n: NodeId, m: NodeId, c: &Conv, shape: Vec<usize>) -> Result<Value> {
+        let (a, b) = (self.operand(m, 0)?, self.operand(m, 1)?);
+        let (x, gate) = if a.shape.len() == 4 && a.shape[2] * a.shape[3] > 1 { (a, b) } else { (b, a) };
+        let x = self.nhwc_of(x)?;
+        let gate = self.row_major_of(gate)?;
+        let [batch, in_c, in_h, in_w] = x.shape[..] else { return Err(err!(internal, "gated conv input is not 4-D")) };
+        let out_c = shape[1];
+        let w = self.constant_operand(n, 1, "convolution weight")?.clone();
+        let (bias, residual) = self.bias_and_residual(n, c, out_c)?;
         let p = k::gemm::Gemm { m: batch * in_h * in_w, k: in_c, n: out_c, act: act_of(c.act) };
         let b = pack::gemm_b(&pack::transpose_2d(w.as_f32().unwrap_or_default(), out_c, in_c), in_c, out_c);
         let scratch_len = b.len();
