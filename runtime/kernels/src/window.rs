@@ -18,6 +18,21 @@ pub struct Window {
 }
 
 impl Window {
+    /// A `kernel` x `kernel` window with the same stride and leading padding on both axes and
+    /// no dilation (what MobileNets' convolutions and most benches and tests use).
+    pub const fn square(kernel: usize, stride: usize, pad: usize) -> Window {
+        Window {
+            kernel_h: kernel,
+            kernel_w: kernel,
+            stride_h: stride,
+            stride_w: stride,
+            dilation_h: 1,
+            dilation_w: 1,
+            pad_top: pad,
+            pad_left: pad,
+        }
+    }
+
     /// Strides and dilations are positive (every kernel asserts it on entry).
     pub const fn is_valid(&self) -> bool {
         self.stride_h > 0 && self.stride_w > 0 && self.dilation_h > 0 && self.dilation_w > 0
