@@ -60,7 +60,7 @@ impl Lowering<'_> {
         let (kernel, packed) = match self.g.conv_kind(n) {
             Some(ConvKind::Pointwise) => {
                 let p = k::gemm::Gemm { m: batch * in_h * in_w, k: in_c, n: out_c, act };
-                let b = pack::gemm_b(&pack::transpose_2d(wv, out_c, in_c), in_c, out_c);
+                let b = pack::pointwise(wv, out_c, in_c);
                 (Kernel::Gemm { p, bias: true, residual: residual.is_some() }, b)
             }
             Some(ConvKind::Depthwise) => {
@@ -136,7 +136,7 @@ impl Lowering<'_> {
         let w = self.constant_operand(n, 1, "convolution weight")?.clone();
         let (bias, residual) = self.bias_and_residual(n, c, out_c)?;
         let p = k::gemm::Gemm { m: batch * in_h * in_w, k: in_c, n: out_c, act: act_of(c.act) };
-        let b = pack::gemm_b(&pack::transpose_2d(w.as_f32().unwrap_or_default(), out_c, in_c), in_c, out_c);
+        let b = pack::pointwise(w.as_f32().unwrap_or_default(), out_c, in_c);
         let scratch_len = b.len();
         let weights = self.add_weights(&b);
         let bias = self.add_weights(&pack::gemm_bias(&bias));

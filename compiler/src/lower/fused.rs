@@ -71,7 +71,7 @@ impl Lowering<'_> {
         let mut regions = Vec::new();
         let expand_act = if expand {
             let (w, b) = weights_of(self, first)?;
-            regions.push(self.add_weights(&pack::gemm_b(&pack::transpose_2d(&w, hidden, in_c), in_c, hidden)));
+            regions.push(self.add_weights(&pack::pointwise(&w, hidden, in_c)));
             regions.push(self.add_weights(&pack::gemm_bias(&b)));
             act_of(conv(first)?.act)
         } else {
@@ -84,7 +84,7 @@ impl Lowering<'_> {
         regions.push(self.add_weights(&pack::depthwise(&w, hidden, kh, kw)));
         regions.push(self.add_weights(&b));
         let (w, b) = weights_of(self, project)?;
-        regions.push(self.add_weights(&pack::gemm_b(&pack::transpose_2d(&w, out_c, hidden), hidden, out_c)));
+        regions.push(self.add_weights(&pack::pointwise(&w, out_c, hidden)));
         regions.push(self.add_weights(&pack::gemm_bias(&b)));
 
         let win = &dwc.window;

@@ -19,6 +19,12 @@ pub fn gemm_b(b: &[f32], k: usize, n: usize) -> Vec<f32> {
     out
 }
 
+/// Pointwise conv weights `[out_c][in_c][1][1]` in the GEMM kernel's layout (`b` = `[in_c][out_c]`,
+/// packed).
+pub fn pointwise(w: &[f32], out_c: usize, in_c: usize) -> Vec<f32> {
+    gemm_b(&transpose_2d(w, out_c, in_c), in_c, out_c)
+}
+
 /// A GEMM bias, padded like the rows of packed `b`.
 pub fn gemm_bias(bias: &[f32]) -> Vec<f32> {
     let mut out = bias.to_vec();

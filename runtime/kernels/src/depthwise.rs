@@ -457,8 +457,12 @@ pub(crate) mod simd {
         }
     }
 
-    /// Input columns a block reads at most: WIDE_COLUMNS at stride 1, 5 wide.
-    const MAX_SPAN: usize = WIDE_COLUMNS + 4;
+    /// Input columns a block reads at most: WIDE_COLUMNS at stride 1 or COLUMNS at stride 2,
+    /// 5 wide.
+    const MAX_SPAN: usize = {
+        let (wide, strided) = (WIDE_COLUMNS + 4, (COLUMNS - 1) * 2 + 5);
+        if wide > strided { wide } else { strided }
+    };
 
     /// Largest filter (in taps) whose taps stay in registers for a whole row.
     const HELD_TAPS: usize = 9;

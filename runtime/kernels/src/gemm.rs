@@ -214,8 +214,8 @@ pub(crate) mod simd {
             let nv = width.div_ceil(S::LANES);
             // The last strip of an `n` that is 8 past a multiple of 16 (24, 40, 72, 1000, ...)
             // ends in a half vector: with AVX-512 it gets an 8-lane one, half the FMA cost of
-            // a zmm that is half padding.
-            let half_tail = S::HAS_HALF && width % S::LANES == <S::Half as Simd>::LANES;
+            // a zmm that is half padding. (For AVX2, Half has all the lanes: never true.)
+            let half_tail = width % S::LANES == <S::Half as Simd>::LANES;
             let mut m0 = 0;
             while m0 < p.m {
                 let t = Tile { p, a, b, bias, residual, m0, n0, width, clamp: &clamp };

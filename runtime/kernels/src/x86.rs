@@ -15,10 +15,9 @@ use crate::act::AffineClamp;
 pub(crate) trait Simd: Copy {
     const LANES: usize;
     type V: Copy;
-    /// Whether [`Simd::Half`] is a real half-width vector. AVX-512 has one (the 8-lane AVX2
-    /// vector, whose FMA costs half as much on Zen 4's 256-bit pipes); for AVX2 `Half` is AVX2
-    /// itself and unused.
-    const HAS_HALF: bool;
+    /// A vector of half the lanes where there is one: for AVX-512 the 8-lane AVX2 vector, whose
+    /// FMA costs half as much on Zen 4's 256-bit pipes; for AVX2 it is AVX2 itself (same lanes,
+    /// so code asking for half-width vectors never takes that path).
     type Half: Simd;
     /// The low half of `v` (free: the same register).
     fn low_half(v: Self::V) -> <Self::Half as Simd>::V;
@@ -92,7 +91,6 @@ pub(crate) struct Avx2;
 impl Simd for Avx2 {
     const LANES: usize = 8;
     type V = __m256;
-    const HAS_HALF: bool = false;
     type Half = Avx2;
     #[inline(always)]
     fn low_half(v: __m256) -> __m256 {
@@ -181,7 +179,6 @@ fn mask(n: usize) -> __mmask16 {
 impl Simd for Avx512 {
     const LANES: usize = 16;
     type V = __m512;
-    const HAS_HALF: bool = true;
     type Half = Avx2;
     #[inline(always)]
     fn low_half(v: __m512) -> __m256 {
