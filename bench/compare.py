@@ -2,8 +2,8 @@
 """Side-by-side latency of our generated code, onnxruntime and XNNPACK (LiteRT), on this machine,
 in one run: persistent warm workers, rounds in shuffled order, ~80 ms of back-to-back inferences
 per worker per round (times the batch size, so that a round holds several inferences and the
-slower first one after another worker ran does not decide its median), the ratio taken per round (the machine is shared and noisy: only paired
-ratios mean anything). Also peak RSS of each worker process and cold start (process start to
+slower first one after another worker ran does not decide its median), the ratio taken per
+round (the machine is shared and noisy: only paired ratios mean anything). Also peak RSS of each worker process and cold start (process start to
 first output for ours; model load + first inference, in-process, for the peers).
 
 Run it through bench/compare.sh, which installs the peers and builds mobilenetc.
