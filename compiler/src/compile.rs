@@ -216,7 +216,7 @@ impl Compiled {
             ),
             format!(
                 "{} kernel calls; arena {} bytes (one buffer per tensor: {}); weights {} bytes.",
-                self.program.steps.len(),
+                self.program.schedule().count(),
                 self.plan.arena_bytes(),
                 self.plan.naive_bytes(),
                 self.program.weights.len() * 4

@@ -14,8 +14,8 @@ pub fn run(prog: &Program, plan: &Plan, cpu: Cpu, threads: &Threads, input: &[f3
         return Err(err!(usage, "the input has {} elements, the model takes {}", input.len(), prog.input_len()));
     }
     let mut arena = vec![f32::NAN; plan.arena_len];
-    for step in &prog.steps {
-        run_step(step, prog, plan, cpu, threads, input, &mut arena);
+    for (i, image) in prog.schedule() {
+        run_step(&prog.step_at(i, image), prog, plan, cpu, threads, input, &mut arena);
     }
     let (o, l) = plan.arena_range(&prog.output).ok_or_else(|| err!(internal, "the output is not in the arena"))?;
     Ok(arena[o..o + l].to_vec())
@@ -23,7 +23,8 @@ pub fn run(prog: &Program, plan: &Plan, cpu: Cpu, threads: &Threads, input: &[f3
 
 /// Median time of every step over `runs` runs (after one warm-up run), in seconds: where the
 /// time of a model goes (`mobilenetc profile`). Kernels and arguments are those of the
-/// generated code; only the per-step clock is added.
+/// generated code; only the per-step clock is added. A step of the image loop counts the
+/// time of all its images.
 pub fn profile(
     prog: &Program,
     plan: &Plan,
@@ -38,12 +39,15 @@ pub fn profile(
     let mut arena = vec![0.0; plan.arena_len];
     let mut times = vec![Vec::with_capacity(runs); prog.steps.len()];
     for run in 0..=runs {
-        for (i, step) in prog.steps.iter().enumerate() {
+        let mut took = vec![0.0; prog.steps.len()];
+        for (i, image) in prog.schedule() {
+            let step = prog.step_at(i, image);
             let t = std::time::Instant::now();
-            run_step(step, prog, plan, cpu, threads, input, &mut arena);
-            if run > 0 {
-                times[i].push(t.elapsed().as_secs_f64());
-            }
+            run_step(&step, prog, plan, cpu, threads, input, &mut arena);
+            took[i] += t.elapsed().as_secs_f64();
+        }
+        if run > 0 {
+            times.iter_mut().zip(took).for_each(|(t, s)| t.push(s));
         }
     }
     Ok(times
@@ -103,7 +107,7 @@ fn run_step(step: &Step, prog: &Program, plan: &Plan, cpu: Cpu, threads: &Thread
         .collect();
     let opt = |present: bool, i: usize| present.then(|| reads[i]);
     match &step.kernel {
-        Kernel::Gemm { p, bias, residual } => k::gemm::gemm_parallel(
+        Kernel::Gemm { p, bias, residual, .. } => k::gemm::gemm_parallel(
             threads,
             cpu,
             p,

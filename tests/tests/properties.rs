@@ -1,6 +1,6 @@
 //! Property tests: random small layers and blocks (odd sizes, channel counts that are not
 //! multiples of the SIMD width, stride 2 on odd inputs, asymmetric padding, dilation, batch > 1,
-//! every activation, residuals) are built as ONNX, compiled (import, passes, lowering, plan) and
+//! every activation, residuals, squeeze-and-excitation gates) are built as ONNX, compiled (import, passes, lowering, plan) and
 //! run by `exec` on every SIMD path with 1 and 2 threads, against the reference interpreter.
 
 use mobilenet_compiler::ir::Tensor;
@@ -118,17 +118,30 @@ fn check(model: mobilenet_compiler::onnx::ModelProto, input_shape: &[usize], see
     let fe = frontend_from_model(&model, None, &Options::default()).map_err(|e| TestCaseError::fail(e.to_string()))?;
     let x = Tensor::f32(input_shape.to_vec(), values(seed ^ 0xabcdef, input_shape.iter().product()));
     let want = interp::run(&fe.imported, std::slice::from_ref(&x)).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    // A batch also runs with every first step that can image by image (threshold 0).
+    let loops: &[Option<usize>] = if input_shape[0] > 1 { &[None, Some(0)] } else { &[None] };
     for threads in [1, 2] {
-        let mut prog = lower::lower(&fe.optimized, threads).map_err(|e| TestCaseError::fail(e.to_string()))?;
-        let plan = plan::plan(&mut prog).map_err(|e| TestCaseError::fail(e.to_string()))?;
-        let pool = Threads::new(threads);
-        for level in SimdLevel::ALL {
-            let Some(cpu) = Cpu::with_level(level) else { continue };
-            let got = exec::run(&prog, &plan, cpu, &pool, x.as_f32().unwrap())
-                .map_err(|e| TestCaseError::fail(e.to_string()))?;
-            let got = Tensor::f32(prog.output_shape.clone(), got);
-            check_close(&got, &want[0], 1e-4, 1e-5, false)
-                .map_err(|e| TestCaseError::fail(format!("{} with {threads} threads: {e}", level.name())))?;
+        for &image_loop in loops {
+            let lowered = match image_loop {
+                None => lower::lower(&fe.optimized, threads),
+                bytes => lower::lower_with(&fe.optimized, threads, bytes),
+            };
+            let mut prog = lowered.map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let plan = plan::plan(&mut prog).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let pool = Threads::new(threads);
+            for level in SimdLevel::ALL {
+                let Some(cpu) = Cpu::with_level(level) else { continue };
+                let got = exec::run(&prog, &plan, cpu, &pool, x.as_f32().unwrap())
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let got = Tensor::f32(prog.output_shape.clone(), got);
+                let looped = prog.image_loop.as_ref().map_or(0, |lp| lp.steps);
+                check_close(&got, &want[0], 1e-4, 1e-5, false).map_err(|e| {
+                    TestCaseError::fail(format!(
+                        "{} with {threads} threads, {looped} steps image by image: {e}",
+                        level.name()
+                    ))
+                })?;
+            }
         }
     }
     Ok(())
@@ -184,6 +197,24 @@ proptest! {
             b = b.node("Add", &["x", "p"], &["sum"], vec![]);
             y = "sum".into();
         }
+        check(b.output(&y).build(), &shape, seed)?;
+    }
+
+    /// A squeeze-and-excitation gate (global average -> 1x1 -> ReLU -> 1x1 -> HardSigmoid,
+    /// multiplied into the input) before a pointwise conv: folded into the conv's weights per
+    /// image when the conv is narrower than the image, a broadcast Mul otherwise.
+    #[test]
+    fn squeeze_excitation(batch in 1..4usize, c in 1..24usize, squeeze in 1..12usize, h in 1..9usize,
+                          w in 1..9usize, cout in 1..24usize, act in act_strategy(), seed in any::<u64>()) {
+        let shape = [batch, c, h, w];
+        let pw = |cin, cout| Conv { cin_per_group: cin, cout_per_group: cout, groups: 1, kernel: (1, 1), stride: (1, 1), dilation: 1, pads: [0; 4] };
+        let b = ModelBuilder::new(13).input("x", &shape.map(|d| d as i64)).node("GlobalAveragePool", &["x"], &["pool"], vec![]);
+        let b = conv_node(b, "pool", "s1", &pw(c, squeeze), seed).node("Relu", &["s1"], &["s1r"], vec![]);
+        let b = conv_node(b, "s1r", "s2", &pw(squeeze, c), seed + 3)
+            .node("HardSigmoid", &["s2"], &["gate"], vec![attr_float("alpha", 1.0 / 6.0)])
+            .node("Mul", &["x", "gate"], &["gated"], vec![]);
+        let b = conv_node(b, "gated", "y", &pw(c, cout), seed + 5);
+        let (b, y) = activate(b, "y", &act, "act");
         check(b.output(&y).build(), &shape, seed)?;
     }
 

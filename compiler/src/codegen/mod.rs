@@ -75,17 +75,34 @@ pub fn generate(prog: &Program, plan: &Plan, opts: &Options) -> Result<Generated
         )
     });
 
-    let mut body = Vec::new();
-    for (i, s) in prog.steps.iter().enumerate() {
+    let layer = |i: usize, looped: bool| {
+        let s = &prog.steps[i];
+        let mut code = TokenStream::new();
         if opts.comments {
             let mut text = format!("[{i}] {}", describe(s));
             if !s.origin.is_empty() {
                 text += &format!(" (ONNX: {})", s.origin.join(", "));
             }
+            code.extend(quote!(__comment!(#text);));
+        }
+        code.extend(steps::step(prog, plan, s, looped));
+        code
+    };
+    let looped = prog.image_loop.as_ref().map_or(0, |lp| lp.steps);
+    let mut body: Vec<TokenStream> = Vec::new();
+    if let Some(lp) = &prog.image_loop {
+        let inner = (0..looped).map(|i| layer(i, true));
+        let images = lit(lp.images);
+        if opts.comments {
+            let text = format!(
+                "[0] to [{}] image by image: one image's tensors stay in cache from layer to layer",
+                looped - 1
+            );
             body.push(quote!(__comment!(#text);));
         }
-        body.push(steps::step(prog, plan, s));
+        body.push(quote!(for image in 0..#images { #(#inner)* }));
     }
+    body.extend((looped..prog.steps.len()).map(|i| layer(i, false)));
 
     let (in_len, out_len) = (lit(prog.input_len()), lit(prog.output_len()));
     let arena_len = lit(plan.arena_len);
@@ -107,7 +124,7 @@ pub fn generate(prog: &Program, plan: &Plan, opts: &Options) -> Result<Generated
         format!(
             " Arena: {} bytes, allocated once; {} kernel calls; weights: {} bytes, embedded.",
             plan.arena_bytes(),
-            prog.steps.len(),
+            prog.schedule().count(),
             weights.len()
         ),
     ];

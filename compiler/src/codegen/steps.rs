@@ -1,5 +1,6 @@
 //! One kernel call per step: borrow the regions (arena regions around the written one), then
-//! call the kernel with its constant parameters.
+//! call the kernel with its constant parameters. Inside the image loop, regions that hold
+//! every image are found `image * stride` further on.
 
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
@@ -12,12 +13,28 @@ fn u(v: usize) -> Literal {
     Literal::usize_unsuffixed(v)
 }
 
-/// The code of one step.
-pub fn step(prog: &Program, plan: &Plan, s: &Step) -> TokenStream {
+/// `offset`, moved by `image * stride` inside the image loop.
+fn at(offset: usize, stride: usize) -> TokenStream {
+    let (o, s) = (u(offset), u(stride));
+    match (offset, stride) {
+        (_, 0) => quote!(#o),
+        (0, _) => quote!(image * #s),
+        _ => quote!(#o + image * #s),
+    }
+}
+
+/// The code of one step (`looped`: inside the image loop).
+pub fn step(prog: &Program, plan: &Plan, s: &Step, looped: bool) -> TokenStream {
     let skip = usize::from(s.in_place);
     let reads = &s.reads[skip..];
-    let (wo, wl) = plan.arena_range(&s.write).expect("the plan checked that steps write to the arena");
-    let arena_reads: Vec<(usize, usize)> = reads.iter().filter_map(|r| plan.arena_range(r)).collect();
+    let stride = |r: &Region| if looped { prog.image_stride(r.loc) } else { 0 };
+    let arena = |r: &Region| {
+        let (o, l) = plan.arena_range(r).expect("the plan checked that steps write to the arena");
+        (at(o, stride(r)), u(l))
+    };
+    let (wo, wl) = arena(&s.write);
+    let arena_reads: Vec<(TokenStream, Literal)> =
+        reads.iter().filter(|r| matches!(r.loc, Loc::Arena(_))).map(arena).collect();
     // Names for the reads, in order: arena reads come out of the split, the others are slices
     // of the input or the weights.
     let mut arena_names = Vec::new();
@@ -29,27 +46,23 @@ pub fn step(prog: &Program, plan: &Plan, s: &Step) -> TokenStream {
                 arena_names.push(name.clone());
                 quote!(#name)
             }
-            Loc::Input => slice(quote!(input), r),
-            Loc::Weights => slice(quote!(w), r),
+            Loc::Input => slice(quote!(input), r, stride(r)),
+            Loc::Weights => slice(quote!(w), r, 0),
         });
     }
-    let scratch = s.scratch.as_ref().and_then(|r| plan.arena_range(r));
-    let borrow = if let Some((so, sl)) = scratch {
-        let regions = arena_reads.iter().map(|&(o, l)| {
-            let (o, l) = (u(o), u(l));
-            quote!((#o, #l))
-        });
-        let (wo, wl, so, sl) = (u(wo), u(wl), u(so), u(sl));
+    let regions = arena_reads.iter().map(|(o, l)| quote!((#o, #l)));
+    let borrow = if let Some(scratch) = &s.scratch {
+        let (so, sl) = arena(scratch);
         quote!(let ([#(#arena_names),*], out, scratch) = rt::arena::split2(arena, [#(#regions),*], (#wo, #wl), (#so, #sl));)
-    } else if arena_reads.is_empty() {
-        let (start, end) = (u(wo), u(wo + wl));
+    } else if arena_reads.is_empty() && stride(&s.write) == 0 {
+        let (start, end) = (
+            u(plan.arena_range(&s.write).map_or(0, |(o, _)| o)),
+            u(plan.arena_range(&s.write).map_or(0, |(o, l)| o + l)),
+        );
         quote!(let out = &mut arena[#start..#end];)
+    } else if arena_reads.is_empty() {
+        quote!(let out = &mut arena[#wo..][..#wl];)
     } else {
-        let regions = arena_reads.iter().map(|&(o, l)| {
-            let (o, l) = (u(o), u(l));
-            quote!((#o, #l))
-        });
-        let (wo, wl) = (u(wo), u(wl));
         quote!(let ([#(#arena_names),*], out) = rt::arena::split(arena, [#(#regions),*], (#wo, #wl));)
     };
     let arg = |i: usize| read_exprs[i].clone();
@@ -62,7 +75,7 @@ pub fn step(prog: &Program, plan: &Plan, s: &Step) -> TokenStream {
         }
     };
     let call = match &s.kernel {
-        Kernel::Gemm { p, bias, residual } => {
+        Kernel::Gemm { p, bias, residual, .. } => {
             let (params, a, b) = (params::gemm(p), arg(0), arg(1));
             let (bias_arg, res_arg) = (opt(*bias, 2), opt(*residual, 2 + *bias as usize));
             quote!(rt::gemm::gemm_parallel(threads, cpu, &#params, #a, #b, #bias_arg, #res_arg, out);)
@@ -140,7 +153,12 @@ pub fn step(prog: &Program, plan: &Plan, s: &Step) -> TokenStream {
     quote!({ #borrow #call })
 }
 
-fn slice(base: TokenStream, r: &Region) -> TokenStream {
-    let (start, end) = (u(r.offset), u(r.offset + r.len));
-    quote!(&#base[#start..#end])
+fn slice(base: TokenStream, r: &Region, stride: usize) -> TokenStream {
+    if stride == 0 {
+        let (start, end) = (u(r.offset), u(r.offset + r.len));
+        quote!(&#base[#start..#end])
+    } else {
+        let (start, len) = (at(r.offset, stride), u(r.len));
+        quote!(&#base[#start..][..#len])
+    }
 }

@@ -61,7 +61,7 @@ impl Lowering<'_> {
             Some(ConvKind::Pointwise) => {
                 let p = k::gemm::Gemm { m: batch * in_h * in_w, k: in_c, n: out_c, act };
                 let b = pack::pointwise(wv, out_c, in_c);
-                (Kernel::Gemm { p, bias: true, residual: residual.is_some() }, b)
+                (Kernel::Gemm { p, bias: true, residual: residual.is_some(), images: batch }, b)
             }
             Some(ConvKind::Depthwise) => {
                 let p = k::depthwise::Depthwise {

@@ -58,7 +58,7 @@ impl Lowering<'_> {
         }
         let p = k::gemm::Gemm { m, k: kk, n: ncols, act: act_of(gm.act) };
         let out = self.new_buffer(m * ncols);
-        self.push(Kernel::Gemm { p, bias: bias.is_some(), residual: residual.is_some() }, reads, out);
+        self.push(Kernel::Gemm { p, bias: bias.is_some(), residual: residual.is_some(), images: 1 }, reads, out);
         Ok(Value { region: out, strides: row_major(&shape), shape })
     }
 
@@ -79,7 +79,7 @@ impl Lowering<'_> {
         let b_region = self.add_weights(&pack::gemm_b(b.as_f32().unwrap_or_default(), kk, ncols));
         let p = k::gemm::Gemm { m, k: kk, n: ncols, act: mobilenet_kernels::Act::None };
         let out = self.new_buffer(m * ncols);
-        self.push(Kernel::Gemm { p, bias: false, residual: false }, vec![a.region, b_region], out);
+        self.push(Kernel::Gemm { p, bias: false, residual: false, images: 1 }, vec![a.region, b_region], out);
         Ok(Value { region: out, strides: row_major(&shape), shape })
     }
 }

@@ -12,6 +12,7 @@ mod conv;
 mod dense;
 mod elementwise;
 mod fused;
+pub mod image_loop;
 mod layout;
 mod pack;
 mod pool;
@@ -95,8 +96,9 @@ impl Step {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Kernel {
-    /// reads: a, b, [bias], [residual]
-    Gemm { p: k::gemm::Gemm, bias: bool, residual: bool },
+    /// reads: a, b, [bias], [residual]. `images`: the rows are that many equal runs, one per
+    /// image (a pointwise conv's pixels); 1 where the rows do not follow the images.
+    Gemm { p: k::gemm::Gemm, bias: bool, residual: bool, images: usize },
     /// reads: input, weights, bias, [residual]
     Depthwise { p: k::depthwise::Depthwise, residual: bool },
     /// reads: input, weights, bias, [residual]
@@ -140,6 +142,20 @@ pub struct Program {
     pub output: Region,
     /// Most threads the program may run with.
     pub max_threads: usize,
+    /// Batch > 1: the first steps run image by image (`image_loop.rs`).
+    pub image_loop: Option<ImageLoop>,
+}
+
+/// The first `steps` steps of a batch program run once per image, image after image, each
+/// step on one image; the steps after them run once on the whole batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageLoop {
+    pub steps: usize,
+    pub images: usize,
+    /// Memories that hold every image (the input, and the arena buffers the loop hands on to
+    /// the steps after it), with the distance between images: a loop step's region there is
+    /// image 0's, and image `i` reads or writes it `i * stride` further on.
+    pub strided: Vec<(Loc, usize)>,
 }
 
 impl Program {
@@ -148,6 +164,32 @@ impl Program {
     }
     pub fn output_len(&self) -> usize {
         self.output_shape.iter().product()
+    }
+
+    /// Distance between images of `loc` within the image loop (0: the same memory for every
+    /// image, as for weights, scratch and the buffers the loop keeps to itself).
+    pub fn image_stride(&self, loc: Loc) -> usize {
+        let Some(lp) = &self.image_loop else { return 0 };
+        lp.strided.iter().find(|(l, _)| *l == loc).map_or(0, |&(_, s)| s)
+    }
+
+    /// The order steps run in: `(index, image)` for each call, `image` being `Some` inside the
+    /// image loop.
+    pub fn schedule(&self) -> impl Iterator<Item = (usize, Option<usize>)> + '_ {
+        let (looped, images) = self.image_loop.as_ref().map_or((0, 0), |lp| (lp.steps, lp.images));
+        let inside = (0..images).flat_map(move |img| (0..looped).map(move |i| (i, Some(img))));
+        inside.chain((looped..self.steps.len()).map(|i| (i, None)))
+    }
+
+    /// Step `i` as image `image` of the loop runs it: its regions moved to that image.
+    pub fn step_at(&self, i: usize, image: Option<usize>) -> std::borrow::Cow<'_, Step> {
+        let s = &self.steps[i];
+        let Some(img) = image.filter(|&img| img > 0) else { return std::borrow::Cow::Borrowed(s) };
+        let mut s = s.clone();
+        for r in s.reads.iter_mut().chain([&mut s.write]) {
+            r.offset += img * self.image_stride(r.loc);
+        }
+        std::borrow::Cow::Owned(s)
     }
 }
 
@@ -259,8 +301,14 @@ struct Lowering<'g> {
 }
 
 /// Lowers an optimised, typed graph with one input and one output. `max_threads` is the most
-/// threads the generated code may run with (scratch memory is reserved for each).
+/// threads the generated code may run with (scratch memory is reserved for each). A batch
+/// runs its first layers image by image where they move more than `image_loop::CACHE_BYTES`.
 pub fn lower(g: &Graph, max_threads: usize) -> Result<Program> {
+    lower_with(g, max_threads, Some(image_loop::CACHE_BYTES))
+}
+
+/// `lower`, choosing the image loop's threshold (`None`: the whole batch runs layer by layer).
+pub fn lower_with(g: &Graph, max_threads: usize, image_loop_bytes: Option<usize>) -> Result<Program> {
     if !(1..=k::threads::MAX_THREADS).contains(&max_threads) {
         return Err(err!(usage, "threads must be 1 to {}, not {max_threads}", k::threads::MAX_THREADS));
     }
@@ -316,7 +364,7 @@ pub fn lower(g: &Graph, max_threads: usize) -> Result<Program> {
         l.copy_to(&out, row_major(&out.shape))?
     };
     let input = &g.inputs[0];
-    Ok(Program {
+    let mut prog = Program {
         input_name: input.name.clone(),
         input_shape: g.shape(input.node)?.to_vec(),
         output_name: g.outputs[0].name.clone(),
@@ -326,7 +374,12 @@ pub fn lower(g: &Graph, max_threads: usize) -> Result<Program> {
         steps: l.steps,
         buffers: l.buffers,
         weights: l.weights,
-    })
+        image_loop: None,
+    };
+    if let Some(bytes) = image_loop_bytes {
+        image_loop::apply(&mut prog, bytes);
+    }
+    Ok(prog)
 }
 
 impl Lowering<'_> {

@@ -59,6 +59,13 @@ pub fn plan(prog: &mut Program) -> Result<Plan> {
     if let Loc::Arena(b) = prog.output.loc {
         last[b] = prog.steps.len();
     }
+    // Inside the image loop, a buffer holding every image is written by each image in turn:
+    // it lives from the loop's start (the other buffers of the loop live within one image).
+    for &(loc, _) in prog.image_loop.iter().flat_map(|lp| &lp.strided) {
+        if let Loc::Arena(b) = loc {
+            first[b] = 0;
+        }
+    }
     // Greedy by size: the largest buffers are placed first, each at the lowest offset free
     // during its whole lifetime.
     let mut order: Vec<usize> = (0..n).filter(|&b| first[b] != usize::MAX).collect();
@@ -135,11 +142,13 @@ fn run_in_place(prog: &mut Program) {
     }
 }
 
-/// Every access in bounds; writes never overlap reads except in place.
+/// Every access in bounds (for every image of the image loop); writes never overlap reads
+/// except in place.
 pub fn check(prog: &Program, plan: &Plan) -> Result<()> {
     let bad =
         |i: usize, what: String| Error::internal(format!("memory plan, step {i} ({}): {what}", prog.steps[i].label));
-    for (i, s) in prog.steps.iter().enumerate() {
+    for (i, image) in prog.schedule() {
+        let s = &*prog.step_at(i, image);
         let Some((wo, wl)) = plan.arena_range(&s.write) else {
             return Err(bad(i, "writes outside the arena".into()));
         };
