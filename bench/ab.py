@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A/B of two revisions of this repository on the generated code of the benchmark models.
 
-    bench/ab.py REV_A REV_B [--models v2,v3s,v3l,v1] [--rounds 8] [--runs 60] [--threads 1]
+    bench/ab.py REV_A REV_B [--models v2,v3s,v3l,v1] [--rounds 8] [--runs 60] [--threads 1] [--batch 1]
     bench/ab.py REV_A REV_B --kernels FILTER [--rounds 6]     # the criterion kernel benches
 
 Each revision (anything `git rev-parse` takes; WORKTREE means the files as they are now) is
@@ -100,7 +100,13 @@ def build(rev, out):
     runners = {}
     for key in ARGS.models.split(","):
         title, path, _ = MODELS[key]
-        cmd = [os.path.join(src, "target/release/mobilenetc"), "bench", os.path.join(SHARED, path),
+        model = os.path.join(SHARED, path)
+        if ARGS.batch > 1:
+            # The copy with a symbolic batch that bench/compare.sh writes for batch > 1.
+            model = os.path.join(ROOT, "bench", "out", os.path.basename(path).replace(".onnx", ".symbatch.onnx"))
+            if not os.path.exists(model):
+                sys.exit(f"{model} is missing: run bench/compare.sh --batches {ARGS.batch} once first")
+        cmd = [os.path.join(src, "target/release/mobilenetc"), "bench", model, "--batch", str(ARGS.batch),
                "--threads", str(ARGS.threads), "--print-binary"]
         binary = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout.strip()
         # A copy: the cache's binary is rebuilt in place when the runtime changes.
@@ -123,7 +129,7 @@ def main():
         return kernels_main(out)
     a, b = build(ARGS.rev_a, out), build(ARGS.rev_b, out)
     print(f"A = {ARGS.rev_a}, B = {ARGS.rev_b}; {ARGS.rounds} rounds, median of {ARGS.runs} runs each, "
-          f"{ARGS.threads} thread(s)")
+          f"{ARGS.threads} thread(s), batch {ARGS.batch}")
     for key in ARGS.models.split(","):
         times = {"A": [], "B": []}
         for r in range(ARGS.rounds):
@@ -142,6 +148,7 @@ if __name__ == "__main__":
     ap.add_argument("--rounds", type=int, default=8)
     ap.add_argument("--runs", type=int, default=60)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--kernels", metavar="FILTER", help="compare the kernel benchmarks matching FILTER instead")
     ARGS = ap.parse_args()
     sys.exit(main())

@@ -47,7 +47,8 @@ fn image_loop(f: &Fixture) -> Result<(), Failed> {
     options.shapes.input_shapes[0].dims[0] = 3;
     let Ok(fe) = frontend(&f.path, &options) else { return Ok(()) };
     let mut layered = lower::lower_with(&fe.optimized, 1, None).map_err(|e| e.to_string())?;
-    let mut looped = lower::lower_with(&fe.optimized, 1, Some(0)).map_err(|e| e.to_string())?;
+    // (on 2 threads: the images' rows are split between them, not the images)
+    let mut looped = lower::lower_with(&fe.optimized, 2, Some(0)).map_err(|e| e.to_string())?;
     let Some(lp) = looped.image_loop.clone() else {
         // Only a model whose first step is not per image (a layout copy) has no loop.
         let first = &layered.steps[0].kernel;
@@ -61,9 +62,9 @@ fn image_loop(f: &Fixture) -> Result<(), Failed> {
     let batch: Vec<f32> =
         (0..3).flat_map(|k| x.iter().map(move |v| v * (1.0 - 0.2 * k as f32) + 0.01 * k as f32)).collect();
     let mut outs = Vec::new();
-    for prog in [&mut layered, &mut looped] {
+    for (prog, threads) in [(&mut layered, 1), (&mut looped, 2)] {
         let plan = plan::plan(prog).map_err(|e| e.to_string())?;
-        outs.push(exec::run(prog, &plan, Cpu::detect(), &Threads::single(), &batch).map_err(|e| e.to_string())?);
+        outs.push(exec::run(prog, &plan, Cpu::detect(), &Threads::new(threads), &batch).map_err(|e| e.to_string())?);
     }
     let shape = layered.output_shape.clone();
     check_close(&Tensor::f32(shape.clone(), outs[1].clone()), &Tensor::f32(shape, outs[0].clone()), 1e-5, 1e-7, true)
