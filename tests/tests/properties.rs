@@ -176,11 +176,21 @@ proptest! {
     fn inverted_residual_blocks(batch in 1..3usize, h in 1..15usize, w in 1..15usize, cin in 1..20usize,
                                 hidden in 1..40usize, cout in 1..20usize, k in prop_oneof![Just(3usize), Just(5)],
                                 stride in 1..3usize, expand in any::<bool>(), acts in (act_strategy(), act_strategy()),
-                                seed in any::<u64>()) {
+                                stem in prop_oneof![Just(None), (1..4usize, 1..3usize).prop_map(Some)], seed in any::<u64>()) {
         let hidden = if expand { hidden } else { cin };
-        let shape = [batch, cin, h, w];
+        // Without expansion, maybe a first conv (3x3 or 1x1 from 3 channels, stride 1 or 2)
+        // computes the block's input: it streams into the block.
+        let stem = stem.filter(|_| !expand).map(|(k, s)| Conv { cin_per_group: 3, cout_per_group: cin, groups: 1, kernel: (k, k), stride: (s, s), dilation: 1, pads: [k / 2; 4] });
+        let shape = [batch, if stem.is_some() { 3 } else { cin }, h, w];
         let mut b = ModelBuilder::new(13).input("x", &shape.map(|d| d as i64));
         let mut x = "x".to_string();
+        let mut residual_ok = true;
+        if let Some(c) = &stem {
+            prop_assume!(fits(c, h, w));
+            b = conv_node(b, &x, "s", c, seed + 3);
+            (b, x) = activate(b, "s", &acts.0, "stem");
+            residual_ok = false;
+        }
         if expand {
             let e = Conv { cin_per_group: cin, cout_per_group: hidden, groups: 1, kernel: (1, 1), stride: (1, 1), dilation: 1, pads: [0; 4] };
             b = conv_node(b, &x, "e", &e, seed);
@@ -193,7 +203,7 @@ proptest! {
         let pj = Conv { cin_per_group: hidden, cout_per_group: cout, groups: 1, kernel: (1, 1), stride: (1, 1), dilation: 1, pads: [0; 4] };
         b = conv_node(nb, &dx, "p", &pj, seed + 13);
         let mut y = "p".to_string();
-        if stride == 1 && cin == cout {
+        if stride == 1 && cin == cout && residual_ok {
             b = b.node("Add", &["x", "p"], &["sum"], vec![]);
             y = "sum".into();
         }

@@ -300,7 +300,21 @@ pub fn describe(s: &crate::lower::Step) -> String {
         ),
         Kernel::Fused { p, residual } => format!(
             "block: {}depthwise {} ({} channels), project to {}, {}x{} -> {}x{}{}, {} rows at a time",
-            if p.expand { format!("expand {} -> {}, ", p.in_c, p.hidden) } else { String::new() },
+            match &p.stem {
+                _ if p.expand => format!("expand {} -> {}, ", p.in_c, p.hidden),
+                Some(c) => format!(
+                    "conv {}, {} -> {} channels, {}x{} -> {}x{}{}, ",
+                    window_text(&c.win),
+                    c.in_c,
+                    c.out_c,
+                    c.in_h,
+                    c.in_w,
+                    c.out_h,
+                    c.out_w,
+                    act_text(c.act)
+                ),
+                None => String::new(),
+            },
             window_text(&p.win),
             p.hidden,
             p.out_c,

@@ -118,6 +118,16 @@ pub fn conv2d(p: &k::direct::Conv2d) -> TokenStream {
     )
 }
 
+fn stem(c: Option<k::direct::Conv2d>) -> TokenStream {
+    match c {
+        Some(c) => {
+            let c = conv2d(&c);
+            quote!(Some(#c))
+        }
+        None => quote!(None),
+    }
+}
+
 pub fn inverted_residual(p: &k::fused::InvertedResidual) -> TokenStream {
     literal!(
         p,
@@ -129,6 +139,7 @@ pub fn inverted_residual(p: &k::fused::InvertedResidual) -> TokenStream {
             hidden: u,
             expand: same,
             expand_act: self::act,
+            stem: self::stem,
             out_h: u,
             out_w: u,
             win: window,

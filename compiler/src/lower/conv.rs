@@ -44,11 +44,8 @@ impl Lowering<'_> {
             return self.gated_conv(n, m, c, shape);
         }
         let x = self.operand(n, 0)?;
-        // The general kernel reads an NCHW image in place (the first conv of a torch model,
-        // whose input the caller gives as NCHW); every other kernel reads NHWC.
         let direct = !matches!(self.g.conv_kind(n), Some(ConvKind::Pointwise | ConvKind::Depthwise));
-        let input_nchw = direct && c.group == 1 && x.is_row_major() && !x.is_nhwc();
-        let x = if input_nchw { x } else { self.nhwc_of(x)? };
+        let (x, input_nchw) = if direct { self.direct_input(c, x)? } else { (self.nhwc_of(x)?, false) };
         let [batch, in_c, in_h, in_w] = x.shape[..] else { return Err(err!(internal, "Conv input is not 4-D")) };
         let [_, out_c, out_h, out_w] = shape[..] else { return Err(err!(internal, "Conv output is not 4-D")) };
         let w = self.constant_operand(n, 1, "convolution weight")?.clone();
@@ -77,23 +74,8 @@ impl Lowering<'_> {
                 (Kernel::Depthwise { p, residual: residual.is_some() }, pack::depthwise(wv, in_c, kh, kw))
             }
             _ => {
-                let p = k::direct::Conv2d {
-                    batch,
-                    in_h,
-                    in_w,
-                    in_c,
-                    out_h,
-                    out_w,
-                    out_c,
-                    groups: c.group,
-                    win: window_of(win),
-                    act,
-                    input_nchw,
-                };
-                (
-                    Kernel::Conv2d { p, residual: residual.is_some() },
-                    pack::direct(wv, out_c, in_c / c.group, kh, kw, c.group),
-                )
+                let (p, packed) = direct_conv(c, &x, &shape, input_nchw, wv)?;
+                (Kernel::Conv2d { p, residual: residual.is_some() }, packed)
             }
         };
         let weights = self.add_weights(&packed);
@@ -107,7 +89,41 @@ impl Lowering<'_> {
     }
 }
 
+/// The general kernel's parameters and packed weights for conv `c` from `x` to `out_shape`.
+pub(super) fn direct_conv(
+    c: &Conv,
+    x: &Value,
+    out_shape: &[usize],
+    input_nchw: bool,
+    w: &[f32],
+) -> Result<(k::direct::Conv2d, Vec<f32>)> {
+    let [batch, in_c, in_h, in_w] = x.shape[..] else { return Err(err!(internal, "Conv input is not 4-D")) };
+    let [_, out_c, out_h, out_w] = out_shape[..] else { return Err(err!(internal, "Conv output is not 4-D")) };
+    let [kh, kw] = c.window.kernel;
+    let p = k::direct::Conv2d {
+        batch,
+        in_h,
+        in_w,
+        in_c,
+        out_h,
+        out_w,
+        out_c,
+        groups: c.group,
+        win: window_of(&c.window),
+        act: act_of(c.act),
+        input_nchw,
+    };
+    Ok((p, pack::direct(w, out_c, in_c / c.group, kh, kw, c.group)))
+}
+
 impl Lowering<'_> {
+    /// The input of a general conv and whether it is read as NCHW: the kernel reads an NCHW
+    /// image in place (the first conv of a torch model, whose input the caller gives as NCHW);
+    /// anything else in NHWC.
+    pub(super) fn direct_input(&mut self, c: &Conv, x: Value) -> Result<(Value, bool)> {
+        if c.group == 1 && x.is_row_major() && !x.is_nhwc() { Ok((x, true)) } else { Ok((self.nhwc_of(x)?, false)) }
+    }
+
     /// The bias of conv `n` (zeros without one) and its residual operand in NHWC, if any.
     fn bias_and_residual(&mut self, n: NodeId, c: &Conv, out_c: usize) -> Result<(Vec<f32>, Option<Value>)> {
         let bias = match c.bias_slot() {

@@ -20,7 +20,29 @@ fn tile_rows(out_h: usize, out_w: usize, in_w: usize, hidden: usize, kernel_h: u
 
 /// The groups whose convolutions the fused kernel can run: pointwise expand and project
 /// without a residual except on the project, a depthwise conv with one filter per channel.
+/// A depthwise -> pointwise pair whose input only a general conv without residual computes
+/// (a model's first conv: MobileNetV2's first block, MobileNetV1's first pair) takes that conv
+/// in front: its output then streams into the block by rows.
 pub(super) fn fusable_groups(g: &Graph) -> Vec<Vec<NodeId>> {
+    let mut groups = blocks(g);
+    let grouped: std::collections::HashSet<NodeId> = groups.iter().flatten().copied().collect();
+    for grp in &mut groups {
+        if g.conv_kind(grp[0]) != Some(ConvKind::Depthwise) {
+            continue;
+        }
+        let Some(stem) = g.operand(grp[0], 0) else { continue };
+        let streamable = g.op(stem).as_conv().is_some_and(|c| !c.has_residual)
+            && matches!(g.conv_kind(stem), Some(ConvKind::Regular))
+            && g.has_single_use(stem)
+            && !grouped.contains(&stem);
+        if streamable {
+            grp.insert(0, stem);
+        }
+    }
+    groups
+}
+
+fn blocks(g: &Graph) -> Vec<Vec<NodeId>> {
     g.groups
         .iter()
         .filter(|grp| {
@@ -44,17 +66,23 @@ pub(super) fn fusable_groups(g: &Graph) -> Vec<Vec<NodeId>> {
 
 impl Lowering<'_> {
     pub(super) fn fused(&mut self, nodes: &[NodeId]) -> Result<Value> {
-        let expand = nodes.len() == 3;
-        let (dw, project) = if expand { (nodes[1], nodes[2]) } else { (nodes[0], nodes[1]) };
         let first = nodes[0];
+        let (expand, stem) = match self.g.conv_kind(first) {
+            Some(ConvKind::Pointwise) => (true, false),
+            Some(ConvKind::Depthwise) => (false, false),
+            _ => (false, true),
+        };
+        let (dw, project) = if nodes.len() == 3 { (nodes[1], nodes[2]) } else { (nodes[0], nodes[1]) };
         let x = self.operand(first, 0)?;
-        let x = self.nhwc_of(x)?;
-        let [batch, in_c, in_h, in_w] = x.shape[..] else { return Err(err!(internal, "block input is not 4-D")) };
+        let (x, input_nchw) =
+            if stem { self.direct_input(&conv_of(self.g, first)?, x)? } else { (self.nhwc_of(x)?, false) };
+        // The depthwise input: the block's input, or what the stem computes from it.
+        let dw_in = if stem { self.shape(first)? } else { x.shape.clone() };
+        let [batch, in_c, in_h, in_w] = dw_in[..] else { return Err(err!(internal, "block input is not 4-D")) };
         let dw_shape = self.shape(dw)?;
         let out_shape = self.shape(project)?;
         let (hidden, out_h, out_w, out_c) = (dw_shape[1], dw_shape[2], dw_shape[3], out_shape[1]);
-        let conv =
-            |n: NodeId| self.g.op(n).as_conv().cloned().ok_or_else(|| err!(internal, "a fused group holds a non-conv"));
+        let conv = |n: NodeId| conv_of(self.g, n);
         let (dwc, projc) = (conv(dw)?, conv(project)?);
 
         // Weights, packed for each part (the expand ones stay empty without expansion).
@@ -69,11 +97,19 @@ impl Lowering<'_> {
             Ok((w, b))
         };
         let mut regions = Vec::new();
+        let mut stem_conv = None;
         let expand_act = if expand {
             let (w, b) = weights_of(self, first)?;
             regions.push(self.add_weights(&pack::pointwise(&w, hidden, in_c)));
             regions.push(self.add_weights(&pack::gemm_bias(&b)));
             act_of(conv(first)?.act)
+        } else if stem {
+            let (w, b) = weights_of(self, first)?;
+            let (p, packed) = super::conv::direct_conv(&conv(first)?, &x, &dw_in, input_nchw, &w)?;
+            stem_conv = Some(p);
+            regions.push(self.add_weights(&packed));
+            regions.push(self.add_weights(&b));
+            k::Act::None
         } else {
             regions.push(self.add_weights(&[]));
             regions.push(self.add_weights(&[]));
@@ -96,6 +132,7 @@ impl Lowering<'_> {
             hidden,
             expand,
             expand_act,
+            stem: stem_conv,
             out_h,
             out_w,
             win: window_of(win),
@@ -122,4 +159,8 @@ impl Lowering<'_> {
         }
         Ok(Value { region: out, strides: nhwc(&out_shape), shape: out_shape })
     }
+}
+
+fn conv_of(g: &Graph, n: NodeId) -> Result<crate::ir::Conv> {
+    g.op(n).as_conv().cloned().ok_or_else(|| err!(internal, "a fused group holds a non-conv"))
 }

@@ -89,7 +89,12 @@ fn one_image(kernel: &Kernel, images: usize, s: &super::Step) -> Option<Kernel> 
     match &mut k {
         Kernel::Conv2d { p, .. } if p.batch == images => p.batch = 1,
         Kernel::Depthwise { p, .. } if p.batch == images => p.batch = 1,
-        Kernel::Fused { p, .. } if p.batch == images => p.batch = 1,
+        Kernel::Fused { p, .. } if p.batch == images => {
+            p.batch = 1;
+            if let Some(stem) = &mut p.stem {
+                stem.batch = 1;
+            }
+        }
         Kernel::Pool2d(p) if p.batch == images => p.batch = 1,
         Kernel::GlobalAverage(p) if p.batch == images => p.batch = 1,
         Kernel::Gemm { p, images: n, .. } if *n == images && p.m % images == 0 && s.reads[1].loc == Loc::Weights => {

@@ -153,6 +153,7 @@ fn bench_fused(c: &mut Criterion) {
             hidden,
             expand: true,
             expand_act: RELU6,
+            stem: None,
             out_h: out,
             out_w: out,
             win: Window::square(3, s, 1),

@@ -88,6 +88,28 @@ pub fn conv2d_parallel(
     });
 }
 
+/// Output rows r0..r1 (over every image) into `output`, which holds just those rows, on one
+/// thread, without a residual: how a fused block computes its rows of a first convolution.
+pub(crate) fn rows(
+    cpu: Cpu,
+    p: &Conv2d,
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    r0: usize,
+    r1: usize,
+    output: &mut [f32],
+) {
+    assert!(r0 <= r1 && r1 <= p.batch * p.out_h, "conv2d rows: range");
+    assert_eq!(output.len(), (r1 - r0) * p.out_w * p.out_c, "conv2d rows: output");
+    dispatch!(
+        cpu,
+        entry,
+        scalar(p, input, weights, bias, None, r0, r1, output),
+        (p, input, weights, bias, None, r0, r1, output)
+    )
+}
+
 /// Output rows r0..r1 (over every image) into `output`, which holds just those rows.
 fn scalar(
     p: &Conv2d,

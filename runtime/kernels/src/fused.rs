@@ -3,7 +3,9 @@
 //! output ever exists whole. Expanded rows live in a ring of `ring_rows` rows, the depthwise
 //! output of the current rows in a tile; both sit in the scratch region and stay in cache.
 //! Without the expand conv (MobileNetV2's first block, MobileNetV1's pairs) the depthwise reads
-//! the input rows directly.
+//! the input rows directly, or (`stem`) rows that a general convolution computes from the
+//! block's input into the ring: a model's first conv then streams into its first block, and its
+//! output (MobileNetV2: 1.6 MB per image, the largest tensor of the model) never exists whole.
 //!
 //! The parts are the same kernels as when run alone (GEMM for the 1x1 convolutions, the
 //! depthwise row core), called on rows through their dispatchers: each part's code exists once,
@@ -12,6 +14,7 @@
 use crate::act::Act;
 use crate::cpu::Cpu;
 use crate::depthwise::{Depthwise, MAX_KERNEL_H, RowGeometry};
+use crate::direct::Conv2d;
 use crate::gemm::{Gemm, packed_b_len, padded};
 use crate::threads::Threads;
 use crate::window::Window;
@@ -27,6 +30,10 @@ pub struct InvertedResidual {
     /// Whether an expand 1x1 conv comes first.
     pub expand: bool,
     pub expand_act: Act,
+    /// A general convolution that comes first instead (not with `expand`): the block's input
+    /// is this conv's input, and `in_h`, `in_w`, `in_c` (= `hidden`) describe its output, the
+    /// depthwise input. Its weights and bias come in `Weights::expand` and `expand_bias`.
+    pub stem: Option<Conv2d>,
     pub out_h: usize,
     pub out_w: usize,
     pub win: Window,
@@ -37,7 +44,8 @@ pub struct InvertedResidual {
     pub tile_rows: usize,
 }
 
-/// The six weight arrays: expand (packed GEMM `b`, padded bias; empty without expansion),
+/// The six weight arrays: expand (packed GEMM `b`, padded bias; with `stem`, the conv's
+/// weights and bias as `direct` takes them; empty without either),
 /// depthwise (`[kh][kw][hidden]`, bias), project (packed GEMM `b`, padded bias).
 #[derive(Clone, Copy, Debug)]
 pub struct Weights<'a> {
@@ -55,14 +63,22 @@ impl InvertedResidual {
         self.win.rows_read(self.tile_rows)
     }
 
+    /// Whether the depthwise reads computed rows from a ring (rather than the block's input).
+    pub const fn has_ring(&self) -> bool {
+        self.expand || self.stem.is_some()
+    }
+
     /// f32 elements of scratch memory the block needs.
     pub const fn scratch_len(&self) -> usize {
-        let ring = if self.expand { self.ring_rows() * self.in_w * self.hidden } else { 0 };
+        let ring = if self.has_ring() { self.ring_rows() * self.in_w * self.hidden } else { 0 };
         ring + self.tile_rows * self.out_w * self.hidden
     }
 
     pub const fn input_len(&self) -> usize {
-        self.batch * self.in_h * self.in_w * self.in_c
+        match &self.stem {
+            Some(c) => c.batch * c.in_h * c.in_w * c.in_c,
+            None => self.batch * self.in_h * self.in_w * self.in_c,
+        }
     }
 
     pub const fn output_len(&self) -> usize {
@@ -99,6 +115,20 @@ pub fn inverted_residual(
     assert!(p.tile_rows > 0 && p.win.is_valid(), "fused: geometry");
     assert!(p.win.kernel_h <= MAX_KERNEL_H, "fused: kernel taller than {MAX_KERNEL_H}");
     assert!(p.expand || p.hidden == p.in_c, "fused: without expansion the depthwise takes the input channels");
+    if let Some(c) = &p.stem {
+        assert!(!p.expand, "fused: a stem conv or an expand conv, not both");
+        assert!(
+            c.groups > 0 && c.in_c.is_multiple_of(c.groups) && c.out_c.is_multiple_of(c.groups),
+            "fused: stem groups"
+        );
+        assert!(c.win.is_valid(), "fused: stem geometry");
+        assert!(
+            (c.batch, c.out_h, c.out_w, c.out_c) == (p.batch, p.in_h, p.in_w, p.in_c),
+            "fused: the stem's output is not the depthwise input"
+        );
+        assert_eq!(w.expand.len(), c.weights_len(), "fused: stem weights");
+        assert_eq!(w.expand_bias.len(), c.out_c, "fused: stem bias");
+    }
     assert_eq!(input.len(), p.input_len(), "fused: input");
     assert_eq!(output.len(), p.output_len(), "fused: output");
     assert!(residual.is_none_or(|r| r.len() == p.output_len()), "fused: residual");
@@ -139,18 +169,20 @@ fn body(
     let (row_in, row_hidden, row_mid, row_out) =
         (p.in_w * p.in_c, p.in_w * p.hidden, p.out_w * p.hidden, p.out_w * p.out_c);
     let ring_rows = p.ring_rows();
-    let (ring, rest) = scratch.split_at_mut(if p.expand { ring_rows * row_hidden } else { 0 });
+    let (ring, rest) = scratch.split_at_mut(if p.has_ring() { ring_rows * row_hidden } else { 0 });
     let tile = &mut rest[..p.tile_rows * row_mid];
     let expand = Gemm { m: 0, k: p.in_c, n: p.hidden, act: p.expand_act };
+    let stem = p.stem.map(|c| Conv2d { batch: 1, ..c });
+    let image_len = p.input_len() / p.batch;
     for b in r0 / p.out_h..r1.div_ceil(p.out_h) {
-        let image = &input[b * p.in_h * row_in..(b + 1) * p.in_h * row_in];
+        let image = &input[b * image_len..(b + 1) * image_len];
         let (first, last) = (r0.max(b * p.out_h) - b * p.out_h, r1.min((b + 1) * p.out_h) - b * p.out_h);
         // Next input row to expand into the ring (row iy lives in slot iy % ring_rows).
         let mut next = 0;
         let mut oy0 = first;
         while oy0 < last {
             let t = p.tile_rows.min(last - oy0);
-            if p.expand {
+            if p.has_ring() {
                 // Input rows the tile reads: up to the last tap of its last output row.
                 let end = (oy0 * p.win.stride_h + p.win.rows_read(t)).saturating_sub(p.win.pad_top).min(p.in_h);
                 // Rows before the tile's first needed row are never read again: skip them.
@@ -159,17 +191,14 @@ fn body(
                     // A run of rows whose ring slots are contiguous, expanded by one GEMM.
                     let slot = next % ring_rows;
                     let n = (end - next).min(ring_rows - slot);
-                    let e = Gemm { m: n * p.in_w, ..expand };
-                    let src = &image[next * row_in..(next + n) * row_in];
-                    crate::gemm::gemm(
-                        cpu,
-                        &e,
-                        src,
-                        w.expand,
-                        Some(w.expand_bias),
-                        None,
-                        &mut ring[slot * row_hidden..(slot + n) * row_hidden],
-                    );
+                    let dst = &mut ring[slot * row_hidden..(slot + n) * row_hidden];
+                    if let Some(c) = &stem {
+                        crate::direct::rows(cpu, c, image, w.expand, w.expand_bias, next, next + n, dst);
+                    } else {
+                        let e = Gemm { m: n * p.in_w, ..expand };
+                        let src = &image[next * row_in..(next + n) * row_in];
+                        crate::gemm::gemm(cpu, &e, src, w.expand, Some(w.expand_bias), None, dst);
+                    }
                     next += n;
                 }
             }
@@ -180,7 +209,7 @@ fn body(
                 for (ky, slot) in rows.iter_mut().enumerate().take(p.win.kernel_h) {
                     let iy = p.win.input_row(oy, ky, p.in_h);
                     *slot = iy.map(|iy| {
-                        if p.expand {
+                        if p.has_ring() {
                             let s = iy % ring_rows;
                             &ring[s * row_hidden..(s + 1) * row_hidden]
                         } else {

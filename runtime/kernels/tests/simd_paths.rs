@@ -366,22 +366,46 @@ fn fused_block_matches_its_parts() {
     for case in 0..120 {
         let k = [1, 3, 5][r.below(3)];
         let s = 1 + r.below(2);
-        let (in_h, in_w) = (1 + r.below(11), 1 + r.below(11));
+        let expand = r.below(4) != 0;
+        let in_c = 1 + r.below(20);
+        // Without expansion, half the cases compute the depthwise input by a first conv.
+        let stem = (!expand && r.below(2) == 0).then(|| {
+            let (sk, ss) = ([1, 3][r.below(2)], 1 + r.below(2));
+            let (img_h, img_w) = (sk + r.below(12), sk + r.below(12));
+            Conv2d {
+                batch: 0, // set below
+                in_h: img_h,
+                in_w: img_w,
+                in_c: 1 + r.below(4),
+                out_h: (img_h + 2 * (sk / 2) - sk) / ss + 1,
+                out_w: (img_w + 2 * (sk / 2) - sk) / ss + 1,
+                out_c: in_c,
+                groups: 1,
+                win: Window::square(sk, ss, sk / 2),
+                act: r.act(),
+                input_nchw: r.below(2) == 0,
+            }
+        });
+        let (in_h, in_w) = match &stem {
+            Some(c) => (c.out_h, c.out_w),
+            None => (1 + r.below(11), 1 + r.below(11)),
+        };
         let pad = k / 2;
         let out_h = (in_h + 2 * pad - k) / s + 1;
         let out_w = (in_w + 2 * pad - k) / s + 1;
-        let expand = r.below(4) != 0;
-        let in_c = 1 + r.below(20);
+        let batch = 1 + r.below(2);
+        let stem = stem.map(|c| Conv2d { batch, ..c });
         let hidden = if expand { 1 + r.below(50) } else { in_c };
         let out_c = 1 + r.below(30);
         let p = InvertedResidual {
-            batch: 1 + r.below(2),
+            batch,
             in_h,
             in_w,
             in_c,
             hidden,
             expand,
             expand_act: r.act(),
+            stem,
             out_h,
             out_w,
             win: Window::square(k, s, pad),
@@ -400,8 +424,11 @@ fn fused_block_matches_its_parts() {
             v.resize(padded(n), 0.0);
             v
         };
-        let (ew, eb) =
-            if expand { (pack(&mut r, in_c, hidden), padded_bias(&mut r, hidden)) } else { (vec![], vec![]) };
+        let (ew, eb) = match &stem {
+            _ if expand => (pack(&mut r, in_c, hidden), padded_bias(&mut r, hidden)),
+            Some(c) => (r.values(c.weights_len()), r.values(c.out_c)),
+            None => (vec![], vec![]),
+        };
         let (dw, db) = (r.values(k * k * hidden), r.values(hidden));
         let (pw, pb) = (pack(&mut r, hidden, out_c), padded_bias(&mut r, out_c));
         let w = Weights {
@@ -420,6 +447,10 @@ fn fused_block_matches_its_parts() {
         let e = if expand {
             let mut e = vec![0.0; pixels * hidden];
             gemm(cpu, &Gemm { m: pixels, k: in_c, n: hidden, act: p.expand_act }, &x, &ew, Some(&eb), None, &mut e);
+            e
+        } else if let Some(c) = &stem {
+            let mut e = vec![0.0; c.output_len()];
+            conv2d(cpu, c, &x, &ew, &eb, None, &mut e);
             e
         } else {
             x.clone()
