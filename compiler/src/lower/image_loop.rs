@@ -30,8 +30,8 @@ pub fn apply(prog: &mut Program, cache_bytes: usize) {
     }
     let whole = |r: &Region| match r.loc {
         Loc::Weights => true,
-        Loc::Input => r.offset == 0 && r.len == prog.input_len() && r.len % images == 0,
-        Loc::Arena(b) => r.offset == 0 && r.len == prog.buffers[b].len && r.len % images == 0,
+        Loc::Input => r.offset == 0 && r.len == prog.input_len() && r.len.is_multiple_of(images),
+        Loc::Arena(b) => r.offset == 0 && r.len == prog.buffers[b].len && r.len.is_multiple_of(images),
     };
     let steps = prog
         .steps
@@ -97,11 +97,11 @@ fn one_image(kernel: &Kernel, images: usize, s: &super::Step) -> Option<Kernel> 
         }
         Kernel::Pool2d(p) if p.batch == images => p.batch = 1,
         Kernel::GlobalAverage(p) if p.batch == images => p.batch = 1,
-        Kernel::Gemm { p, images: n, .. } if *n == images && p.m % images == 0 && s.reads[1].loc == Loc::Weights => {
+        Kernel::Gemm { p, images: n, .. } if *n == images && p.m.is_multiple_of(images) && s.reads[1].loc == Loc::Weights => {
             p.m /= images;
             *n = 1;
         }
-        Kernel::GatedGemm { p, images: n, .. } if *n == images && p.m % images == 0 => {
+        Kernel::GatedGemm { p, images: n, .. } if *n == images && p.m.is_multiple_of(images) => {
             p.m /= images;
             *n = 1;
         }
