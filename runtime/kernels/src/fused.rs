@@ -19,9 +19,6 @@ use crate::gemm::{Gemm, Layout, packed_b_len, padded};
 use crate::threads::Threads;
 use crate::window::Window;
 
-/// Narrowest ring rows written channel-blocked (see `InvertedResidual::blocked_ring`).
-const BLOCKED_RING_WIDTH: usize = 28;
-
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct InvertedResidual {
     pub batch: usize,
@@ -71,19 +68,12 @@ impl InvertedResidual {
         self.expand || self.stem.is_some()
     }
 
-    /// Whether the expand GEMM writes the ring channel-blocked (`gemm::Layout::Blocked`): a
-    /// block of 16 channels of a whole row contiguous, so that the depthwise sweeps each block
-    /// in order from L1 (3 rows x 112 px x 64 B = 21 KB) instead of striding through rows
-    /// larger than L1. Only for wide rows: at 14 and 7 pixels the NHWC ring is as fast or
-    /// faster (MobileNetV2 in `mobilenetc profile`, interleaved: 112..28 px blocks 0.96-0.99x,
-    /// 14 and 7 px blocks 1.00-1.03x).
-    pub const fn blocked_ring(&self) -> bool {
-        self.expand && self.in_w >= BLOCKED_RING_WIDTH
-    }
-
-    /// f32 elements of one ring row (channels padded to a whole block when blocked).
+    /// f32 elements of one ring row: the expand GEMM writes it channel-blocked (a block of 16
+    /// channels of the whole row contiguous, so the depthwise sweeps each block in order from
+    /// L1: 3 rows x 112 px x 64 B = 21 KB), with the channels padded to a whole block; the
+    /// stem conv writes NHWC.
     const fn ring_row_len(&self) -> usize {
-        if self.blocked_ring() { self.in_w * padded(self.hidden) } else { self.in_w * self.hidden }
+        if self.expand { self.in_w * padded(self.hidden) } else { self.in_w * self.hidden }
     }
 
     /// f32 elements of scratch memory the block needs.
@@ -183,10 +173,10 @@ fn body(
     scratch: &mut [f32],
 ) {
     let dw = p.depthwise();
-    let g = RowGeometry { blocked: p.blocked_ring(), ..RowGeometry::of(&dw) };
+    let g = RowGeometry { blocked: p.expand, ..RowGeometry::of(&dw) };
     let (row_in, row_hidden, row_mid, row_out) =
         (p.in_w * p.in_c, p.ring_row_len(), p.out_w * p.hidden, p.out_w * p.out_c);
-    let ring_layout = if p.blocked_ring() { Layout::Blocked { group: p.in_w } } else { Layout::RowMajor };
+    let blocked = Layout::Blocked { group: p.in_w };
     let ring_rows = p.ring_rows();
     let (ring, rest) = scratch.split_at_mut(if p.has_ring() { ring_rows * row_hidden } else { 0 });
     let tile = &mut rest[..p.tile_rows * row_mid];
@@ -216,7 +206,7 @@ fn body(
                     } else {
                         let e = Gemm { m: n * p.in_w, ..expand };
                         let src = &image[next * row_in..(next + n) * row_in];
-                        crate::gemm::with_layout(cpu, &e, src, w.expand, Some(w.expand_bias), None, ring_layout, dst);
+                        crate::gemm::with_layout(cpu, &e, src, w.expand, Some(w.expand_bias), None, blocked, dst);
                     }
                     next += n;
                 }
