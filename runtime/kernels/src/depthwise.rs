@@ -4,7 +4,6 @@
 
 use crate::act::Act;
 use crate::cpu::Cpu;
-use crate::gemm::{COLUMN_ALIGN, padded};
 use crate::threads::Threads;
 use crate::window::Window;
 
@@ -113,9 +112,10 @@ pub(crate) fn scalar_row(
             let Some(row) = row else { continue };
             for x in kx.clone() {
                 let ix = ox * g.win.stride_w + x * g.win.dilation_w - g.win.pad_left;
+                let src = &row[ix * c..][..c];
                 let w = &weights[(y * g.win.kernel_w + x) * c..][..c];
                 for ch in 0..c {
-                    o[ch] += row[ix * g.pixel_step() + g.offset(ch)] * w[ch];
+                    o[ch] += src[ch] * w[ch];
                 }
             }
         }
@@ -137,31 +137,11 @@ pub(crate) struct RowGeometry {
     pub channels: usize,
     pub out_w: usize,
     pub win: Window,
-    /// The input rows are channel-blocked (`gemm::Layout::Blocked`, a fused block's ring:
-    /// `[padded(channels) / 16][in_w][16]`) rather than NHWC (`[in_w][channels]`).
-    pub blocked: bool,
 }
 
 impl RowGeometry {
     pub(crate) fn of(p: &Depthwise) -> RowGeometry {
-        RowGeometry { in_w: p.in_w, channels: p.channels, out_w: p.out_w, win: p.win, blocked: false }
-    }
-
-    /// Floats between neighbouring input pixels of one channel.
-    #[inline(always)]
-    pub(crate) fn pixel_step(&self) -> usize {
-        if self.blocked { COLUMN_ALIGN } else { self.channels }
-    }
-
-    /// Where channel `ch` of input pixel 0 is in a row (channels of one vector are contiguous).
-    #[inline(always)]
-    pub(crate) fn offset(&self, ch: usize) -> usize {
-        if self.blocked { (ch / COLUMN_ALIGN) * self.in_w * COLUMN_ALIGN + ch % COLUMN_ALIGN } else { ch }
-    }
-
-    /// Floats in an input row.
-    pub(crate) fn row_len(&self) -> usize {
-        if self.blocked { self.in_w * padded(self.channels) } else { self.in_w * self.channels }
+        RowGeometry { in_w: p.in_w, channels: p.channels, out_w: p.out_w, win: p.win }
     }
 
     /// Output columns whose every tap lies inside the row: `lo..hi`.
@@ -333,8 +313,8 @@ pub(crate) mod simd {
         hi: usize,
         out: &mut [f32],
     ) {
-        let g = e.g;
-        assert!(e.rows.iter().flatten().all(|r| r.len() >= g.row_len()), "depthwise: short input row");
+        let (g, c) = (e.g, e.g.channels);
+        assert!(e.rows.iter().flatten().all(|r| r.len() >= g.in_w * c), "depthwise: short input row");
         // Small filters stay in registers for the whole row; larger ones (5x5: 25 vectors) would
         // not fit beside the accumulators and are loaded a kernel row at a time.
         let mut taps = [[S::splat(0.0); KW]; KH];
@@ -410,8 +390,7 @@ pub(crate) mod simd {
         // distances in the row between taps and between columns, in columns and in floats.
         let ix0 = (ox * g.win.stride_w).wrapping_sub(g.win.pad_left);
         let (tap, column) = (g.win.dilation_w, g.win.stride_w);
-        let (ps, off) = (g.pixel_step(), g.offset(c0));
-        let (tap_step, column_step) = (tap * ps, column * ps);
+        let (tap_step, column_step) = (tap * c, column * c);
         let mut acc = [e.bv; N];
         for ky in 0..KH {
             let Some(row) = e.rows[ky] else { continue };
@@ -421,7 +400,7 @@ pub(crate) mod simd {
                     *t = S::load_n(&e.weights[(ky * KW + kx) * c + c0..], w);
                 }
             }
-            let base = row.as_ptr().wrapping_add(ix0.wrapping_mul(ps).wrapping_add(off));
+            let base = row.as_ptr().wrapping_add(ix0.wrapping_mul(c).wrapping_add(c0));
             if STRIDE != 0 && FULL {
                 // The input columns the block reads, ix0 .. ix0 + span, each loaded once (in a
                 // checked block, columns outside the row read zeros).
@@ -430,17 +409,15 @@ pub(crate) mod simd {
                 for (j, v) in input.iter_mut().enumerate().take(span) {
                     let ix = ix0.wrapping_add(j);
                     let src = if !CHECKED {
-                        base.wrapping_add(j * ps)
+                        base.wrapping_add(j * c)
                     } else if ix < g.in_w {
-                        row.as_ptr().wrapping_add(ix * ps + off)
+                        row.as_ptr().wrapping_add(ix * c + c0)
                     } else {
                         zeros.as_ptr()
                     };
                     // SAFETY: unchecked, the block lies in lo..hi, so its last tap, column
                     // ix0 + span - 1 (no dilation), is inside the row, and so is every j < span;
                     // checked, either ix < in_w (inside the row, as below) or src is `zeros`.
-                    // (Blocked rows: a full vector at ix * 16 + offset(c0) ends within the
-                    // row's padded channel block.)
                     *v = unsafe { S::load_ptr(src) };
                 }
                 for (kx, t) in wt.iter().enumerate() {
@@ -455,19 +432,18 @@ pub(crate) mod simd {
                     let v = if !CHECKED && FULL {
                         // SAFETY: an unchecked block lies in lo..hi, where every tap is inside the
                         // row: ix < in_w, so ix * c + c0 + LANES <= in_w * c <= row.len()
-                        // (asserted in `sweep`; the block is full, c0 + LANES <= c), and in a
-                        // blocked row ix * 16 + offset(c0) + LANES <= row_len() likewise.
+                        // (asserted in `sweep`; the block is full, c0 + LANES <= c).
                         unsafe { S::load_ptr(base.wrapping_add(kx * tap_step + n * column_step)) }
                     } else {
                         let ix = ix0.wrapping_add(kx * tap + n * column);
                         let inside = !CHECKED || ix < g.in_w;
                         if FULL {
-                            let src = if inside { row.as_ptr().wrapping_add(ix * ps + off) } else { zeros.as_ptr() };
-                            // SAFETY: either ix < in_w, so the vector lies in the row as above,
-                            // or src is `zeros`, which holds at least LANES f32.
+                            let src = if inside { row.as_ptr().wrapping_add(ix * c + c0) } else { zeros.as_ptr() };
+                            // SAFETY: either ix < in_w, so ix * c + c0 + LANES <= row.len() as
+                            // above, or src is `zeros`, which holds at least LANES f32.
                             unsafe { S::load_ptr(src) }
                         } else if inside {
-                            S::load_partial(&row[ix * ps + off..], w)
+                            S::load_partial(&row[ix * c + c0..], w)
                         } else {
                             S::splat(0.0)
                         }
@@ -519,7 +495,7 @@ pub(crate) mod simd {
                     continue;
                 };
                 let wt = S::load_n(&e.weights[(ky * kw + kx) * c + e.c0..], e.w);
-                acc = S::fma(S::load_n(&row[ix * g.pixel_step() + g.offset(e.c0)..], e.w), wt, acc);
+                acc = S::fma(S::load_n(&row[ix * c + e.c0..], e.w), wt, acc);
             }
         }
         finish::<S>(e, acc, ox, out);

@@ -15,7 +15,7 @@ use crate::act::Act;
 use crate::cpu::Cpu;
 use crate::depthwise::{Depthwise, MAX_KERNEL_H, RowGeometry};
 use crate::direct::Conv2d;
-use crate::gemm::{Gemm, Layout, packed_b_len, padded};
+use crate::gemm::{Gemm, packed_b_len, padded};
 use crate::threads::Threads;
 use crate::window::Window;
 
@@ -68,17 +68,9 @@ impl InvertedResidual {
         self.expand || self.stem.is_some()
     }
 
-    /// f32 elements of one ring row: the expand GEMM writes it channel-blocked (a block of 16
-    /// channels of the whole row contiguous, so the depthwise sweeps each block in order from
-    /// L1: 3 rows x 112 px x 64 B = 21 KB), with the channels padded to a whole block; the
-    /// stem conv writes NHWC.
-    const fn ring_row_len(&self) -> usize {
-        if self.expand { self.in_w * padded(self.hidden) } else { self.in_w * self.hidden }
-    }
-
     /// f32 elements of scratch memory the block needs.
     pub const fn scratch_len(&self) -> usize {
-        let ring = if self.has_ring() { self.ring_rows() * self.ring_row_len() } else { 0 };
+        let ring = if self.has_ring() { self.ring_rows() * self.in_w * self.hidden } else { 0 };
         ring + self.tile_rows * self.out_w * self.hidden
     }
 
@@ -173,10 +165,9 @@ fn body(
     scratch: &mut [f32],
 ) {
     let dw = p.depthwise();
-    let g = RowGeometry { blocked: p.expand, ..RowGeometry::of(&dw) };
+    let g = RowGeometry::of(&dw);
     let (row_in, row_hidden, row_mid, row_out) =
-        (p.in_w * p.in_c, p.ring_row_len(), p.out_w * p.hidden, p.out_w * p.out_c);
-    let blocked = Layout::Blocked { group: p.in_w };
+        (p.in_w * p.in_c, p.in_w * p.hidden, p.out_w * p.hidden, p.out_w * p.out_c);
     let ring_rows = p.ring_rows();
     let (ring, rest) = scratch.split_at_mut(if p.has_ring() { ring_rows * row_hidden } else { 0 });
     let tile = &mut rest[..p.tile_rows * row_mid];
@@ -206,7 +197,7 @@ fn body(
                     } else {
                         let e = Gemm { m: n * p.in_w, ..expand };
                         let src = &image[next * row_in..(next + n) * row_in];
-                        crate::gemm::with_layout(cpu, &e, src, w.expand, Some(w.expand_bias), None, blocked, dst);
+                        crate::gemm::gemm(cpu, &e, src, w.expand, Some(w.expand_bias), None, dst);
                     }
                     next += n;
                 }

@@ -61,70 +61,15 @@ pub fn pack_b(b: &[f32], k: usize, n: usize, out: &mut [f32]) {
 }
 
 pub fn gemm(cpu: Cpu, p: &Gemm, a: &[f32], b: &[f32], bias: Option<&[f32]>, residual: Option<&[f32]>, out: &mut [f32]) {
-    assert_eq!(out.len(), p.m * p.n, "gemm: out");
-    assert!(residual.is_none_or(|r| r.len() == p.m * p.n), "gemm: residual");
-    with_layout(cpu, p, a, b, bias, residual, Layout::RowMajor, out)
-}
-
-/// Where a GEMM writes output row `i`, column `j`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Layout {
-    /// `[m][n]`.
-    RowMajor,
-    /// Rows in groups of `group` (the pixels of one image row), each group stored channel
-    /// block by channel block, `[padded(n) / COLUMN_ALIGN][group][COLUMN_ALIGN]`: one block of
-    /// channels of a whole image row is one contiguous run, as the depthwise of a fused block
-    /// sweeps it. `m` is a multiple of `group`; the output holds `m * padded(n)` elements.
-    Blocked { group: usize },
-}
-
-impl Layout {
-    /// Where row `i` starts (its column 0).
-    #[inline(always)]
-    pub(crate) fn row(self, n: usize, i: usize) -> usize {
-        match self {
-            Layout::RowMajor => i * n,
-            Layout::Blocked { group } => (i / group) * group * padded(n) + (i % group) * COLUMN_ALIGN,
-        }
-    }
-    /// Where column `j` is, from its row's start.
-    #[inline(always)]
-    pub(crate) fn column(self, j: usize) -> usize {
-        match self {
-            Layout::RowMajor => j,
-            Layout::Blocked { group } => (j / COLUMN_ALIGN) * group * COLUMN_ALIGN + j % COLUMN_ALIGN,
-        }
-    }
-    pub(crate) fn len(self, m: usize, n: usize) -> usize {
-        match self {
-            Layout::RowMajor => m * n,
-            Layout::Blocked { .. } => m * padded(n),
-        }
-    }
-}
-
-/// `gemm` writing `out` in `layout` (a residual only with `RowMajor`).
-pub(crate) fn with_layout(
-    cpu: Cpu,
-    p: &Gemm,
-    a: &[f32],
-    b: &[f32],
-    bias: Option<&[f32]>,
-    residual: Option<&[f32]>,
-    layout: Layout,
-    out: &mut [f32],
-) {
     assert_eq!(a.len(), p.m * p.k, "gemm: a");
     assert_eq!(b.len(), packed_b_len(p.k, p.n), "gemm: b (packed)");
-    assert_eq!(out.len(), layout.len(p.m, p.n), "gemm: out");
+    assert_eq!(out.len(), p.m * p.n, "gemm: out");
     assert!(bias.is_none_or(|b| b.len() == padded(p.n)), "gemm: bias (padded)");
-    if let Layout::Blocked { group } = layout {
-        assert!(group > 0 && p.m.is_multiple_of(group) && residual.is_none(), "gemm: blocked output");
-    }
+    assert!(residual.is_none_or(|r| r.len() == p.m * p.n), "gemm: residual");
     if p.m == 0 || p.n == 0 {
         return;
     }
-    dispatch!(cpu, entry, scalar(p, a, b, bias, residual, layout, out), (p, a, b, bias, residual, layout, out));
+    dispatch!(cpu, entry, scalar(p, a, b, bias, residual, out), (p, a, b, bias, residual, out));
 }
 
 /// The same, with the rows of `a` (pixels) split across `threads`.
@@ -202,45 +147,35 @@ fn scale_b_rows(b: &[f32], gate: &[f32], k: usize, n: usize, out: &mut [f32]) {
     }
 }
 
-/// The reference: one output row at a time, a run of up to `COLUMN_ALIGN` columns at a time
-/// (contiguous in either layout).
-pub(crate) fn scalar(
-    p: &Gemm,
-    a: &[f32],
-    b: &[f32],
-    bias: Option<&[f32]>,
-    residual: Option<&[f32]>,
-    layout: Layout,
-    out: &mut [f32],
-) {
+/// The reference: one output row at a time.
+pub(crate) fn scalar(p: &Gemm, a: &[f32], b: &[f32], bias: Option<&[f32]>, residual: Option<&[f32]>, out: &mut [f32]) {
     let (k, n) = (p.k, p.n);
     for i in 0..p.m {
-        let mut j = 0;
-        while j < n {
-            let run = COLUMN_ALIGN.min(n - j);
-            let at = layout.row(n, i) + layout.column(j);
-            let o = &mut out[at..at + run];
-            match bias {
-                Some(bias) => o.copy_from_slice(&bias[j..j + run]),
-                None => o.fill(0.0),
-            }
-            for kk in 0..k {
-                let av = a[i * k + kk];
-                // The panels are COLUMN_ALIGN aligned: the run lies in one.
-                let (bt, _) = b_index(k, n, kk, j);
-                for (o, &bv) in o.iter_mut().zip(&b[bt..bt + run]) {
+        let row = &mut out[i * n..][..n];
+        match bias {
+            Some(bias) => row.copy_from_slice(&bias[..n]),
+            None => row.fill(0.0),
+        }
+        for kk in 0..k {
+            let av = a[i * k + kk];
+            // One panel's part of row kk at a time.
+            let mut j = 0;
+            while j < n {
+                let (at, width) = b_index(k, n, kk, j);
+                let run = (width - j % PANEL).min(n - j);
+                for (o, &bv) in row[j..j + run].iter_mut().zip(&b[at..at + run]) {
                     *o += av * bv;
                 }
+                j += run;
             }
-            if let Some(r) = residual {
-                for (o, &rv) in o.iter_mut().zip(&r[i * n + j..][..run]) {
-                    *o += rv;
-                }
+        }
+        if let Some(r) = residual {
+            for (o, &rv) in row.iter_mut().zip(&r[i * n..][..n]) {
+                *o += rv;
             }
-            for o in o.iter_mut() {
-                *o = p.act.apply(*o);
-            }
-            j += run;
+        }
+        for o in row.iter_mut() {
+            *o = p.act.apply(*o);
         }
     }
 }
@@ -250,7 +185,7 @@ use simd::*;
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod simd {
-    use super::{COLUMN_ALIGN, Gemm, Layout, b_index};
+    use super::{Gemm, b_index};
     use crate::act::AffineClamp;
     use crate::x86::Simd;
 
@@ -270,11 +205,8 @@ pub(crate) mod simd {
         b: &[f32],
         bias: Option<&[f32]>,
         residual: Option<&[f32]>,
-        layout: Layout,
         out: &mut [f32],
     ) {
-        // A vector of output columns never crosses a channel block of the blocked layout.
-        const { assert!(COLUMN_ALIGN.is_multiple_of(S::LANES) && S::LANES.is_multiple_of(<S::Half as Simd>::LANES)) };
         let (clamp, sigmoid_pass) = p.act.for_simd();
         let mut n0 = 0;
         while n0 < p.n {
@@ -286,7 +218,7 @@ pub(crate) mod simd {
             let half_tail = width % S::LANES == <S::Half as Simd>::LANES;
             let mut m0 = 0;
             while m0 < p.m {
-                let t = Tile { p, a, b, bias, residual, layout, m0, n0, width, clamp: &clamp };
+                let t = Tile { p, a, b, bias, residual, m0, n0, width, clamp: &clamp };
                 // A one-vector strip (n <= 16 on AVX-512) takes 8 rows at a time while it can:
                 // 4 rows would be only 4 accumulators, one FMA latency's worth.
                 if nv == 1 && !half_tail && p.m - m0 >= NARROW_ROWS {
@@ -326,7 +258,6 @@ pub(crate) mod simd {
         b: &'a [f32],
         bias: Option<&'a [f32]>,
         residual: Option<&'a [f32]>,
-        layout: Layout,
         m0: usize,
         n0: usize,
         /// Output columns of this tile (the last vector may be partial).
@@ -414,11 +345,9 @@ pub(crate) mod simd {
         if HALF {
             <S::Half as Simd>::activate_tile(&mut acc_h, t.clamp);
         }
-        let row_at: [usize; R] = core::array::from_fn(|r| t.layout.row(n, t.m0 + r));
-        let col_at: [usize; NV] = core::array::from_fn(|v| t.layout.column(t.n0 + v * S::LANES));
         for (r, acc) in acc.iter().enumerate() {
             for (v, x) in acc.iter().enumerate() {
-                let at = row_at[r] + col_at[v];
+                let at = (t.m0 + r) * n + t.n0 + v * S::LANES;
                 if FULL {
                     S::store(&mut out[at..], *x);
                 } else {
@@ -427,12 +356,11 @@ pub(crate) mod simd {
             }
         }
         if HALF {
-            let h_col = t.layout.column(t.n0 + h_at);
             for (r, x) in acc_h.iter().enumerate() {
-                <S::Half as Simd>::store(&mut out[row_at[r] + h_col..], x[0]);
+                <S::Half as Simd>::store(&mut out[(t.m0 + r) * n + t.n0 + h_at..], x[0]);
             }
         }
     }
 
-    simd_entry!(entry => gemm_simd(p: &Gemm, a: &[f32], b: &[f32], bias: Option<&[f32]>, residual: Option<&[f32]>, layout: Layout, out: &mut [f32]));
+    simd_entry!(entry => gemm_simd(p: &Gemm, a: &[f32], b: &[f32], bias: Option<&[f32]>, residual: Option<&[f32]>, out: &mut [f32]));
 }
