@@ -298,33 +298,35 @@ pub fn describe(s: &crate::lower::Step) -> String {
             if *residual { " +residual" } else { "" },
             act_text(p.act)
         ),
-        Kernel::Fused { p, residual } => format!(
-            "block: {}depthwise {} ({} channels), project to {}, {}x{} -> {}x{}{}, {} rows at a time",
-            match &p.stem {
-                _ if p.expand => format!("expand {} -> {}, ", p.in_c, p.hidden),
-                Some(c) => format!(
-                    "conv {}, {} -> {} channels, {}x{} -> {}x{}{}, ",
-                    window_text(&c.win),
-                    c.in_c,
-                    c.out_c,
-                    c.in_h,
-                    c.in_w,
-                    c.out_h,
-                    c.out_w,
-                    act_text(c.act)
-                ),
-                None => String::new(),
-            },
-            window_text(&p.win),
-            p.hidden,
-            p.out_c,
-            p.in_h,
-            p.in_w,
-            p.out_h,
-            p.out_w,
-            if *residual { " +residual" } else { "" },
-            p.tile_rows
-        ),
+        Kernel::Fused { p, residual } => {
+            format!(
+                "block: {}depthwise {} ({} channels), project to {}, {}x{} -> {}x{}{}, {} rows at a time",
+                match &p.stem {
+                    _ if p.expand => format!("expand {} -> {}, ", p.in_c, p.hidden),
+                    Some(c) => format!(
+                        "conv {}, {} -> {} channels, {}x{} -> {}x{}{}, ",
+                        window_text(&c.win),
+                        c.in_c,
+                        c.out_c,
+                        c.in_h,
+                        c.in_w,
+                        c.out_h,
+                        c.out_w,
+                        act_text(c.act)
+                    ),
+                    None => String::new(),
+                },
+                window_text(&p.win),
+                p.hidden,
+                p.out_c,
+                p.in_h,
+                p.in_w,
+                p.out_h,
+                p.out_w,
+                if *residual { " +residual" } else { "" },
+                p.tile_rows
+            ) + &if p.strip_w < p.out_w { format!(", in strips of {} columns", p.strip_w) } else { String::new() }
+        }
         Kernel::Pool2d(p) => format!("pool {:?} {}", p.kind, window_text(&p.win)),
         Kernel::GlobalAverage(p) => format!("global average over {} pixels, {} channels", p.pixels, p.channels),
         Kernel::MeanRows { rows, len } => format!("mean of {rows} rows of {len}"),

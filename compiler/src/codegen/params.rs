@@ -147,6 +147,7 @@ pub fn inverted_residual(p: &k::fused::InvertedResidual) -> TokenStream {
             out_c: u,
             project_act: self::act,
             tile_rows: u,
+            strip_w: u,
         }
     )
 }

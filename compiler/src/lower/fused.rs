@@ -18,6 +18,23 @@ fn tile_rows(out_h: usize, out_w: usize, in_w: usize, hidden: usize, kernel_h: u
     t
 }
 
+/// The largest ring a block keeps whole (where one output row is a tile and the expand GEMM
+/// fills the ring); a larger one is cut into strips of columns. Strips cost a little time (the
+/// expand runs one row at a time, on narrower rows): MobileNetV2's second block (a 129 KB ring)
+/// in 2 strips takes 1-5% longer than whole (`mobilenetc profile`, interleaved runs, 3 and 4
+/// strips more), but its arena goes from 1.25 to 1.18 MB.
+const STRIP_RING_BYTES: usize = 96 << 10;
+
+/// Output columns per strip: all of them, or with one row per tile, few enough that the ring
+/// of one strip fits `STRIP_RING_BYTES`.
+fn strip_w(p: &k::fused::InvertedResidual) -> usize {
+    let ring = 4 * p.ring_rows() * p.in_w * p.hidden;
+    if p.tile_rows != 1 || !p.expand || ring <= STRIP_RING_BYTES {
+        return p.out_w;
+    }
+    p.out_w.div_ceil(ring.div_ceil(STRIP_RING_BYTES).min(p.out_w))
+}
+
 /// The groups whose convolutions the fused kernel can run: pointwise expand and project
 /// without a residual except on the project, a depthwise conv with one filter per channel.
 /// A depthwise -> pointwise pair whose input only a general conv without residual computes
@@ -140,7 +157,9 @@ impl Lowering<'_> {
             out_c,
             project_act: act_of(projc.act),
             tile_rows: tile_rows(out_h, out_w, in_w, hidden, kh, win.strides[0]),
+            strip_w: out_w,
         };
+        let p = k::fused::InvertedResidual { strip_w: strip_w(&p), ..p };
         let residual = match projc.residual_slot() {
             Some(s) => {
                 let r = self.operand(project, s)?;

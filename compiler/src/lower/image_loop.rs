@@ -97,7 +97,9 @@ fn one_image(kernel: &Kernel, images: usize, s: &super::Step) -> Option<Kernel> 
         }
         Kernel::Pool2d(p) if p.batch == images => p.batch = 1,
         Kernel::GlobalAverage(p) if p.batch == images => p.batch = 1,
-        Kernel::Gemm { p, images: n, .. } if *n == images && p.m.is_multiple_of(images) && s.reads[1].loc == Loc::Weights => {
+        Kernel::Gemm { p, images: n, .. }
+            if *n == images && p.m.is_multiple_of(images) && s.reads[1].loc == Loc::Weights =>
+        {
             p.m /= images;
             *n = 1;
         }

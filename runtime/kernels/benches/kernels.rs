@@ -161,6 +161,7 @@ fn bench_fused(c: &mut Criterion) {
             out_c,
             project_act: Act::None,
             tile_rows,
+            strip_w: out,
         };
         let (ew, eb, dw, db, pw, pb) = (
             values(packed_b_len(in_c, hidden)),

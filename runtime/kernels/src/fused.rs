@@ -13,7 +13,7 @@
 
 use crate::act::Act;
 use crate::cpu::Cpu;
-use crate::depthwise::{Depthwise, MAX_KERNEL_H, RowGeometry};
+use crate::depthwise::{MAX_KERNEL_H, RowGeometry};
 use crate::direct::Conv2d;
 use crate::gemm::{Gemm, packed_b_len, padded};
 use crate::threads::Threads;
@@ -40,8 +40,12 @@ pub struct InvertedResidual {
     pub dw_act: Act,
     pub out_c: usize,
     pub project_act: Act,
-    /// Output rows computed per step (the project GEMM runs on `tile_rows * out_w` pixels).
+    /// Output rows computed per step (the project GEMM runs on `tile_rows * strip_w` pixels).
     pub tile_rows: usize,
+    /// Output columns computed per pass over the rows: `out_w`, or (with `tile_rows` 1) less,
+    /// so that the ring holds only the input columns of one strip (MobileNetV2's second block:
+    /// 2 strips halve its 129 KB ring). Strips overlap by the columns the window shares.
+    pub strip_w: usize,
 }
 
 /// The six weight arrays: expand (packed GEMM `b`, padded bias; with `stem`, the conv's
@@ -68,10 +72,16 @@ impl InvertedResidual {
         self.expand || self.stem.is_some()
     }
 
+    /// Input columns of the widest strip.
+    pub const fn strip_in_w(&self) -> usize {
+        let read = self.win.cols_read(self.strip_w);
+        if read < self.in_w && self.strip_w < self.out_w { read } else { self.in_w }
+    }
+
     /// f32 elements of scratch memory the block needs.
     pub const fn scratch_len(&self) -> usize {
-        let ring = if self.has_ring() { self.ring_rows() * self.in_w * self.hidden } else { 0 };
-        ring + self.tile_rows * self.out_w * self.hidden
+        let ring = if self.has_ring() { self.ring_rows() * self.strip_in_w() * self.hidden } else { 0 };
+        ring + self.tile_rows * self.strip_w * self.hidden
     }
 
     pub const fn input_len(&self) -> usize {
@@ -83,19 +93,6 @@ impl InvertedResidual {
 
     pub const fn output_len(&self) -> usize {
         self.batch * self.out_h * self.out_w * self.out_c
-    }
-
-    fn depthwise(&self) -> Depthwise {
-        Depthwise {
-            batch: 1,
-            in_h: self.in_h,
-            in_w: self.in_w,
-            channels: self.hidden,
-            out_h: self.out_h,
-            out_w: self.out_w,
-            win: self.win,
-            act: self.dw_act,
-        }
     }
 }
 
@@ -113,6 +110,10 @@ pub fn inverted_residual(
     scratch: &mut [f32],
 ) {
     assert!(p.tile_rows > 0 && p.win.is_valid(), "fused: geometry");
+    assert!(
+        p.strip_w == p.out_w || (p.strip_w > 0 && p.strip_w < p.out_w && p.tile_rows == 1 && p.stem.is_none()),
+        "fused: strips narrower than the output need one row per tile and no stem"
+    );
     assert!(p.win.kernel_h <= MAX_KERNEL_H, "fused: kernel taller than {MAX_KERNEL_H}");
     assert!(p.expand || p.hidden == p.in_c, "fused: without expansion the depthwise takes the input channels");
     if let Some(c) = &p.stem {
@@ -164,84 +165,148 @@ fn body(
     output: &mut [f32],
     scratch: &mut [f32],
 ) {
-    let dw = p.depthwise();
-    let g = RowGeometry::of(&dw);
-    let (row_in, row_hidden, row_mid, row_out) =
-        (p.in_w * p.in_c, p.in_w * p.hidden, p.out_w * p.hidden, p.out_w * p.out_c);
     let ring_rows = p.ring_rows();
-    let (ring, rest) = scratch.split_at_mut(if p.has_ring() { ring_rows * row_hidden } else { 0 });
-    let tile = &mut rest[..p.tile_rows * row_mid];
-    let expand = Gemm { m: 0, k: p.in_c, n: p.hidden, act: p.expand_act };
-    let stem = p.stem.map(|c| Conv2d { batch: 1, ..c });
+    let (ring, tile) = scratch.split_at_mut(if p.has_ring() { ring_rows * p.strip_in_w() * p.hidden } else { 0 });
     let image_len = p.input_len() / p.batch;
     for b in r0 / p.out_h..r1.div_ceil(p.out_h) {
         let image = &input[b * image_len..(b + 1) * image_len];
         let (first, last) = (r0.max(b * p.out_h) - b * p.out_h, r1.min((b + 1) * p.out_h) - b * p.out_h);
-        // Next input row to expand into the ring (row iy lives in slot iy % ring_rows).
-        let mut next = 0;
-        let mut oy0 = first;
-        while oy0 < last {
-            let t = p.tile_rows.min(last - oy0);
-            if p.has_ring() {
-                // Input rows the tile reads: up to the last tap of its last output row.
-                let end = (oy0 * p.win.stride_h + p.win.rows_read(t)).saturating_sub(p.win.pad_top).min(p.in_h);
-                // Rows before the tile's first needed row are never read again: skip them.
-                next = next.max((oy0 * p.win.stride_h).saturating_sub(p.win.pad_top));
-                while next < end {
-                    // A run of rows whose ring slots are contiguous, expanded by one GEMM.
-                    let slot = next % ring_rows;
-                    let n = (end - next).min(ring_rows - slot);
-                    let dst = &mut ring[slot * row_hidden..(slot + n) * row_hidden];
-                    if let Some(c) = &stem {
-                        crate::direct::rows(cpu, c, image, w.expand, w.expand_bias, next, next + n, dst);
-                    } else {
-                        let e = Gemm { m: n * p.in_w, ..expand };
-                        let src = &image[next * row_in..(next + n) * row_in];
-                        crate::gemm::gemm(cpu, &e, src, w.expand, Some(w.expand_bias), None, dst);
-                    }
-                    next += n;
-                }
-            }
-            // Depthwise rows into the tile.
-            let mut rows: [Option<&[f32]>; MAX_KERNEL_H] = [None; MAX_KERNEL_H];
-            for r in 0..t {
-                let oy = oy0 + r;
-                for (ky, slot) in rows.iter_mut().enumerate().take(p.win.kernel_h) {
-                    let iy = p.win.input_row(oy, ky, p.in_h);
-                    *slot = iy.map(|iy| {
-                        if p.has_ring() {
-                            let s = iy % ring_rows;
-                            &ring[s * row_hidden..(s + 1) * row_hidden]
-                        } else {
-                            &image[iy * row_in..(iy + 1) * row_in]
-                        }
-                    });
-                }
-                crate::depthwise::row(
-                    cpu,
-                    &g,
-                    &rows[..p.win.kernel_h],
-                    w.depthwise,
-                    w.depthwise_bias,
-                    &mut tile[r * row_mid..(r + 1) * row_mid],
-                    p.dw_act,
-                );
-            }
-            // Project the tile's rows into the output (with the residual's rows).
-            let global = b * p.out_h + oy0;
-            let proj = Gemm { m: t * p.out_w, k: p.hidden, n: p.out_c, act: p.project_act };
-            let res = residual.map(|x| &x[global * row_out..(global + t) * row_out]);
-            let at = (global - r0) * row_out;
-            crate::gemm::gemm(
-                cpu,
-                &proj,
-                &tile[..t * row_mid],
-                w.project,
-                Some(w.project_bias),
-                res,
-                &mut output[at..at + t * row_out],
-            );
-            oy0 += t;
+        let mut ox0 = 0;
+        while ox0 < p.out_w {
+            let strip = Strip::new(p, ox0, (ox0 + p.strip_w).min(p.out_w));
+            let at = Rows { b, first, last, r0 };
+            strip_rows(cpu, p, &strip, &at, image, w, residual, output, ring, tile);
+            ox0 = strip.ox1;
         }
+    }
+}
+
+/// Output columns ox0..ox1 and the input columns ix0..ix1 they read, with the depthwise
+/// geometry of that part of a row.
+struct Strip {
+    ox0: usize,
+    ox1: usize,
+    ix0: usize,
+    ix1: usize,
+    g: RowGeometry,
+}
+
+impl Strip {
+    fn new(p: &InvertedResidual, ox0: usize, ox1: usize) -> Strip {
+        let win = p.win;
+        // Input column of the first tap of column ox0 (padding clamps to column 0), and one
+        // past the last tap of column ox1 - 1; a strip of every column takes whole rows.
+        let whole = ox0 == 0 && ox1 == p.out_w;
+        let ix0 = if whole { 0 } else { (ox0 * win.stride_w).saturating_sub(win.pad_left) };
+        let ix1 = if whole {
+            p.in_w
+        } else {
+            ((ox1 - 1) * win.stride_w + win.cols_read(1)).saturating_sub(win.pad_left).min(p.in_w)
+        };
+        // Relative to ix0, output column ox0 + j reads from j * stride + pad_left + ix0 - ox0 * stride.
+        let pad_left = win.pad_left + ix0 - ox0 * win.stride_w;
+        let g = RowGeometry { in_w: ix1 - ix0, channels: p.hidden, out_w: ox1 - ox0, win: Window { pad_left, ..win } };
+        Strip { ox0, ox1, ix0, ix1, g }
+    }
+}
+
+/// Which rows of which image, and where the output slice starts.
+struct Rows {
+    b: usize,
+    first: usize,
+    last: usize,
+    r0: usize,
+}
+
+/// Rows first..last of image b, output columns of one strip.
+#[allow(clippy::too_many_arguments)]
+fn strip_rows(
+    cpu: Cpu,
+    p: &InvertedResidual,
+    strip: &Strip,
+    at: &Rows,
+    image: &[f32],
+    w: &Weights,
+    residual: Option<&[f32]>,
+    output: &mut [f32],
+    ring: &mut [f32],
+    tile: &mut [f32],
+) {
+    let (ring_rows, width, cols) = (p.ring_rows(), strip.ix1 - strip.ix0, strip.ox1 - strip.ox0);
+    let (row_in, row_out) = (p.in_w * p.in_c, p.out_w * p.out_c);
+    let (slot_len, tile_row) = (width * p.hidden, cols * p.hidden);
+    let whole_rows = width == p.in_w;
+    let expand = Gemm { m: 0, k: p.in_c, n: p.hidden, act: p.expand_act };
+    let stem = p.stem.map(|c| Conv2d { batch: 1, ..c });
+    // Next input row to compute into the ring (row iy lives in slot iy % ring_rows).
+    let mut next = 0;
+    let mut oy0 = at.first;
+    while oy0 < at.last {
+        let t = p.tile_rows.min(at.last - oy0);
+        if p.has_ring() {
+            // Input rows the tile reads: up to the last tap of its last output row.
+            let end = (oy0 * p.win.stride_h + p.win.rows_read(t)).saturating_sub(p.win.pad_top).min(p.in_h);
+            // Rows before the tile's first needed row are never read again: skip them.
+            next = next.max((oy0 * p.win.stride_h).saturating_sub(p.win.pad_top));
+            while next < end {
+                // A run of rows whose ring slots are contiguous (and, for a strip, one row:
+                // its pixels are not contiguous with the next row's), computed in one call.
+                let slot = next % ring_rows;
+                let n = (end - next).min(ring_rows - slot).min(if whole_rows { usize::MAX } else { 1 });
+                let dst = &mut ring[slot * slot_len..(slot + n) * slot_len];
+                if let Some(c) = &stem {
+                    crate::direct::rows(cpu, c, image, w.expand, w.expand_bias, next, next + n, dst);
+                } else {
+                    let e = Gemm { m: n * width, ..expand };
+                    let from = next * row_in + strip.ix0 * p.in_c;
+                    let src = &image[from..from + ((n - 1) * p.in_w + width) * p.in_c];
+                    crate::gemm::gemm(cpu, &e, src, w.expand, Some(w.expand_bias), None, dst);
+                }
+                next += n;
+            }
+        }
+        // Depthwise rows into the tile.
+        let mut rows: [Option<&[f32]>; MAX_KERNEL_H] = [None; MAX_KERNEL_H];
+        for r in 0..t {
+            let oy = oy0 + r;
+            for (ky, slot) in rows.iter_mut().enumerate().take(p.win.kernel_h) {
+                let iy = p.win.input_row(oy, ky, p.in_h);
+                *slot = iy.map(|iy| {
+                    if p.has_ring() {
+                        let s = iy % ring_rows;
+                        &ring[s * slot_len..(s + 1) * slot_len]
+                    } else {
+                        &image[iy * row_in + strip.ix0 * p.in_c..iy * row_in + strip.ix1 * p.in_c]
+                    }
+                });
+            }
+            crate::depthwise::row(
+                cpu,
+                &strip.g,
+                &rows[..p.win.kernel_h],
+                w.depthwise,
+                w.depthwise_bias,
+                &mut tile[r * tile_row..(r + 1) * tile_row],
+                p.dw_act,
+            );
+        }
+        // Project the tile's rows into the output (with the residual's rows): whole rows are
+        // contiguous; a strip is one row (tile_rows is 1).
+        let global = at.b * p.out_h + oy0;
+        let proj = Gemm { m: t * cols, k: p.hidden, n: p.out_c, act: p.project_act };
+        let start = global * row_out + strip.ox0 * p.out_c;
+        let len = (t - 1) * row_out + cols * p.out_c;
+        let res = residual.map(|x| &x[start..start + len]);
+        let o = start - at.r0 * row_out;
+        crate::gemm::gemm(
+            cpu,
+            &proj,
+            &tile[..t * tile_row],
+            w.project,
+            Some(w.project_bias),
+            res,
+            &mut output[o..o + len],
+        );
+        oy0 += t;
     }
 }

@@ -74,6 +74,11 @@ impl Window {
     pub const fn rows_read(&self, rows: usize) -> usize {
         (rows - 1) * self.stride_h + (self.kernel_h - 1) * self.dilation_h + 1
     }
+
+    /// Input columns (padding included) that `cols` consecutive output columns read.
+    pub const fn cols_read(&self, cols: usize) -> usize {
+        (cols - 1) * self.stride_w + (self.kernel_w - 1) * self.dilation_w + 1
+    }
 }
 
 /// Taps `t` of a kernel of `kernel` taps with `0 <= base + t*dilation - pad < size`, where
