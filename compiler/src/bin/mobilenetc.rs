@@ -226,11 +226,20 @@ fn execute(command: Command) -> Result<(), Error> {
             let times =
                 mobilenet_compiler::exec::profile(&compiled.program, &compiled.plan, cpu, &pool, &input, runs.max(1))?;
             let total: f64 = times.iter().sum();
+            let prog = &compiled.program;
+            let looped = match &prog.image_loop {
+                Some(lp) => format!(
+                    "; steps 0-{} run image by image, their times summed over the {} images",
+                    lp.steps - 1,
+                    lp.images
+                ),
+                None => String::new(),
+            };
             let mut text = format!(
-                "{}: {:.3} ms in {} kernel calls ({} path, {threads} thread(s), median of {runs} runs)\n",
+                "{}: {:.3} ms in {} kernel calls ({} path, {threads} thread(s), median of {runs} runs{looped})\n",
                 model.model.display(),
                 total * 1e3,
-                times.len(),
+                prog.schedule().count(),
                 cpu.level().name()
             );
             text += "     #      ms      %  step\n";
