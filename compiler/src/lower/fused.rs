@@ -21,7 +21,7 @@ fn tile_rows(out_h: usize, out_w: usize, in_w: usize, hidden: usize, kernel_h: u
 /// The largest ring a block keeps whole (where one output row is a tile and the expand GEMM
 /// fills the ring); a larger one is cut into strips of columns. Strips cost a little time (the
 /// expand runs one row at a time, on narrower rows): MobileNetV2's second block (a 129 KB ring)
-/// in 2 strips takes 1-5% longer than whole (`mobilenetc profile`, interleaved runs, 3 and 4
+/// in 2 strips takes 1-6% longer than whole (`mobilenetc profile`, interleaved runs, 3 and 4
 /// strips more), but its arena goes from 1.25 to 1.18 MB.
 const STRIP_RING_BYTES: usize = 96 << 10;
 
