@@ -89,6 +89,22 @@ pub fn gemm_parallel(
     assert_eq!(a.len(), p.m * p.k, "gemm: a");
     assert!(residual.is_none_or(|r| r.len() == p.m * p.n), "gemm: residual");
     let (k, n) = (p.k, p.n);
+    if p.m == 1 {
+        // One row (a classifier, an SE layer) has no rows to share: the threads take panels
+        // of columns instead, each reading its part of b (these layers wait on memory, and
+        // each core brings its own bandwidth).
+        assert_eq!(b.len(), packed_b_len(k, n), "gemm: b (packed)");
+        assert!(bias.is_none_or(|b| b.len() == padded(n)), "gemm: bias (padded)");
+        assert_eq!(out.len(), n, "gemm: out");
+        return threads.for_ranges(n, PANEL, out, &|cols, out| {
+            // Whole panels from cols.start: the packing of a matrix of just these columns.
+            let part = Gemm { n: cols.len(), ..*p };
+            let b = &b[cols.start * k..cols.start * k + packed_b_len(k, cols.len())];
+            let bias = bias.map(|x| &x[cols.start..cols.start + padded(cols.len())]);
+            let res = residual.map(|r| &r[cols.clone()]);
+            gemm(cpu, &part, a, b, bias, res, out)
+        });
+    }
     threads.for_rows(p.m, 8, out, n, &|rows, out| {
         let part = Gemm { m: rows.len(), ..*p };
         let res = residual.map(|r| &r[rows.start * n..rows.end * n]);

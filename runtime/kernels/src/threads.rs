@@ -91,6 +91,40 @@ impl Threads {
         f: &PartFn,
     ) {
         let parts = self.count().min(rows / min_rows.max(1)).max(1);
+        self.split(parts, &|i| rows * i / parts, out, row_len, scratch, scratch_len, f)
+    }
+
+    /// Splits the `len` elements of `out` into `count()` contiguous ranges whose inner bounds
+    /// are multiples of `align` (at most one range per `align` elements), and calls `f` with
+    /// each range and its part of `out`, in parallel.
+    pub fn for_ranges(
+        &self,
+        len: usize,
+        align: usize,
+        out: &mut [f32],
+        f: &(dyn Fn(core::ops::Range<usize>, &mut [f32]) + Sync),
+    ) {
+        let align = align.max(1);
+        let units = len.div_ceil(align);
+        let parts = self.count().min(units).max(1);
+        let bound = |i: usize| (units * i / parts * align).min(len);
+        self.split(parts, &bound, out, 1, &mut [], 0, &|r, o, _| f(r, o))
+    }
+
+    /// Runs `f` on `parts` ranges `bound(i)..bound(i + 1)` (in rows of `row_len` elements of
+    /// `out`, with `scratch_len` elements of scratch each), part 0 on the calling thread.
+    #[allow(clippy::too_many_arguments)]
+    fn split(
+        &self,
+        parts: usize,
+        bound: &dyn Fn(usize) -> usize,
+        out: &mut [f32],
+        row_len: usize,
+        scratch: &mut [f32],
+        scratch_len: usize,
+        f: &PartFn,
+    ) {
+        let rows = bound(parts);
         if parts == 1 {
             return f(0..rows, &mut out[..rows * row_len], &mut scratch[..scratch_len]);
         }
@@ -100,7 +134,7 @@ impl Threads {
         let (mut out_rest, mut scratch_rest) = (&mut out[..rows * row_len], &mut scratch[..parts * scratch_len]);
         let mut start = 0;
         for (i, slot) in slots.iter_mut().enumerate().take(parts) {
-            let end = rows * (i + 1) / parts;
+            let end = bound(i + 1);
             let (o, ro) = core::mem::take(&mut out_rest).split_at_mut((end - start) * row_len);
             let (s, rs) = core::mem::take(&mut scratch_rest).split_at_mut(scratch_len);
             *slot = Some((start..end, o, s));

@@ -515,6 +515,18 @@ fn parallel_kernels_match_one_thread() {
         gemm(cpu, &p, &a, &b, None, Some(&res), &mut one);
         gemm_parallel(&pool, cpu, &p, &a, &b, None, Some(&res), &mut many);
         assert_eq!(one, many, "gemm with {threads} threads");
+        // One row: the threads split the columns by panels (up to 3 panels and a bit).
+        for n in [1 + r.below(64), 65 + r.below(64), 129 + r.below(100), 192] {
+            let p = Gemm { m: 1, k: 1 + r.below(40), n, act: Act::Relu };
+            let a = r.values(p.k);
+            let b = r.values(mobilenet_kernels::gemm::packed_b_len(p.k, p.n));
+            let bias = r.values(mobilenet_kernels::gemm::padded(p.n));
+            let res = r.values(p.n);
+            let (mut one, mut many) = (vec![0.0; p.n], vec![f32::NAN; p.n]);
+            gemm(cpu, &p, &a, &b, Some(&bias), Some(&res), &mut one);
+            gemm_parallel(&pool, cpu, &p, &a, &b, Some(&bias), Some(&res), &mut many);
+            assert_eq!(one, many, "gemv {p:?} with {threads} threads");
+        }
 
         let d = Depthwise {
             batch: 2,
