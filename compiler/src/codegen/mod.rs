@@ -286,34 +286,13 @@ pub fn describe(s: &crate::lower::Step) -> String {
             if *residual { " +residual" } else { "" },
             act_text(p.act)
         ),
-        Kernel::Conv2d { p, residual } => format!(
-            "conv {}, {} -> {} channels, {}x{} -> {}x{}{}{}",
-            window_text(&p.win),
-            p.in_c,
-            p.out_c,
-            p.in_h,
-            p.in_w,
-            p.out_h,
-            p.out_w,
-            if *residual { " +residual" } else { "" },
-            act_text(p.act)
-        ),
+        Kernel::Conv2d { p, residual } => conv_text(p, *residual),
         Kernel::Fused { p, residual } => {
             format!(
                 "block: {}depthwise {} ({} channels), project to {}, {}x{} -> {}x{}{}, {} rows at a time",
                 match &p.stem {
                     _ if p.expand => format!("expand {} -> {}, ", p.in_c, p.hidden),
-                    Some(c) => format!(
-                        "conv {}, {} -> {} channels, {}x{} -> {}x{}{}, ",
-                        window_text(&c.win),
-                        c.in_c,
-                        c.out_c,
-                        c.in_h,
-                        c.in_w,
-                        c.out_h,
-                        c.out_w,
-                        act_text(c.act)
-                    ),
+                    Some(c) => conv_text(c, false) + ", ",
                     None => String::new(),
                 },
                 window_text(&p.win),
@@ -337,6 +316,21 @@ pub fn describe(s: &crate::lower::Step) -> String {
         Kernel::Fill(v) => format!("fill {v}"),
     };
     if s.in_place { format!("{what}, in place") } else { what }
+}
+
+fn conv_text(p: &mobilenet_kernels::direct::Conv2d, residual: bool) -> String {
+    format!(
+        "conv {}, {} -> {} channels, {}x{} -> {}x{}{}{}",
+        window_text(&p.win),
+        p.in_c,
+        p.out_c,
+        p.in_h,
+        p.in_w,
+        p.out_h,
+        p.out_w,
+        if residual { " +residual" } else { "" },
+        act_text(p.act)
+    )
 }
 
 fn window_text(w: &mobilenet_kernels::Window) -> String {

@@ -9,9 +9,9 @@
 //! with a batch or per-image rows, elementwise on whole buffers), move more than `cache_bytes`
 //! of activations for the whole batch, and have no more weights than one image's activations
 //! (a step runs its weights through the cache once per image in the loop; MobileNetV1's 7x7
-//! layers, 1 MB of weights for 0.4 MB of activations, are faster once for the batch). Buffers used only inside the loop hold one
-//! image; the input and the buffers the loop hands on hold all images, image `i` at
-//! `i * stride` (`ImageLoop::strided`).
+//! layers, 1 MB of weights for 0.4 MB of activations, are faster once for the batch). Buffers
+//! used only inside the loop hold one image; the input and the buffers the loop hands on hold
+//! all images, image `i` at `i * stride` (`ImageLoop::strided`).
 
 use std::collections::HashSet;
 
@@ -44,7 +44,7 @@ pub fn apply(prog: &mut Program, cache_bytes: usize) {
                 && bytes > cache_bytes
                 && weight_bytes <= bytes / images
                 && data.iter().all(|r| whole(r))
-                && one_image(&s.kernel, images, s).is_some()
+                && one_image(s, images).is_some()
         })
         .count();
     if steps == 0 {
@@ -57,7 +57,7 @@ pub fn apply(prog: &mut Program, cache_bytes: usize) {
     let mut strided = vec![(Loc::Input, prog.input_len() / images)];
     let mut written = Vec::new();
     for s in &mut prog.steps[..steps] {
-        s.kernel = one_image(&s.kernel, images, s).expect("checked above");
+        s.kernel = one_image(s, images).expect("checked above");
         for r in s.reads.iter_mut().chain([&mut s.write]).filter(|r| r.loc != Loc::Weights) {
             r.len /= images;
         }
@@ -84,8 +84,8 @@ fn arena(loc: Loc) -> Option<usize> {
 }
 
 /// The kernel of `s` for one image of `images`, if it computes each image on its own.
-fn one_image(kernel: &Kernel, images: usize, s: &super::Step) -> Option<Kernel> {
-    let mut k = kernel.clone();
+fn one_image(s: &super::Step, images: usize) -> Option<Kernel> {
+    let mut k = s.kernel.clone();
     match &mut k {
         Kernel::Conv2d { p, .. } if p.batch == images => p.batch = 1,
         Kernel::Depthwise { p, .. } if p.batch == images => p.batch = 1,

@@ -36,10 +36,10 @@ impl Conv2d {
             ((b * self.in_h + iy) * self.in_w + ix) * self.in_c + ci
         }
     }
-    pub fn input_len(&self) -> usize {
+    pub const fn input_len(&self) -> usize {
         self.batch * self.in_h * self.in_w * self.in_c
     }
-    pub fn output_len(&self) -> usize {
+    pub const fn output_len(&self) -> usize {
         self.batch * self.out_h * self.out_w * self.out_c
     }
     pub fn weights_len(&self) -> usize {

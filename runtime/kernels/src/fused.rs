@@ -86,7 +86,7 @@ impl InvertedResidual {
 
     pub const fn input_len(&self) -> usize {
         match &self.stem {
-            Some(c) => c.batch * c.in_h * c.in_w * c.in_c,
+            Some(c) => c.input_len(),
             None => self.batch * self.in_h * self.in_w * self.in_c,
         }
     }
