@@ -70,6 +70,26 @@ fn the_first_conv_streams_into_the_first_block() {
     assert_eq!(count(&p, stem_fused), 1);
 }
 
+fn fused(k: &Kernel) -> bool {
+    matches!(k, Kernel::Fused { .. })
+}
+
+/// Compiled for 2 threads, depthwise -> pointwise pairs with small tensors run layer by layer
+/// (the V1-like fixture's only pair: 8x15x15); its blocks with an expand conv stay fused (the
+/// V2-like fixture).
+#[test]
+fn small_pairs_run_layer_by_layer_for_two_threads() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/fixtures");
+    let two = |name: &str| Compiler::new(&fixtures.join(name)).threads(2).compile().expect("the model compiles").program;
+    let v1 = two("old_opset_v1_like.op10.onnx");
+    assert_eq!(count(&v1, fused), 0);
+    assert_eq!(count(&v1, |k| matches!(k, Kernel::Conv2d { .. })), 1);
+    let one = program(&fixtures.join("torch_v2_like.dynbatch.op13.onnx"));
+    let v2 = two("torch_v2_like.dynbatch.op13.onnx");
+    assert!(count(&one, fused) > 0);
+    assert_eq!(count(&v2, fused), count(&one, fused));
+}
+
 /// MobileNetV2 1.0/224: with the first conv streamed, the largest live set is the second
 /// block's input and output and its ring and tile, in 2 strips of 28 output columns (57 input
 /// columns): 1,180,288 bytes, against 2,422,784 with the first conv's 1.6 MB output in the

@@ -39,9 +39,11 @@ fn strip_w(p: &k::fused::InvertedResidual) -> usize {
 /// without a residual except on the project, a depthwise conv with one filter per channel.
 /// A depthwise -> pointwise pair whose input only a general conv without residual computes
 /// (a model's first conv: MobileNetV2's first block, MobileNetV1's first pair) takes that conv
-/// in front: its output then streams into the block by rows.
-pub(super) fn fusable_groups(g: &Graph) -> Vec<Vec<NodeId>> {
+/// in front: its output then streams into the block by rows. Compiled for several threads,
+/// pairs with small tensors are left out (`worth_streaming`).
+pub(super) fn fusable_groups(g: &Graph, max_threads: usize) -> Vec<Vec<NodeId>> {
     let mut groups = blocks(g);
+    groups.retain(|grp| worth_streaming(g, grp, max_threads));
     let grouped: std::collections::HashSet<NodeId> = groups.iter().flatten().copied().collect();
     for grp in &mut groups {
         if g.conv_kind(grp[0]) != Some(ConvKind::Depthwise) {
@@ -57,6 +59,24 @@ pub(super) fn fusable_groups(g: &Graph) -> Vec<Vec<NodeId>> {
         }
     }
     groups
+}
+
+/// Compiled for more than one thread, a depthwise -> pointwise pair whose depthwise output
+/// (per image) fits this runs layer by layer. The fused kernel splits output rows between the
+/// threads, and a pair of 7 or 14 rows splits into short runs of rows, each thread reading all
+/// of the pointwise weights for a few rows; layer by layer, each layer splits on its own.
+/// MobileNetV1 0.5 (its 14x14 and 7x7 pairs): 0.90x at 2 threads, 0.99x at 1 (`bench/ab.py`),
+/// so one thread keeps the fused pairs and their smaller arena. Blocks with an expand conv
+/// stay fused: MobileNetV2's 7x7 blocks were no faster unfused at 1 thread, 2-5% slower at 2.
+const PAIR_STREAM_MIN_BYTES: usize = 256 << 10;
+
+/// Whether a group streams rows (see `PAIR_STREAM_MIN_BYTES`).
+fn worth_streaming(g: &Graph, grp: &[NodeId], max_threads: usize) -> bool {
+    if grp.len() != 2 || max_threads == 1 {
+        return true;
+    }
+    let per_image = |n: NodeId| g.shape(n).map_or(usize::MAX, |s| 4 * s.iter().skip(1).product::<usize>());
+    per_image(grp[0]) > PAIR_STREAM_MIN_BYTES
 }
 
 fn blocks(g: &Graph) -> Vec<Vec<NodeId>> {

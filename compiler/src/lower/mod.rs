@@ -334,7 +334,7 @@ pub fn lower_with(g: &Graph, max_threads: usize, image_loop_bytes: Option<usize>
     };
     // Fused groups run as one step when the last conv of the group is reached; the convs
     // before it produce nothing of their own.
-    let fusable = fused::fusable_groups(g);
+    let fusable = fused::fusable_groups(g, max_threads);
     l.gated = conv::gated_pointwise(g, &fusable)?;
     for n in g.topo_order()? {
         let node = g.node(n);
