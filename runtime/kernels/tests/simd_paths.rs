@@ -188,8 +188,9 @@ fn conv2d_paths_agree() {
         let (in_c, out_c) = (groups * (1 + r.below(6)), groups * out_per_group);
         let (kh, kw) = ([1, 3, 5][r.below(3)], [1, 3, 5][r.below(3)]);
         let (sh, sw) = ([1, 2][r.below(2)], [1, 2][r.below(2)]);
-        // Rows wide enough for 16-pixel interior groups at stride 2 (the AVX-512 tile).
-        let (in_h, in_w) = (kh + r.below(9), kw + r.below(45));
+        // Rows wide enough for interior groups of 16 pixels at stride 2 (the AVX-512 tile of one
+        // vector of channels), and narrower.
+        let (in_h, in_w) = (kh + r.below(9), kw + r.below(72));
         let (pt, pl) = (r.below(kh), r.below(kw));
         let p = Conv2d {
             batch: 1 + r.below(2),
