@@ -56,7 +56,7 @@ fn bench_gemm(c: &mut Criterion) {
 }
 
 fn bench_depthwise(c: &mut Criterion) {
-    // (size, channels, stride, kernel)
+    // (size, channels, stride, kernel): MobileNetV2's, then V3's 5x5.
     let shapes = [
         (112, 32, 1, 3),
         (112, 96, 2, 3),
@@ -67,6 +67,10 @@ fn bench_depthwise(c: &mut Criterion) {
         (7, 960, 1, 3),
         (14, 480, 1, 5),
         (7, 576, 1, 5),
+        // MobileNetV3-large's, whose channels end in half an AVX-512 vector.
+        (28, 120, 1, 5),
+        (56, 72, 2, 5),
+        (14, 184, 1, 3),
     ];
     let mut g = c.benchmark_group("depthwise");
     for (size, ch, s, k) in shapes {
