@@ -139,8 +139,15 @@ fn depthwise_paths_agree() {
         let (kh, kw) = if r.below(4) == 0 { (k, 1 + r.below(3)) } else { (k, k) };
         let (sh, sw) = ([1, 2][r.below(2)], [1, 2][r.below(2)]);
         let (dh, dw) = if r.below(5) == 0 { (2, 2) } else { (1, 1) };
-        let (in_h, in_w) = (1 + r.below(12), 1 + r.below(12));
         let (pt, pl, pb, pr) = (r.below(kh), r.below(kw), r.below(kh), r.below(kw));
+        // A third of the rows are 7, 14, 21 or 28 output columns wide (blocks of 7 columns).
+        let in_w = if r.below(3) == 0 {
+            let ext = (kw - 1) * dw + 1;
+            ((7 * (1 + r.below(4)) - 1) * sw + ext).saturating_sub(pl + pr).max(1)
+        } else {
+            1 + r.below(12)
+        };
+        let (in_h, in_w) = (1 + r.below(12), in_w);
         let span = |size: usize, k: usize, d: usize, p0: usize, p1: usize, s: usize| {
             let padded = size + p0 + p1;
             let ext = (k - 1) * d + 1;
