@@ -80,8 +80,7 @@ fn fused(k: &Kernel) -> bool {
 #[test]
 fn small_pairs_run_layer_by_layer_for_two_threads() {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/fixtures");
-    let two =
-        |name: &str| Compiler::new(&fixtures.join(name)).threads(2).compile().expect("the model compiles").program;
+    let two = |name: &str| Compiler::new(fixtures.join(name)).threads(2).compile().expect("the model compiles").program;
     let v1 = two("old_opset_v1_like.op10.onnx");
     assert_eq!(count(&v1, fused), 0);
     assert_eq!(count(&v1, |k| matches!(k, Kernel::Conv2d { .. })), 1);
