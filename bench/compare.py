@@ -228,7 +228,7 @@ def markdown(doc):
     cold = [row for row in doc["results"] if "cold_start" in row]
     if cold:
         lines += ["", "Cold start, median of 5 fresh processes (ms): ours = process start to first output; "
-                  "onnxruntime = session creation + first inference inside an already started Python (its process total beside).", ""]
+                  "onnxruntime = import, session creation and first inference inside an already started Python (its process total beside).", ""]
         lines += ["| model | ours (process) | onnxruntime (load + first) | ours / ORT | onnxruntime process total |", "|---|---|---|---|---|"]
         for row in cold:
             c = row["cold_start"]
