@@ -239,11 +239,7 @@ pub(crate) mod simd {
         let mut c0 = 0;
         while c0 < blocks_end {
             let w = S::LANES.min(c - c0);
-            match g.win.kernel_w {
-                3 => block::<S, 3>(g, rows, weights, bias, residual, out, clamp, c0, w, lo, hi),
-                5 => block::<S, 5>(g, rows, weights, bias, residual, out, clamp, c0, w, lo, hi),
-                _ => block::<S, 0>(g, rows, weights, bias, residual, out, clamp, c0, w, lo, hi),
-            }
+            channel_block::<S>(g, rows, weights, bias, residual, out, clamp, c0, w, lo, hi);
             c0 += w;
         }
         if half {
@@ -273,10 +269,29 @@ pub(crate) mod simd {
         hi: usize,
     ) {
         type S = crate::x86::Avx2;
+        channel_block::<S>(g, rows, weights, bias, residual, out, clamp, c0, S::LANES, lo, hi);
+    }
+
+    /// Channels c0..c0+w of one output row, with the kernel width as a constant where the
+    /// interior is unrolled for it.
+    #[inline(always)]
+    fn channel_block<S: Simd>(
+        g: &RowGeometry,
+        rows: &[Option<&[f32]>],
+        weights: &[f32],
+        bias: &[f32],
+        residual: Option<&[f32]>,
+        out: &mut [f32],
+        clamp: &AffineClamp,
+        c0: usize,
+        w: usize,
+        lo: usize,
+        hi: usize,
+    ) {
         match g.win.kernel_w {
-            3 => block::<S, 3>(g, rows, weights, bias, residual, out, clamp, c0, S::LANES, lo, hi),
-            5 => block::<S, 5>(g, rows, weights, bias, residual, out, clamp, c0, S::LANES, lo, hi),
-            _ => block::<S, 0>(g, rows, weights, bias, residual, out, clamp, c0, S::LANES, lo, hi),
+            3 => block::<S, 3>(g, rows, weights, bias, residual, out, clamp, c0, w, lo, hi),
+            5 => block::<S, 5>(g, rows, weights, bias, residual, out, clamp, c0, w, lo, hi),
+            _ => block::<S, 0>(g, rows, weights, bias, residual, out, clamp, c0, w, lo, hi),
         }
     }
 

@@ -78,13 +78,7 @@ pub fn conv2d_parallel(
     assert_eq!(bias.len(), p.out_c, "conv2d: bias");
     assert!(residual.is_none_or(|r| r.len() == p.output_len()), "conv2d: residual");
     threads.for_rows(p.batch * p.out_h, 4, output, p.out_w * p.out_c, &|rows, out| {
-        let (r0, r1) = (rows.start, rows.end);
-        dispatch!(
-            cpu,
-            entry,
-            scalar(p, input, weights, bias, residual, r0, r1, out),
-            (p, input, weights, bias, residual, r0, r1, out)
-        )
+        rows_on(cpu, p, input, weights, bias, residual, rows.start, rows.end, out)
     });
 }
 
@@ -102,11 +96,27 @@ pub(crate) fn rows(
 ) {
     assert!(r0 <= r1 && r1 <= p.batch * p.out_h, "conv2d rows: range");
     assert_eq!(output.len(), (r1 - r0) * p.out_w * p.out_c, "conv2d rows: output");
+    rows_on(cpu, p, input, weights, bias, None, r0, r1, output)
+}
+
+/// Output rows r0..r1 into `output` on the CPU's SIMD level (the caller checked the slices).
+#[allow(clippy::too_many_arguments)]
+fn rows_on(
+    cpu: Cpu,
+    p: &Conv2d,
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    residual: Option<&[f32]>,
+    r0: usize,
+    r1: usize,
+    output: &mut [f32],
+) {
     dispatch!(
         cpu,
         entry,
-        scalar(p, input, weights, bias, None, r0, r1, output),
-        (p, input, weights, bias, None, r0, r1, output)
+        scalar(p, input, weights, bias, residual, r0, r1, output),
+        (p, input, weights, bias, residual, r0, r1, output)
     )
 }
 
