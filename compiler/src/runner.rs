@@ -64,6 +64,17 @@ fn fail(msg: &str) -> ! {
     std::process::exit(2)
 }
 
+/// The long-running modes (`bench`, `serve`) read the weights from a copy on huge pages, as a
+/// server would (`copy_weights_to_huge_pages`); `MOBILENET_WEIGHTS=embedded` keeps them in place
+/// (to measure what the copy does). `run` and `once` are one inference: they start at once.
+fn long_running(net: &mut Model) {
+    match std::env::var("MOBILENET_WEIGHTS").as_deref() {
+        Ok("embedded") => {}
+        Ok("huge-pages") | Err(_) => net.copy_weights_to_huge_pages(),
+        Ok(other) => fail(&format!("MOBILENET_WEIGHTS={other}: expected `embedded` or `huge-pages`")),
+    }
+}
+
 /// The benchmark-worker protocol of bench/compare.py, on stdin/stdout: `ready` once warm, then
 /// for each line `time MS`, back-to-back inferences for MS milliseconds (at least one) answered
 /// with a JSON list of their durations in ms; `quit` ends.
@@ -110,6 +121,7 @@ fn main() {
             std::fs::write(&args[3], bytes).unwrap_or_else(|e| fail(&e.to_string()));
         }
         Some("bench") => {
+            long_running(&mut net);
             let warmup: usize = args[2].parse().unwrap_or(10);
             let runs: usize = args[3].parse().unwrap_or(50);
             // A fixed pseudo-random input (the timing does not depend on the values).
@@ -153,7 +165,10 @@ fn main() {
             let y = net.run_slice(&x).unwrap_or_else(|e| fail(&e.to_string()));
             println!("{}", y.iter().sum::<f32>());
         }
-        Some("serve") => serve(&mut net),
+        Some("serve") => {
+            long_running(&mut net);
+            serve(&mut net)
+        }
         _ => fail("usage: runner run IN OUT | runner bench WARMUP RUNS | runner once | runner serve"),
     }
 }

@@ -32,6 +32,9 @@ pub use memory::Arena;
 #[cfg(not(feature = "alloc"))]
 pub type Arena = &'static mut [f32];
 
+mod weight_memory;
+pub use weight_memory::WeightMemory;
+
 /// Expands its input only when this crate has the `alloc` feature (generated `new()` needs it).
 #[doc(hidden)]
 #[cfg(feature = "alloc")]
@@ -80,3 +83,21 @@ impl core::fmt::Display for Error {
 }
 
 impl core::error::Error for Error {}
+
+/// For tests: a field of the /proc/self/smaps entry of the mapping that holds `addr`, in kB.
+#[cfg(all(test, feature = "std", target_os = "linux"))]
+fn smaps_field_kb(addr: usize, field: &str) -> Option<usize> {
+    extern crate std;
+    let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
+    let mut inside = false;
+    for line in smaps.lines() {
+        let first = line.split_whitespace().next().unwrap_or("");
+        if let Some((lo, hi)) = first.split_once('-').filter(|_| !first.ends_with(':')) {
+            let range = (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16));
+            inside = matches!(range, (Ok(lo), Ok(hi)) if lo <= addr && addr < hi);
+        } else if inside && line.strip_prefix(field).is_some_and(|rest| rest.starts_with(':')) {
+            return line.split_whitespace().nth(1).and_then(|v| v.parse().ok());
+        }
+    }
+    None
+}

@@ -33,6 +33,14 @@ impl Arena {
     /// `len` zeroed f32. Panics if the size overflows `isize`; aborts if allocation fails (as
     /// `Vec` does).
     pub fn new(len: usize) -> Self {
+        let (ptr, len, layout) = Self::allocate(len);
+        // SAFETY: `ptr` is valid for `layout.size()` bytes of writes.
+        unsafe { ptr.as_ptr().cast::<u8>().write_bytes(0, layout.size()) };
+        Arena { ptr, len, layout }
+    }
+
+    /// Uninitialised memory for `len` f32 (huge pages advised before anything touches it).
+    fn allocate(len: usize) -> (NonNull<f32>, usize, Layout) {
         let bytes = len.checked_mul(4).filter(|&b| b <= isize::MAX as usize / 2).expect("arena size overflows");
         let huge = cfg!(all(feature = "std", target_os = "linux")) && bytes >= HUGE_FROM;
         let layout = if huge {
@@ -49,8 +57,23 @@ impl Arena {
         if huge {
             advise_huge_pages(raw, layout.size());
         }
-        // SAFETY: `raw` is valid for `layout.size()` bytes of writes.
-        unsafe { raw.write_bytes(0, layout.size()) };
+        (ptr, len, layout)
+    }
+
+    /// A copy of `src` in memory of its own, laid out like [`Arena::new`]'s (huge pages where
+    /// that pays off), copied 2 MiB at a time with `copied(part)` called on each part of `src`
+    /// once it is copied. Not zeroed first: every element is written by the copy.
+    pub fn copy_of(src: &[f32], mut copied: impl FnMut(&[f32])) -> Self {
+        let (ptr, len, layout) = Self::allocate(src.len());
+        for (i, part) in src.chunks(HUGE_PAGE / 4).enumerate() {
+            // SAFETY: `ptr` is valid for `4 * len` bytes of writes, parts cover `src` once, in
+            // order, within it; the allocation is new, so it cannot overlap `src`.
+            unsafe { core::ptr::copy_nonoverlapping(part.as_ptr(), ptr.as_ptr().add(i * HUGE_PAGE / 4), part.len()) };
+            copied(part);
+        }
+        // SAFETY: the tail past `len` (rounding up to whole pages) is inside the allocation;
+        // zeroing it leaves every byte the arena owns initialised.
+        unsafe { ptr.as_ptr().add(len).cast::<u8>().write_bytes(0, layout.size() - len * 4) };
         Arena { ptr, len, layout }
     }
 
@@ -146,20 +169,8 @@ mod tests {
         }
         let a = Arena::new(HUGE_PAGE); // 8 MiB
         let start = a.as_ref().as_ptr() as usize;
-        // The smaps entry of the mapping that holds the arena: "lo-hi perms ..." then fields.
-        let smaps = std::fs::read_to_string("/proc/self/smaps").expect("smaps");
-        let mut inside = false;
-        let mut huge_kb = None;
-        for line in smaps.lines() {
-            let first = line.split_whitespace().next().unwrap_or("");
-            if let Some((lo, hi)) = first.split_once('-').filter(|_| !first.ends_with(':')) {
-                let range = (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16));
-                inside = matches!(range, (Ok(lo), Ok(hi)) if lo <= start && start < hi);
-            } else if inside && line.starts_with("AnonHugePages:") {
-                huge_kb = line.split_whitespace().nth(1).and_then(|v| v.parse::<usize>().ok());
-            }
-        }
-        let huge_kb = huge_kb.unwrap_or_else(|| panic!("no smaps entry for the arena at {start:#x}"));
+        let huge_kb = crate::smaps_field_kb(start, "AnonHugePages")
+            .unwrap_or_else(|| panic!("no smaps entry for the arena at {start:#x}"));
         // Compaction may fail to find a free 2 MiB page now and then, but not for all four.
         assert!(huge_kb >= 2048, "arena mapping has {huge_kb} kB on huge pages; {}", String::from(thp.trim()));
     }

@@ -51,7 +51,7 @@ fn main() {
         });
         writeln!(
             entries,
-            "Entry {{ name: {:?}, fixture: {i}, build_door: |cpu, x| run!(build_door::M{i}, cpu, x), macro_door: |cpu, x| run!(macro_door::M{i}, cpu, x), batch4: {} }},",
+            "Entry {{ name: {:?}, fixture: {i}, build_door: |cpu, x| run!(build_door::M{i}, cpu, x), macro_door: |cpu, x| run!(macro_door::M{i}, cpu, x), copied_weights: |cpu, x| run!(build_door::M{i}, cpu, x, copied), batch4: {} }},",
             f.name,
             batch4.unwrap_or_else(|| "None".into())
         )

@@ -8,6 +8,12 @@ macro_rules! run {
         m.set_cpu($cpu);
         m.run_slice($x).expect("input length").to_vec()
     }};
+    ($model:ty, $cpu:expr, $x:expr, copied) => {{
+        let mut m = <$model>::new();
+        m.set_cpu($cpu);
+        m.copy_weights_to_huge_pages();
+        m.run_slice($x).expect("input length").to_vec()
+    }};
 }
 
 /// Models compiled by build.rs with `Compiler::write_to_out_dir`.
@@ -28,6 +34,8 @@ pub struct Entry {
     pub fixture: usize,
     pub build_door: Runner,
     pub macro_door: Runner,
+    /// The build.rs door's model reading its weights from `copy_weights_to_huge_pages`' copy.
+    pub copied_weights: Runner,
     /// The model compiled for batch 4, when its batch is symbolic.
     pub batch4: Option<Runner>,
 }

@@ -1,6 +1,7 @@
 //! Generated code, compiled by rustc through both doors, against onnxruntime's reference output
-//! on every SIMD path (max |diff| <= 1e-4 * max |ref| + 1e-6, same argmax); and batch-4 models
-//! against four batch-1 runs.
+//! on every SIMD path (max |diff| <= 1e-4 * max |ref| + 1e-6, same argmax); batch-4 models
+//! against four batch-1 runs; models reading a copy of their weights against the same models
+//! reading them in place.
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use mobilenet_compiler::ir::Tensor;
@@ -32,6 +33,8 @@ fn main() {
                 }));
             }
         }
+        let copied = f.clone();
+        trials.push(Trial::test(format!("copied_weights::{}", e.name), move || copied_weights(e, &copied)));
         if let Some(b4) = e.batch4 {
             let f = f.clone();
             trials.push(Trial::test(format!("batch4::{}", e.name), move || batch4(e, b4, &f)));
@@ -45,6 +48,18 @@ fn reference(run: Runner, level: SimdLevel, f: &mobilenet_tests::Fixture) -> Res
     let out = run(cpu, f.input().as_f32().unwrap());
     let out = Tensor::f32(f.output_shape.clone(), out);
     check_close(&out, &f.output(), 1e-4, 1e-6, true).map_err(|e| format!("{} on {}: {e}", f.name, level.name()).into())
+}
+
+/// A model reading the copy of its weights computes exactly what it computes reading them
+/// where they are embedded.
+fn copied_weights(e: &Entry, f: &mobilenet_tests::Fixture) -> Result<(), Failed> {
+    let x = f.input();
+    let x = x.as_f32().unwrap();
+    let (embedded, copied) = ((e.build_door)(Cpu::detect(), x), (e.copied_weights)(Cpu::detect(), x));
+    if embedded != copied {
+        return Err("the outputs differ once the weights are copied".into());
+    }
+    Ok(())
 }
 
 /// Four different images in one batch-4 run give what four batch-1 runs give.
