@@ -88,9 +88,15 @@ def cold_start(args, model, ours_binary_cmd, peer):
     ours = []
     binary = subprocess.run(ours_binary_cmd, capture_output=True, text=True, check=True).stdout.strip()
     for _ in range(5):
+        # Spawn to the first line of output (the result), and to exit.
         t = time.perf_counter()
-        subprocess.run([binary, "once"], capture_output=True, check=True)
-        ours.append((time.perf_counter() - t) * 1e3)
+        p = subprocess.Popen([binary, "once"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        p.stdout.readline()
+        first = (time.perf_counter() - t) * 1e3
+        p.stdout.read()
+        if p.wait() != 0:
+            raise RuntimeError(f"{binary} once failed")
+        ours.append((first, (time.perf_counter() - t) * 1e3))
     peers = []
     for _ in range(5):
         t = time.perf_counter()
@@ -99,7 +105,8 @@ def cold_start(args, model, ours_binary_cmd, peer):
         r = json.loads(out.stdout)
         peers.append((r["load_ms"] + r["first_ms"], total))
     return {
-        "ours_process_ms": statistics.median(ours),
+        "ours_first_output_ms": statistics.median(o[0] for o in ours),
+        "ours_process_ms": statistics.median(o[1] for o in ours),
         "ort_load_first_ms": statistics.median(p[0] for p in peers),
         "ort_process_ms": statistics.median(p[1] for p in peers),
     }
@@ -227,13 +234,14 @@ def markdown(doc):
             )
     cold = [row for row in doc["results"] if "cold_start" in row]
     if cold:
-        lines += ["", "Cold start, median of 5 fresh processes (ms): ours = process start to first output; "
+        lines += ["", "Cold start, median of 5 fresh processes (ms): ours = spawn to the first line of output (the result; to exit beside); "
                   "onnxruntime = import, session creation and first inference inside an already started Python (its process total beside).", ""]
-        lines += ["| model | ours (process) | onnxruntime (load + first) | ours / ORT | onnxruntime process total |", "|---|---|---|---|---|"]
+        lines += ["| model | ours (to first output) | ours (to exit) | onnxruntime (load + first) | ours / ORT | onnxruntime process total |", "|---|---|---|---|---|---|"]
         for row in cold:
             c = row["cold_start"]
             lines.append(
-                f"| {row['model']} | {c['ours_process_ms']:.1f} | {c['ort_load_first_ms']:.1f} | {c['ours_process_ms'] / c['ort_load_first_ms']:.2f} | {c['ort_process_ms']:.0f} |"
+                f"| {row['model']} | {c['ours_first_output_ms']:.1f} | {c['ours_process_ms']:.1f} | {c['ort_load_first_ms']:.1f} "
+                f"| {c['ours_first_output_ms'] / c['ort_load_first_ms']:.2f} | {c['ort_process_ms']:.0f} |"
             )
     return "\n".join(lines) + "\n"
 
