@@ -230,6 +230,15 @@ pub fn build(compiled: &Compiled) -> Result<Runner> {
     Ok(Runner { binary, built: !existed })
 }
 
+/// `MOBILENET_WEIGHTS`, which the runner reads in its long-running modes, checked before it runs,
+/// so that a typo is a usage error and not a failed benchmark.
+fn check_weights_setting() -> Result<()> {
+    match std::env::var("MOBILENET_WEIGHTS").as_deref() {
+        Err(_) | Ok("embedded" | "huge-pages") => Ok(()),
+        Ok(other) => Err(Error::usage(format!("MOBILENET_WEIGHTS={other}: expected `embedded` or `huge-pages`"))),
+    }
+}
+
 impl Runner {
     fn command(&self, simd: Option<&str>, threads: usize) -> Command {
         let mut cmd = Command::new(&self.binary);
@@ -272,6 +281,9 @@ impl Runner {
     #[cfg(unix)]
     pub fn exec_serve(&self, simd: Option<&str>, threads: usize) -> Error {
         use std::os::unix::process::CommandExt;
+        if let Err(e) = check_weights_setting() {
+            return e;
+        }
         let e = self.command(simd, threads).arg("serve").exec();
         Error::io(&self.binary, &e)
     }
@@ -283,6 +295,7 @@ impl Runner {
 
     /// Times `runs` warm runs after `warmup` and returns the runner's JSON report.
     pub fn bench(&self, warmup: usize, runs: usize, simd: Option<&str>, threads: usize) -> Result<serde_json::Value> {
+        check_weights_setting()?;
         let out = self
             .command(simd, threads)
             .args(["bench", &warmup.to_string(), &runs.max(1).to_string()])

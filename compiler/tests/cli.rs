@@ -418,6 +418,13 @@ fn run_compiled_matches_the_reference_and_bench_reports_json() {
         "1,3,16,32",
     ]);
     assert_bad_input(&wrong, "the model takes [1, 3, 16, 32]");
+    let typo = Command::new(env!("CARGO_BIN_EXE_mobilenetc"))
+        .args(["bench", model.to_str().unwrap(), "--input-shape", "1,3,16,24", "--runs", "1"])
+        .env("MOBILENETC_CACHE", Path::new(env!("CARGO_TARGET_TMPDIR")).join("mobilenetc-cache"))
+        .env("MOBILENET_WEIGHTS", "huge")
+        .output()
+        .unwrap();
+    assert_bad_input(&typo, "MOBILENET_WEIGHTS=huge: expected `embedded` or `huge-pages`");
 }
 
 /// The generated code of full models under valgrind memcheck: no invalid read or write, no use
@@ -441,9 +448,11 @@ fn generated_code_is_clean_under_valgrind() {
         let out = compiled_cmd(&["bench", model.to_str().unwrap(), "--threads", "2", "--print-binary"]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let binary = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        for (simd, threads) in [("scalar", "1"), ("avx2", "2")] {
+        // `once` reads the embedded weights; `bench` (one run) reads the copy on huge pages.
+        for (simd, threads, mode) in [("scalar", "1", &["once"][..]), ("avx2", "2", &["bench", "0", "1"][..])] {
             let run = Command::new("valgrind")
-                .args(["--error-exitcode=99", "--quiet", &binary, "once"])
+                .args(["--error-exitcode=99", "--quiet", &binary])
+                .args(mode)
                 .env("MOBILENET_SIMD", simd)
                 .env("MOBILENET_THREADS", threads)
                 .output()

@@ -82,6 +82,10 @@ enum Command {
         threads: usize,
     },
     /// Median and min latency of the generated code over warm runs.
+    ///
+    /// The model reads its weights from a copy on 2 MiB pages, as a long-running process would
+    /// (`copy_weights_to_huge_pages`); MOBILENET_WEIGHTS=embedded reads them where they are
+    /// embedded, as `new()` alone does.
     Bench {
         #[command(flatten)]
         model: ModelArgs,
