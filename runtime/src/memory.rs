@@ -15,7 +15,7 @@ use core::ptr::NonNull;
 const HUGE_PAGE: usize = 2 << 20;
 /// Arenas at least this large are rounded up to whole huge pages (the rounding costs at most
 /// half of the memory asked for).
-const HUGE_FROM: usize = HUGE_PAGE / 2;
+pub(crate) const HUGE_FROM: usize = HUGE_PAGE / 2;
 
 /// Zeroed f32 memory, 64-byte aligned (2 MiB aligned and huge-page backed where that pays off).
 pub struct Arena {

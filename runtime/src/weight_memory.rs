@@ -51,10 +51,11 @@ impl WeightMemory {
     /// On Linux, each 2 MiB of the embedded blob is handed back to the OS once copied, if it
     /// lies in a read-only file mapping (the executable), so the process does not keep both
     /// resident: those pages would be read again from the file only if something read the
-    /// embedded blob again. Calling it again does nothing.
+    /// embedded blob again. Calling it again does nothing, and so does calling it for weights
+    /// under 1 MiB (they would not be put on huge pages, so a copy would gain nothing).
     #[cfg(feature = "alloc")]
     pub fn copy_to_huge_pages(&mut self, embedded: &[f32]) {
-        if self.copy.is_none() {
+        if self.copy.is_none() && core::mem::size_of_val(embedded) >= crate::memory::HUGE_FROM {
             let release = release::FilePages::of_this_process();
             self.copy = Some(Arena::copy_of(embedded, |part| release.release(part)));
         }
@@ -147,6 +148,15 @@ mod tests {
     use super::*;
     extern crate std;
     use std::vec::Vec;
+
+    #[test]
+    fn small_weights_stay_embedded() {
+        let src = [1.0f32; 1000];
+        let mut w = WeightMemory::embedded();
+        w.copy_to_huge_pages(&src);
+        assert!(!w.is_copy());
+        assert_eq!(w.get(&src).as_ptr(), src.as_ptr());
+    }
 
     #[test]
     fn the_copy_holds_the_same_values() {
