@@ -116,16 +116,24 @@ impl core::fmt::Debug for Arena {
     }
 }
 
+/// The one C function the runtime calls, and its advice values (from <sys/mman.h>; std already
+/// links the C library that defines it).
+#[cfg(all(feature = "std", target_os = "linux"))]
+pub(crate) mod sys {
+    use core::ffi::{c_int, c_void};
+    pub const MADV_DONTNEED: c_int = 4;
+    pub const MADV_HUGEPAGE: c_int = 14;
+    pub const MADV_POPULATE_WRITE: c_int = 23;
+    unsafe extern "C" {
+        pub fn madvise(addr: *mut c_void, len: usize, advice: c_int) -> c_int;
+    }
+}
+
 /// Asks Linux to back `[ptr, ptr + bytes)` with huge pages and to fault it in now. Failures are
 /// ignored: both calls are hints (older kernels answer `MADV_POPULATE_WRITE` with EINVAL).
 #[cfg(all(feature = "std", target_os = "linux"))]
 fn advise_huge_pages(ptr: *mut u8, bytes: usize) {
-    // From <sys/mman.h>; std already links the C library that defines madvise.
-    const MADV_HUGEPAGE: core::ffi::c_int = 14;
-    const MADV_POPULATE_WRITE: core::ffi::c_int = 23;
-    unsafe extern "C" {
-        fn madvise(addr: *mut core::ffi::c_void, len: usize, advice: core::ffi::c_int) -> core::ffi::c_int;
-    }
+    use sys::{MADV_HUGEPAGE, MADV_POPULATE_WRITE, madvise};
     // SAFETY: the range is one allocation we own, page aligned (2 MiB) and a whole number of
     // pages long; neither advice changes its contents (populating zero pages keeps them zero).
     unsafe {

@@ -83,10 +83,7 @@ mod release {
         /// Drops the whole pages of `part` from this process's page tables, if they all lie in
         /// one read-only file mapping. Failure is harmless (the pages just stay resident).
         pub fn release(&self, part: &[f32]) {
-            const MADV_DONTNEED: core::ffi::c_int = 4;
-            unsafe extern "C" {
-                fn madvise(addr: *mut core::ffi::c_void, len: usize, advice: core::ffi::c_int) -> core::ffi::c_int;
-            }
+            use crate::memory::sys::{MADV_DONTNEED, madvise};
             let start = (part.as_ptr() as usize).next_multiple_of(PAGE);
             let end = (part.as_ptr() as usize + core::mem::size_of_val(part)) / PAGE * PAGE;
             if start < end && self.read_only_files.iter().any(|&(lo, hi)| lo <= start && end <= hi) {
