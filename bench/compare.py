@@ -84,10 +84,11 @@ class Worker:
 
 
 def cold_start(args, model, ours_binary_cmd, peer):
-    """Median of 5 fresh processes."""
-    ours = []
+    """Median of 9 fresh processes each, ours and onnxruntime's alternated (the machine's noise
+    comes and goes)."""
     binary = subprocess.run(ours_binary_cmd, capture_output=True, text=True, check=True).stdout.strip()
-    for _ in range(5):
+    ours, peers = [], []
+    for _ in range(9):
         # Spawn to the first line of output (the result), and to exit.
         t = time.perf_counter()
         p = subprocess.Popen([binary, "once"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -97,8 +98,6 @@ def cold_start(args, model, ours_binary_cmd, peer):
         if p.wait() != 0:
             raise RuntimeError(f"{binary} once failed")
         ours.append((first, (time.perf_counter() - t) * 1e3))
-    peers = []
-    for _ in range(5):
         t = time.perf_counter()
         out = subprocess.run([sys.executable, os.path.join(HERE, "worker.py"), "ort", model, "1", "1", "cold"], capture_output=True, text=True, check=True)
         total = (time.perf_counter() - t) * 1e3
@@ -234,7 +233,7 @@ def markdown(doc):
             )
     cold = [row for row in doc["results"] if "cold_start" in row]
     if cold:
-        lines += ["", "Cold start, median of 5 fresh processes (ms): ours = spawn to the first line of output (the result; to exit beside); "
+        lines += ["", "Cold start, median of 9 fresh processes each, alternated (ms): ours = spawn to the first line of output (the result; to exit beside), the weights mapped on a helper thread meanwhile; "
                   "onnxruntime = import, session creation and first inference inside an already started Python (its process total beside).", ""]
         lines += ["| model | ours (to first output) | ours (to exit) | onnxruntime (load + first) | ours / ORT | onnxruntime process total |", "|---|---|---|---|---|---|"]
         for row in cold:

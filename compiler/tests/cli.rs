@@ -448,7 +448,8 @@ fn generated_code_is_clean_under_valgrind() {
         let out = compiled_cmd(&["bench", model.to_str().unwrap(), "--threads", "2", "--print-binary"]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let binary = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        // `once` reads the embedded weights; `bench` (one run) reads the copy on huge pages.
+        // `once` reads the embedded weights (mapped on a helper thread meanwhile); `bench` (one
+        // run) reads the copy on huge pages.
         for (simd, threads, mode) in [("scalar", "1", &["once"][..]), ("avx2", "2", &["bench", "0", "1"][..])] {
             let run = Command::new("valgrind")
                 .args(["--error-exitcode=99", "--quiet", &binary])

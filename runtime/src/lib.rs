@@ -84,6 +84,22 @@ impl core::fmt::Display for Error {
 
 impl core::error::Error for Error {}
 
+/// For tests: how many of the 4 KiB pages `data` touches are in this process's page tables, and
+/// how many it touches (from /proc/self/pagemap, whose entries' bit 63 says "present").
+#[cfg(all(test, feature = "std", target_os = "linux"))]
+fn mapped_pages(data: &[f32]) -> Option<(usize, usize)> {
+    extern crate std;
+    use std::io::{Read, Seek, SeekFrom};
+    let first = data.as_ptr() as usize / 4096;
+    let last = (data.as_ptr() as usize + core::mem::size_of_val(data) - 1) / 4096;
+    let mut file = std::fs::File::open("/proc/self/pagemap").ok()?;
+    file.seek(SeekFrom::Start(first as u64 * 8)).ok()?;
+    let mut entries = std::vec![0u8; (last - first + 1) * 8];
+    file.read_exact(&mut entries).ok()?;
+    let present = entries.chunks_exact(8).filter(|e| e[7] & 0x80 != 0).count();
+    Some((present, last - first + 1))
+}
+
 /// For tests: a field of the /proc/self/smaps entry of the mapping that holds `addr`, in kB.
 #[cfg(all(test, feature = "std", target_os = "linux"))]
 fn smaps_field_kb(addr: usize, field: &str) -> Option<usize> {

@@ -48,11 +48,13 @@ fn main() -> ExitCode {
 
 fn classify(args: &Args) -> Result<(), String> {
     let layout = InputLayout::from_shape(&Model::INPUT_SHAPE)?;
-    let img = load_image(&args.image)?;
-    let x = to_input(&img, layout, args.preprocess);
     let started = Instant::now();
     let mut net = Model::new();
     let construct = started.elapsed();
+    // One-shot process: the weights' pages get mapped while the image is decoded.
+    net.map_weights_in_background();
+    let img = load_image(&args.image)?;
+    let x = to_input(&img, layout, args.preprocess);
     let scores = net.run_slice(&x).map_err(|e| e.to_string())?.to_vec();
     let labels = read_labels(args.labels.as_deref(), scores.len())?;
     let probs = probabilities(&scores);
