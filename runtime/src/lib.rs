@@ -89,9 +89,10 @@ impl core::error::Error for Error {}
 #[cfg(all(test, feature = "std", target_os = "linux"))]
 fn mapped_pages(data: &[f32]) -> Option<(usize, usize)> {
     extern crate std;
+    use memory::PAGE;
     use std::io::{Read, Seek, SeekFrom};
-    let first = data.as_ptr() as usize / 4096;
-    let last = (data.as_ptr() as usize + core::mem::size_of_val(data) - 1) / 4096;
+    let first = data.as_ptr() as usize / PAGE;
+    let last = (data.as_ptr() as usize + core::mem::size_of_val(data) - 1) / PAGE;
     let mut file = std::fs::File::open("/proc/self/pagemap").ok()?;
     file.seek(SeekFrom::Start(first as u64 * 8)).ok()?;
     let mut entries = std::vec![0u8; (last - first + 1) * 8];

@@ -86,8 +86,6 @@ impl WeightMemory {
 mod background {
     extern crate std;
 
-    const PAGE_BYTES: usize = 4096;
-
     /// A thread that reads one element of each page of `weights`, front to back.
     pub fn spawn(weights: &'static [f32]) -> std::io::Result<std::thread::JoinHandle<()>> {
         // A small stack: the thread only loops (and a smaller stack is less to map).
@@ -99,9 +97,9 @@ mod background {
 
     /// Reads one element in every 4 KiB of `weights`, and the last (a chunk's start can lie
     /// past the last page's beginning).
-    pub fn touch_pages(weights: &[f32]) {
+    fn touch_pages(weights: &[f32]) {
         // `black_box` makes each read happen (its value is otherwise unused).
-        for chunk in weights.chunks(PAGE_BYTES / 4) {
+        for chunk in weights.chunks(crate::memory::PAGE / 4) {
             core::hint::black_box(chunk[0]);
         }
         core::hint::black_box(weights.last());
@@ -111,14 +109,13 @@ mod background {
 #[cfg(all(feature = "alloc", feature = "std", target_os = "linux"))]
 mod release {
     extern crate std;
+    use crate::memory::PAGE;
     use std::vec::Vec;
 
     /// The process's read-only file mappings, from /proc/self/maps.
     pub struct FilePages {
         read_only_files: Vec<(usize, usize)>,
     }
-
-    const PAGE: usize = 4096;
 
     impl FilePages {
         pub fn of_this_process() -> Self {
