@@ -55,16 +55,20 @@ pub(crate) trait Simd: Copy {
         if n == Self::LANES { Self::store(s, v) } else { Self::store_partial(s, n, v) }
     }
 
+    /// `x` clamped to `[lo, hi]`.
+    #[inline(always)]
+    fn clamp(x: Self::V, lo: Self::V, hi: Self::V) -> Self::V {
+        Self::min(Self::max(x, lo), hi)
+    }
+
     /// The activation epilogue: `clamp(scale * x + shift, lo, hi)`, times x for hard-swish.
     /// For one vector in a loop (the depthwise columns): one form whatever the activation, as
     /// tests per vector cost more there than the FMA they would save (kernel benches: 3-11%
     /// slower with [`Simd::activate_tile`]'s three-way choice).
     #[inline(always)]
     fn activate(x: Self::V, c: &AffineClamp) -> Self::V {
-        let y = Self::min(
-            Self::max(Self::fma(x, Self::splat(c.scale), Self::splat(c.shift)), Self::splat(c.lo)),
-            Self::splat(c.hi),
-        );
+        let y =
+            Self::clamp(Self::fma(x, Self::splat(c.scale), Self::splat(c.shift)), Self::splat(c.lo), Self::splat(c.hi));
         if c.times_x { Self::mul(y, x) } else { y }
     }
 
@@ -81,19 +85,19 @@ pub(crate) trait Simd: Copy {
             // take an FMA pipe slot per output vector: in a 16-deep GEMM one in 17.
             for row in xs.iter_mut() {
                 for x in row.iter_mut() {
-                    *x = Self::min(Self::max(*x, lo), hi);
+                    *x = Self::clamp(*x, lo, hi);
                 }
             }
         } else if c.times_x {
             for row in xs.iter_mut() {
                 for x in row.iter_mut() {
-                    *x = Self::mul(Self::min(Self::max(Self::fma(*x, scale, shift), lo), hi), *x);
+                    *x = Self::mul(Self::clamp(Self::fma(*x, scale, shift), lo, hi), *x);
                 }
             }
         } else {
             for row in xs.iter_mut() {
                 for x in row.iter_mut() {
-                    *x = Self::min(Self::max(Self::fma(*x, scale, shift), lo), hi);
+                    *x = Self::clamp(Self::fma(*x, scale, shift), lo, hi);
                 }
             }
         }
