@@ -13,21 +13,10 @@ import os
 import random
 import statistics
 import subprocess
-import sys
-import time
+
+from compare import first_output_ms
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def first_line_ms(cmd):
-    t = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    p.stdout.readline()
-    ms = (time.perf_counter() - t) * 1e3
-    p.stdout.read()
-    if p.wait() != 0 and cmd[0] != "/bin/true":
-        sys.exit(f"{' '.join(cmd)} failed")
-    return ms
 
 
 def main():
@@ -43,7 +32,7 @@ def main():
         order = list(kinds)
         random.shuffle(order)
         for k in order:
-            times[k].append(first_line_ms(kinds[k]))
+            times[k].append(first_output_ms(kinds[k])[0])
     for k, v in times.items():
         print(f"{k:26} median {statistics.median(v):6.2f} ms  min {min(v):6.2f} ms")
     diffs = [a - b for a, b in zip(times["in place"], times["mapped on a helper thread"])]

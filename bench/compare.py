@@ -83,21 +83,25 @@ class Worker:
             self.proc.kill()
 
 
-def cold_start(args, model, ours_binary_cmd, peer):
+def first_output_ms(cmd):
+    """Spawns `cmd`; the time to its first line of output and to its exit (ms). Raises if it fails."""
+    t = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    p.stdout.readline()
+    first = (time.perf_counter() - t) * 1e3
+    p.stdout.read()
+    if p.wait() != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed")
+    return first, (time.perf_counter() - t) * 1e3
+
+
+def cold_start(model, ours_binary_cmd):
     """Median of 9 fresh processes each, ours and onnxruntime's alternated (the machine's noise
     comes and goes)."""
     binary = subprocess.run(ours_binary_cmd, capture_output=True, text=True, check=True).stdout.strip()
     ours, peers = [], []
     for _ in range(9):
-        # Spawn to the first line of output (the result), and to exit.
-        t = time.perf_counter()
-        p = subprocess.Popen([binary, "once"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        p.stdout.readline()
-        first = (time.perf_counter() - t) * 1e3
-        p.stdout.read()
-        if p.wait() != 0:
-            raise RuntimeError(f"{binary} once failed")
-        ours.append((first, (time.perf_counter() - t) * 1e3))
+        ours.append(first_output_ms([binary, "once"]))
         t = time.perf_counter()
         out = subprocess.run([sys.executable, os.path.join(HERE, "worker.py"), "ort", model, "1", "1", "cold"], capture_output=True, text=True, check=True)
         total = (time.perf_counter() - t) * 1e3
@@ -164,7 +168,7 @@ def main():
                 for w in workers:
                     w.close()
                 if batch == 1 and threads == 1 and not args.no_cold:
-                    row["cold_start"] = cold_start(args, path, ours_cmd + ["--print-binary"], None)
+                    row["cold_start"] = cold_start(path, ours_cmd + ["--print-binary"])
                 results.append(row)
                 print(summary_line(row), file=sys.stderr, flush=True)
     doc = {
