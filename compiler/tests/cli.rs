@@ -335,10 +335,16 @@ fn run_interpret_writes_the_output() {
 
 /// The runner crates `run` and `bench` build go under the target folder, not the user's cache.
 fn compiled_cmd(args: &[&str]) -> Output {
+    compiled_cmd_linked(args, "static")
+}
+
+/// The same, with the runner linked as `link` says (`MOBILENETC_LINK`).
+fn compiled_cmd_linked(args: &[&str], link: &str) -> Output {
     let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("mobilenetc-cache");
     Command::new(env!("CARGO_BIN_EXE_mobilenetc"))
         .args(args)
         .env("MOBILENETC_CACHE", cache)
+        .env("MOBILENETC_LINK", link)
         .output()
         .expect("mobilenetc runs")
 }
@@ -425,6 +431,30 @@ fn run_compiled_matches_the_reference_and_bench_reports_json() {
         .output()
         .unwrap();
     assert_bad_input(&typo, "MOBILENET_WEIGHTS=huge: expected `embedded` or `huge-pages`");
+    let typo = compiled_cmd_linked(&["bench", model.to_str().unwrap(), "--input-shape", "1,3,16,24"], "shared");
+    assert_bad_input(&typo, "MOBILENETC_LINK=shared: expected `static` or `dynamic`");
+}
+
+/// Whether an ELF file asks for a dynamic loader (has a PT_INTERP program header).
+fn has_interpreter(elf: &[u8]) -> bool {
+    assert_eq!(&elf[..5], b"\x7fELF\x02", "a 64-bit ELF file");
+    let u16_at = |at: usize| u16::from_le_bytes([elf[at], elf[at + 1]]) as usize;
+    let phoff = u64::from_le_bytes(elf[0x20..0x28].try_into().unwrap()) as usize;
+    let (size, count) = (u16_at(0x36), u16_at(0x38));
+    (0..count).any(|i| u32::from_le_bytes(elf[phoff + i * size..][..4].try_into().unwrap()) == 3)
+}
+
+/// The runner is linked statically on x86_64 Linux (it starts without the dynamic loader), and
+/// dynamically when asked.
+#[test]
+fn runner_is_linked_statically_unless_asked() {
+    let model = fixture("v3_like.op14.onnx");
+    for (link, dynamic) in [("static", false), ("dynamic", true)] {
+        let out = compiled_cmd_linked(&["bench", model.to_str().unwrap(), "--print-binary"], link);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let binary = std::fs::read(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+        assert_eq!(has_interpreter(&binary), dynamic, "MOBILENETC_LINK={link}");
+    }
 }
 
 /// The generated code of full models under valgrind memcheck: no invalid read or write, no use
@@ -445,7 +475,9 @@ fn generated_code_is_clean_under_valgrind() {
         eprintln!("note: ../shared/models is absent; MobileNetV2 is not checked under valgrind");
     }
     for model in models {
-        let out = compiled_cmd(&["bench", model.to_str().unwrap(), "--threads", "2", "--print-binary"]);
+        // Linked dynamically: memcheck checks heap blocks through the C library's allocator.
+        let out =
+            compiled_cmd_linked(&["bench", model.to_str().unwrap(), "--threads", "2", "--print-binary"], "dynamic");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let binary = String::from_utf8_lossy(&out.stdout).trim().to_string();
         // `once` reads the embedded weights (mapped on a helper thread meanwhile); `bench` (one
