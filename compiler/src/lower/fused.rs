@@ -191,7 +191,7 @@ impl Lowering<'_> {
         reads.extend(regions);
         reads.extend(residual.as_ref().map(|r| r.region));
         let out = self.new_buffer(out_shape.iter().product());
-        let scratch = self.new_buffer(p.scratch_len() * self.max_threads);
+        let scratch = self.new_buffer(p.scratch_for(self.max_threads));
         self.push(Kernel::Fused { p, residual: residual.is_some() }, reads, out);
         if let Some(step) = self.steps.last_mut() {
             step.scratch = Some(scratch);

@@ -187,7 +187,7 @@ fn bench_fused(c: &mut Criterion) {
         };
         let x = values(p.input_len());
         let mut y = vec![0.0; p.output_len()];
-        let mut scratch = vec![0.0; p.scratch_len()];
+        let mut scratch = vec![0.0; p.scratch_len(1)];
         let macs = size * size * in_c * hidden + out * out * hidden * (9 + out_c);
         g.throughput(Throughput::Elements(macs as u64));
         for cpu in cpus() {

@@ -15,7 +15,7 @@ use crate::act::Act;
 use crate::cpu::Cpu;
 use crate::depthwise::{MAX_KERNEL_H, RowGeometry};
 use crate::direct::Conv2d;
-use crate::gemm::{Gemm, packed_b_len, padded};
+use crate::gemm::{COLUMN_ALIGN, Gemm, View, packed_b_len, padded};
 use crate::threads::Threads;
 use crate::window::Window;
 
@@ -78,10 +78,73 @@ impl InvertedResidual {
         if read < self.in_w && self.strip_w < self.out_w { read } else { self.in_w }
     }
 
-    /// f32 elements of scratch memory the block needs.
-    pub const fn scratch_len(&self) -> usize {
-        let ring = if self.has_ring() { self.ring_rows() * self.strip_in_w() * self.hidden } else { 0 };
-        ring + self.tile_rows * self.strip_w * self.hidden
+    /// f32 elements of scratch memory the block needs per thread when it runs on `threads`.
+    pub const fn scratch_len(&self, threads: usize) -> usize {
+        if self.splits_channels(threads) {
+            self.channel_part_len(self.widest_part(threads))
+        } else {
+            self.ring_len(self.hidden) + self.tile_rows * self.strip_w * self.hidden
+        }
+    }
+
+    /// f32 elements of scratch memory for any thread count up to `max_threads`.
+    pub const fn scratch_for(&self, max_threads: usize) -> usize {
+        let (mut most, mut t) = (0, 1);
+        while t <= max_threads {
+            let len = t * self.scratch_len(t);
+            if len > most {
+                most = len;
+            }
+            t += 1;
+        }
+        most
+    }
+
+    /// The ring of expanded rows, for `channels` of the hidden channels.
+    const fn ring_len(&self, channels: usize) -> usize {
+        if self.has_ring() { self.ring_rows() * self.strip_in_w() * channels } else { 0 }
+    }
+
+    /// Whether `threads` threads split the hidden channels between them rather than the output
+    /// rows. They do where the rows are few (MobileNetV2's 7x7 blocks: 7 rows split 3 / 4), as
+    /// a row split then leaves one thread waiting on the other, and each thread expands again
+    /// the rows at its border. Split by channels, each thread expands its columns of the expand
+    /// matrix over the whole image, runs the depthwise on them and multiplies by its rows of the
+    /// project matrix into a partial sum; the threads then add the partial sums. Only for an
+    /// expanded block in whole rows, with at least two vectors of channels per thread.
+    pub const fn splits_channels(&self, threads: usize) -> bool {
+        threads > 1
+            && self.expand
+            && self.stem.is_none()
+            && self.strip_w == self.out_w
+            && self.batch * self.out_h < CHANNEL_SPLIT_ROWS * threads
+            && self.hidden >= threads * 2 * COLUMN_ALIGN
+    }
+
+    /// First hidden channel of part `i` of `parts`: a multiple of [`COLUMN_ALIGN`] (the column
+    /// windows of the expand matrix start there), the parts as even as that allows.
+    const fn channel_bound(&self, i: usize, parts: usize) -> usize {
+        if i == parts { self.hidden } else { self.hidden.div_ceil(COLUMN_ALIGN) * i / parts * COLUMN_ALIGN }
+    }
+
+    /// Hidden channels of the widest of `parts` parts.
+    const fn widest_part(&self, parts: usize) -> usize {
+        let (mut most, mut i) = (0, 0);
+        while i < parts {
+            let len = self.channel_bound(i + 1, parts) - self.channel_bound(i, parts);
+            if len > most {
+                most = len;
+            }
+            i += 1;
+        }
+        most
+    }
+
+    /// Scratch of a part of `channels` hidden channels: ring, tile, its depthwise weights and
+    /// bias, and its partial sum of the output.
+    const fn channel_part_len(&self, channels: usize) -> usize {
+        let taps = self.win.kernel_h * self.win.kernel_w;
+        self.ring_len(channels) + self.tile_rows * self.out_w * channels + (taps + 1) * channels + self.output_len()
     }
 
     pub const fn input_len(&self) -> usize {
@@ -96,9 +159,10 @@ impl InvertedResidual {
     }
 }
 
-/// Runs the block, its output rows split across `threads`; `scratch` holds
-/// `scratch_len()` elements per thread. A thread starting mid-image expands the rows above its
-/// first output row again (at most `kernel_h - stride_h` rows).
+/// Runs the block, its output rows (or its hidden channels, see
+/// [`InvertedResidual::splits_channels`]) split across `threads`; `scratch` holds
+/// `scratch_len(threads.count())` elements per thread. A thread starting mid-image expands the
+/// rows above its first output row again (at most `kernel_h - stride_h` rows).
 pub fn inverted_residual(
     threads: &Threads,
     cpu: Cpu,
@@ -141,6 +205,9 @@ pub fn inverted_residual(
     assert_eq!(w.depthwise_bias.len(), p.hidden, "fused: depthwise bias");
     assert_eq!(w.project.len(), packed_b_len(p.hidden, p.out_c), "fused: project weights");
     assert_eq!(w.project_bias.len(), padded(p.out_c), "fused: project bias");
+    if p.splits_channels(threads.count()) {
+        return by_channels(threads, cpu, p, input, w, residual, output, scratch);
+    }
     let min_rows = p.tile_rows.max(2);
     threads.for_rows_with_scratch(
         p.batch * p.out_h,
@@ -148,15 +215,118 @@ pub fn inverted_residual(
         output,
         p.out_w * p.out_c,
         scratch,
-        p.scratch_len(),
-        &|rows, out, scratch| body(cpu, p, input, w, residual, rows.start, rows.end, out, scratch),
+        p.scratch_len(threads.count()),
+        &|rows, out, scratch| body(cpu, p, &Hidden::all(p, w), input, w, residual, rows.start, rows.end, out, scratch),
     );
 }
 
-/// Output rows r0..r1 (over every image) into `output`, which holds just those rows.
+/// Output rows a thread must have at least for the block to split its rows rather than its
+/// hidden channels (see [`InvertedResidual::splits_channels`]).
+const CHANNEL_SPLIT_ROWS: usize = 4;
+
+/// The block split by hidden channels: each thread computes its channels into a partial sum of
+/// the output (at the start of its scratch), then the threads add the sums, split by pixels.
+#[allow(clippy::too_many_arguments)]
+fn by_channels(
+    threads: &Threads,
+    cpu: Cpu,
+    p: &InvertedResidual,
+    input: &[f32],
+    w: &Weights,
+    residual: Option<&[f32]>,
+    output: &mut [f32],
+    scratch: &mut [f32],
+) {
+    let (parts, part_len, out_len) = (threads.count(), p.scratch_len(threads.count()), p.output_len());
+    let taps = p.win.kernel_h * p.win.kernel_w;
+    // One "row" per part, with no output of its own: each writes only its scratch.
+    threads.for_rows_with_scratch(parts, 1, &mut [], 0, scratch, part_len, &|part, _, scratch| {
+        let (h0, h1) = (p.channel_bound(part.start, parts), p.channel_bound(part.end, parts));
+        let hc = h1 - h0;
+        let (partial, rest) = scratch.split_at_mut(out_len);
+        let (dw, rest) = rest.split_at_mut(taps * hc);
+        let (db, work) = rest.split_at_mut(hc);
+        // This part's depthwise weights, contiguous as the row core reads them (a few KB).
+        for (t, dst) in dw.chunks_exact_mut(hc).enumerate() {
+            dst.copy_from_slice(&w.depthwise[t * p.hidden + h0..t * p.hidden + h1]);
+        }
+        db.copy_from_slice(&w.depthwise_bias[h0..h1]);
+        let hidden = Hidden { h0, h1, depthwise: dw, depthwise_bias: db };
+        body(cpu, p, &hidden, input, w, None, 0, p.batch * p.out_h, partial, work);
+    });
+    let sums = PartialSums { parts, part_len, out_c: p.out_c, act: p.project_act };
+    let (scratch, bias) = (&*scratch, &w.project_bias[..p.out_c]);
+    threads.for_rows(p.batch * p.out_h * p.out_w, 8, output, p.out_c, &|pixels, out| {
+        let res = residual.map(|r| &r[pixels.start * p.out_c..pixels.end * p.out_c]);
+        dispatch!(
+            cpu,
+            add_sums_entry,
+            add_sums(&sums, scratch, pixels.start, bias, res, out),
+            (&sums, scratch, pixels.start, bias, res, out)
+        );
+    });
+}
+
+/// Where the threads' partial sums of the output are: at the start of each part's scratch.
+pub(crate) struct PartialSums {
+    parts: usize,
+    part_len: usize,
+    out_c: usize,
+    act: Act,
+}
+
+/// `out = act(bias + residual + the partial sums)` for the pixels from `first` that `out` holds.
+#[inline(always)]
+fn add_sums(s: &PartialSums, scratch: &[f32], first: usize, bias: &[f32], res: Option<&[f32]>, out: &mut [f32]) {
+    let at = first * s.out_c;
+    for (j, o) in out.chunks_exact_mut(s.out_c).enumerate() {
+        o.copy_from_slice(bias);
+        if let Some(r) = res {
+            for (x, &v) in o.iter_mut().zip(&r[j * s.out_c..]) {
+                *x += v;
+            }
+        }
+        for i in 0..s.parts {
+            let from = i * s.part_len + at + j * s.out_c;
+            for (x, &v) in o.iter_mut().zip(&scratch[from..from + s.out_c]) {
+                *x += v;
+            }
+        }
+        for x in o.iter_mut() {
+            *x = s.act.apply(*x);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+simd_entry!(add_sums_entry => same add_sums(s: &PartialSums, scratch: &[f32], first: usize, bias: &[f32], res: Option<&[f32]>, out: &mut [f32]));
+
+/// The hidden channels a call computes: all of them, or (split by channels) h0..h1, with the
+/// depthwise weights and bias of just those.
+struct Hidden<'a> {
+    h0: usize,
+    h1: usize,
+    depthwise: &'a [f32],
+    depthwise_bias: &'a [f32],
+}
+
+impl<'a> Hidden<'a> {
+    fn all(p: &InvertedResidual, w: &Weights<'a>) -> Hidden<'a> {
+        Hidden { h0: 0, h1: p.hidden, depthwise: w.depthwise, depthwise_bias: w.depthwise_bias }
+    }
+
+    fn len(&self) -> usize {
+        self.h1 - self.h0
+    }
+}
+
+/// Output rows r0..r1 (over every image) into `output`, which holds just those rows: of all
+/// hidden channels, or of some (then a partial sum: no bias, residual or activation).
+#[allow(clippy::too_many_arguments)]
 fn body(
     cpu: Cpu,
     p: &InvertedResidual,
+    hidden: &Hidden,
     input: &[f32],
     w: &Weights,
     residual: Option<&[f32]>,
@@ -165,8 +335,7 @@ fn body(
     output: &mut [f32],
     scratch: &mut [f32],
 ) {
-    let ring_rows = p.ring_rows();
-    let (ring, tile) = scratch.split_at_mut(if p.has_ring() { ring_rows * p.strip_in_w() * p.hidden } else { 0 });
+    let (ring, tile) = scratch.split_at_mut(p.ring_len(hidden.len()));
     let image_len = p.input_len() / p.batch;
     for b in r0 / p.out_h..r1.div_ceil(p.out_h) {
         let image = &input[b * image_len..(b + 1) * image_len];
@@ -175,7 +344,7 @@ fn body(
         while ox0 < p.out_w {
             let strip = Strip::new(p, ox0, (ox0 + p.strip_w).min(p.out_w));
             let at = Rows { b, first, last, r0 };
-            strip_rows(cpu, p, &strip, &at, image, w, residual, output, ring, tile);
+            strip_rows(cpu, p, &strip, hidden, &at, image, w, residual, output, ring, tile);
             ox0 = strip.ox1;
         }
     }
@@ -224,6 +393,7 @@ fn strip_rows(
     cpu: Cpu,
     p: &InvertedResidual,
     strip: &Strip,
+    hidden: &Hidden,
     at: &Rows,
     image: &[f32],
     w: &Weights,
@@ -234,9 +404,15 @@ fn strip_rows(
 ) {
     let (ring_rows, width, cols) = (p.ring_rows(), strip.ix1 - strip.ix0, strip.ox1 - strip.ox0);
     let (row_in, row_out) = (p.in_w * p.in_c, p.out_w * p.out_c);
-    let (slot_len, tile_row) = (width * p.hidden, cols * p.hidden);
+    let hc = hidden.len();
+    let (slot_len, tile_row) = (width * hc, cols * hc);
     let whole_rows = width == p.in_w;
-    let expand = Gemm { m: 0, k: p.in_c, n: p.hidden, act: p.expand_act };
+    // This call's columns of the expand matrix, its rows of the project matrix.
+    let expand = Gemm { m: 0, k: p.in_c, n: hc, act: p.expand_act };
+    let expand_view = View { rows: p.in_c, cols: p.hidden, k0: 0, n0: hidden.h0 };
+    let partial = hc < p.hidden;
+    let project_view = View { rows: p.hidden, cols: p.out_c, k0: hidden.h0, n0: 0 };
+    let g = RowGeometry { channels: hc, ..strip.g };
     let stem = p.stem.map(|c| Conv2d { batch: 1, ..c });
     // Next input row to compute into the ring (row iy lives in slot iy % ring_rows).
     let mut next = 0;
@@ -260,7 +436,7 @@ fn strip_rows(
                     let e = Gemm { m: n * width, ..expand };
                     let from = next * row_in + strip.ix0 * p.in_c;
                     let src = &image[from..from + ((n - 1) * p.in_w + width) * p.in_c];
-                    crate::gemm::gemm(cpu, &e, src, w.expand, Some(w.expand_bias), None, dst);
+                    crate::gemm::gemm_view(cpu, &e, &expand_view, src, w.expand, Some(w.expand_bias), None, dst);
                 }
                 next += n;
             }
@@ -282,10 +458,10 @@ fn strip_rows(
             }
             crate::depthwise::row(
                 cpu,
-                &strip.g,
+                &g,
                 &rows[..p.win.kernel_h],
-                w.depthwise,
-                w.depthwise_bias,
+                hidden.depthwise,
+                hidden.depthwise_bias,
                 &mut tile[r * tile_row..(r + 1) * tile_row],
                 p.dw_act,
             );
@@ -293,17 +469,20 @@ fn strip_rows(
         // Project the tile's rows into the output (with the residual's rows): whole rows are
         // contiguous; a strip is one row (tile_rows is 1).
         let global = at.b * p.out_h + oy0;
-        let proj = Gemm { m: t * cols, k: p.hidden, n: p.out_c, act: p.project_act };
+        let act = if partial { Act::None } else { p.project_act };
+        let proj = Gemm { m: t * cols, k: hc, n: p.out_c, act };
         let start = global * row_out + strip.ox0 * p.out_c;
         let len = (t - 1) * row_out + cols * p.out_c;
         let res = residual.map(|x| &x[start..start + len]);
+        let bias = (!partial).then_some(w.project_bias);
         let o = start - at.r0 * row_out;
-        crate::gemm::gemm(
+        crate::gemm::gemm_view(
             cpu,
             &proj,
+            &project_view,
             &tile[..t * tile_row],
             w.project,
-            Some(w.project_bias),
+            bias,
             res,
             &mut output[o..o + len],
         );

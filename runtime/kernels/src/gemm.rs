@@ -60,16 +60,55 @@ pub fn pack_b(b: &[f32], k: usize, n: usize, out: &mut [f32]) {
     }
 }
 
+/// Where the `k` x `n` matrix a product multiplies by lies in a larger packed matrix: rows
+/// `k0..k0 + k` and columns `n0..n0 + n` of `b` packed for `rows` rows and `cols` columns. A
+/// thread that owns some hidden channels of a fused block multiplies by its columns of the
+/// expand matrix and by its rows of the project matrix, where the compiler packed them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct View {
+    pub rows: usize,
+    pub cols: usize,
+    pub k0: usize,
+    /// A multiple of [`COLUMN_ALIGN`].
+    pub n0: usize,
+}
+
+impl View {
+    /// All of `b`.
+    pub const fn whole(p: &Gemm) -> View {
+        View { rows: p.k, cols: p.n, k0: 0, n0: 0 }
+    }
+}
+
 pub fn gemm(cpu: Cpu, p: &Gemm, a: &[f32], b: &[f32], bias: Option<&[f32]>, residual: Option<&[f32]>, out: &mut [f32]) {
+    gemm_view(cpu, p, &View::whole(p), a, b, bias, residual, out)
+}
+
+/// `gemm` by the part `view` of a larger packed `b` (whose padded `bias` it also indexes at
+/// `view.n0`).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_view(
+    cpu: Cpu,
+    p: &Gemm,
+    view: &View,
+    a: &[f32],
+    b: &[f32],
+    bias: Option<&[f32]>,
+    residual: Option<&[f32]>,
+    out: &mut [f32],
+) {
     assert_eq!(a.len(), p.m * p.k, "gemm: a");
-    assert_eq!(b.len(), packed_b_len(p.k, p.n), "gemm: b (packed)");
+    assert_eq!(b.len(), packed_b_len(view.rows, view.cols), "gemm: b (packed)");
+    assert!(view.k0 + p.k <= view.rows && view.n0 + p.n <= view.cols, "gemm: view outside b");
+    assert!(view.n0.is_multiple_of(COLUMN_ALIGN), "gemm: view's first column not aligned");
     assert_eq!(out.len(), p.m * p.n, "gemm: out");
-    assert!(bias.is_none_or(|b| b.len() == padded(p.n)), "gemm: bias (padded)");
+    assert!(bias.is_none_or(|b| b.len() == padded(view.cols)), "gemm: bias (padded)");
     assert!(residual.is_none_or(|r| r.len() == p.m * p.n), "gemm: residual");
     if p.m == 0 || p.n == 0 {
         return;
     }
-    dispatch!(cpu, entry, scalar(p, a, b, bias, residual, out), (p, a, b, bias, residual, out));
+    let bias = bias.map(|b| &b[view.n0..]);
+    dispatch!(cpu, entry, scalar(p, view, a, b, bias, residual, out), (p, view, a, b, bias, residual, out));
 }
 
 /// The same, with the rows of `a` (pixels) split across `threads`.
@@ -164,7 +203,16 @@ fn scale_b_rows(b: &[f32], gate: &[f32], k: usize, n: usize, out: &mut [f32]) {
 }
 
 /// The reference: one output row at a time.
-pub(crate) fn scalar(p: &Gemm, a: &[f32], b: &[f32], bias: Option<&[f32]>, residual: Option<&[f32]>, out: &mut [f32]) {
+/// `bias` starts at the view's first column.
+pub(crate) fn scalar(
+    p: &Gemm,
+    view: &View,
+    a: &[f32],
+    b: &[f32],
+    bias: Option<&[f32]>,
+    residual: Option<&[f32]>,
+    out: &mut [f32],
+) {
     let (k, n) = (p.k, p.n);
     for i in 0..p.m {
         let row = &mut out[i * n..][..n];
@@ -177,8 +225,8 @@ pub(crate) fn scalar(p: &Gemm, a: &[f32], b: &[f32], bias: Option<&[f32]>, resid
             // One panel's part of row kk at a time.
             let mut j = 0;
             while j < n {
-                let (at, width) = b_index(k, n, kk, j);
-                let run = (width - j % PANEL).min(n - j);
+                let (at, width) = b_index(view.rows, view.cols, view.k0 + kk, view.n0 + j);
+                let run = (width - (view.n0 + j) % PANEL).min(n - j);
                 for (o, &bv) in row[j..j + run].iter_mut().zip(&b[at..at + run]) {
                     *o += av * bv;
                 }
@@ -201,7 +249,7 @@ use simd::*;
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod simd {
-    use super::{Gemm, b_index};
+    use super::{Gemm, PANEL, View, b_index};
     use crate::act::AffineClamp;
     use crate::x86::Simd;
 
@@ -217,6 +265,7 @@ pub(crate) mod simd {
     #[inline(always)]
     pub(crate) fn gemm_simd<S: Simd>(
         p: &Gemm,
+        view: &View,
         a: &[f32],
         b: &[f32],
         bias: Option<&[f32]>,
@@ -226,7 +275,8 @@ pub(crate) mod simd {
         let (clamp, sigmoid_pass) = p.act.for_simd();
         let mut n0 = 0;
         while n0 < p.n {
-            let width = (COLS * S::LANES).min(p.n - n0);
+            // A strip stays inside one panel of `b` (a view may start mid-panel).
+            let width = (COLS * S::LANES).min(p.n - n0).min(PANEL - (view.n0 + n0) % PANEL);
             let nv = width.div_ceil(S::LANES);
             // The last strip of an `n` that is 8 past a multiple of 16 (24, 40, 72, 1000, ...)
             // ends in a half vector: with AVX-512 it gets an 8-lane one, half the FMA cost of
@@ -234,7 +284,7 @@ pub(crate) mod simd {
             let half_tail = width % S::LANES == <S::Half as Simd>::LANES;
             let mut m0 = 0;
             while m0 < p.m {
-                let t = Tile { p, a, b, bias, residual, m0, n0, width, clamp: &clamp };
+                let t = Tile { p, view, a, b, bias, residual, m0, n0, width, clamp: &clamp };
                 // A one-vector strip (n <= 16 on AVX-512) takes 8 rows at a time while it can:
                 // 4 rows would be only 4 accumulators, one FMA latency's worth.
                 if nv == 1 && !half_tail && p.m - m0 >= NARROW_ROWS {
@@ -270,6 +320,7 @@ pub(crate) mod simd {
 
     struct Tile<'a> {
         p: &'a Gemm,
+        view: &'a View,
         a: &'a [f32],
         b: &'a [f32],
         bias: Option<&'a [f32]>,
@@ -325,7 +376,7 @@ pub(crate) mod simd {
         let mut acc_h = [[init_h]; R];
         let rows: [&[f32]; R] = core::array::from_fn(|r| &t.a[(t.m0 + r) * k..][..k]);
         // This tile's columns of b: `k` runs of `cols` floats, `stride` apart, within one panel.
-        let (start, stride) = b_index(k, n, 0, t.n0);
+        let (start, stride) = b_index(t.view.rows, t.view.cols, t.view.k0, t.view.n0 + t.n0);
         let b = &t.b[start..start + (k - 1) * stride + cols];
         for (kk, brow) in b.chunks(stride).enumerate().take(k) {
             let brow = &brow[..cols];
@@ -378,5 +429,5 @@ pub(crate) mod simd {
         }
     }
 
-    simd_entry!(entry => gemm_simd(p: &Gemm, a: &[f32], b: &[f32], bias: Option<&[f32]>, residual: Option<&[f32]>, out: &mut [f32]));
+    simd_entry!(entry => gemm_simd(p: &Gemm, view: &View, a: &[f32], b: &[f32], bias: Option<&[f32]>, residual: Option<&[f32]>, out: &mut [f32]));
 }

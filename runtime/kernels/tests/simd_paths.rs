@@ -90,6 +90,41 @@ fn gemm_paths_agree() {
     }
 }
 
+/// A product by part of a packed matrix (rows k0.., columns n0..) equals the product by that
+/// part packed alone, on every path (views starting mid-panel included).
+#[test]
+fn gemm_view_matches_the_part_packed_alone() {
+    use mobilenet_kernels::gemm::{View, gemm_view, pack_b, packed_b_len, padded};
+    let mut r = Rng(0x0bad_cafe_5eed_0042);
+    for case in 0..200 {
+        let (rows, cols) = (1 + r.below(60), 1 + r.below(200));
+        let n0 = r.below(cols.div_ceil(16)) * 16;
+        let k0 = r.below(rows);
+        let p = Gemm { m: 1 + r.below(20), k: 1 + r.below(rows - k0), n: 1 + r.below(cols - n0), act: r.act() };
+        let view = View { rows, cols, k0, n0 };
+        let whole = r.values(rows * cols);
+        let mut b = vec![f32::NAN; packed_b_len(rows, cols)];
+        pack_b(&whole, rows, cols, &mut b);
+        let part: Vec<f32> =
+            (k0..k0 + p.k).flat_map(|kk| whole[kk * cols + n0..kk * cols + n0 + p.n].to_vec()).collect();
+        let mut b_part = vec![f32::NAN; packed_b_len(p.k, p.n)];
+        pack_b(&part, p.k, p.n, &mut b_part);
+        let mut bias = r.values(cols);
+        bias.resize(padded(cols), 0.0);
+        let mut bias_part = bias[n0..n0 + p.n].to_vec();
+        bias_part.resize(padded(p.n), 0.0);
+        let a = r.values(p.m * p.k);
+        let res = (r.below(2) == 0).then(|| r.values(p.m * p.n));
+        let mut want = vec![0.0; p.m * p.n];
+        gemm(Cpu::scalar(), &p, &a, &b_part, Some(&bias_part), res.as_deref(), &mut want);
+        for cpu in SimdLevel::ALL.into_iter().filter_map(Cpu::with_level) {
+            let mut got = vec![f32::NAN; p.m * p.n];
+            gemm_view(cpu, &p, &view, &a, &b, Some(&bias), res.as_deref(), &mut got);
+            assert_close(&got, &want, &format!("case {case} {p:?} {view:?} on {:?}", cpu.level()));
+        }
+    }
+}
+
 /// The gated GEMM (a squeeze-and-excitation gate folded into `b`) against a plain GEMM on
 /// rows of `a` scaled by their image's gate, on every path, with 1 and 2 threads.
 #[test]
@@ -372,7 +407,7 @@ fn fused_block_matches_its_parts() {
     use mobilenet_kernels::fused::{InvertedResidual, Weights, inverted_residual};
     use mobilenet_kernels::gemm::{packed_b_len, padded};
     let mut r = Rng(0xfeed_beef_0123_4567);
-    let mut strips = 0;
+    let (mut strips, mut by_channels) = (0, 0);
     for case in 0..120 {
         let k = [1, 3, 5][r.below(3)];
         let s = 1 + r.below(2);
@@ -409,7 +444,15 @@ fn fused_block_matches_its_parts() {
         let tile_rows = if r.below(2) == 0 { 1 } else { 1 + r.below(4) };
         let strip_w = if tile_rows == 1 && stem.is_none() && r.below(2) == 0 { 1 + r.below(out_w) } else { out_w };
         strips += usize::from(strip_w < out_w);
-        let hidden = if expand { 1 + r.below(50) } else { in_c };
+        // Expanded blocks of 64 or more channels split them across 2 or 3 threads when their
+        // rows are few (see `splits_channels`).
+        let hidden = if !expand {
+            in_c
+        } else if r.below(3) == 0 {
+            64 + r.below(60)
+        } else {
+            1 + r.below(50)
+        };
         let out_c = 1 + r.below(30);
         let p = InvertedResidual {
             batch,
@@ -425,7 +468,7 @@ fn fused_block_matches_its_parts() {
             win: Window::square(k, s, pad),
             dw_act: r.act(),
             out_c,
-            project_act: Act::None,
+            project_act: r.act(),
             tile_rows,
             strip_w,
         };
@@ -485,7 +528,7 @@ fn fused_block_matches_its_parts() {
         let mut want = vec![0.0; p.output_len()];
         gemm(
             cpu,
-            &Gemm { m: p.batch * out_h * out_w, k: hidden, n: out_c, act: Act::None },
+            &Gemm { m: p.batch * out_h * out_w, k: hidden, n: out_c, act: p.project_act },
             &dout,
             &pw,
             Some(&pb),
@@ -496,13 +539,15 @@ fn fused_block_matches_its_parts() {
             for threads in [1, 2, 3] {
                 let pool = Threads::new(threads);
                 let mut got = vec![f32::NAN; p.output_len()];
-                let mut scratch = vec![f32::NAN; threads * p.scratch_len()];
+                let mut scratch = vec![f32::NAN; threads * p.scratch_len(threads)];
                 inverted_residual(&pool, cpu, &p, &x, &w, res.as_deref(), &mut got, &mut scratch);
+                by_channels += usize::from(p.splits_channels(threads));
                 assert_close(&got, &want, &format!("case {case} {p:?} on {:?} with {threads} threads", cpu.level()));
             }
         }
     }
     assert!(strips >= 10, "only {strips} cases in strips");
+    assert!(by_channels >= 20, "only {by_channels} runs split by channels");
 }
 
 /// Splitting rows across threads changes nothing (exactly: each output is computed by one
