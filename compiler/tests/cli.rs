@@ -256,6 +256,26 @@ fn dump_text_names_nodes_shapes_and_fusions() {
     assert!(text.contains("= Max (") && text.contains("= Pad pads="), "{text}");
 }
 
+/// `profile` times every step, and says which fused blocks split their hidden channels
+/// across the threads rather than their rows (a run-time choice: few rows per thread).
+#[test]
+fn profile_lists_steps_and_channel_splits() {
+    let model = fixture("torch_v2_like.dynbatch.op13.onnx");
+    let blocks = |threads: &str| {
+        let out = mobilenetc(&["profile", model.to_str().unwrap(), "--threads", threads, "--runs", "2"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(text.contains(&format!("{threads} thread(s)")) && text.contains("gemm 1x24x10"), "{text}");
+        text.lines().filter(|l| l.contains("block:")).map(str::to_owned).collect::<Vec<_>>()
+    };
+    // 16x16 -> 16x16 (16 hidden channels), then 8 output rows with 96 and 144 hidden channels:
+    // on 3 threads (fewer than 4 rows each) the last two split their channels; on 2, none does.
+    let three = blocks("3");
+    let split: Vec<bool> = three.iter().map(|l| l.ends_with("hidden channels split across 3 threads")).collect();
+    assert_eq!(split, [false, true, true], "{three:#?}");
+    assert!(blocks("2").iter().all(|l| !l.contains("split across")));
+}
+
 #[test]
 fn dump_json_is_json() {
     let model = fixture("v3_like.op14.onnx");

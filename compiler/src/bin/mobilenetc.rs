@@ -248,8 +248,15 @@ fn execute(command: Command) -> Result<(), Error> {
             );
             text += "     #      ms      %  step\n";
             for (i, (t, step)) in times.iter().zip(&compiled.program.steps).enumerate() {
+                // How the block ran is decided at run time, by the thread count.
+                let split = match &step.kernel {
+                    mobilenet_compiler::lower::Kernel::Fused { p, .. } if p.splits_channels(threads) => {
+                        format!(", hidden channels split across {threads} threads")
+                    }
+                    _ => String::new(),
+                };
                 text += &format!(
-                    "  {i:>4} {:>7.3} {:>6.1}  {}\n",
+                    "  {i:>4} {:>7.3} {:>6.1}  {}{split}\n",
                     t * 1e3,
                     100.0 * t / total,
                     mobilenet_compiler::codegen::describe(step)
