@@ -21,18 +21,19 @@ pub enum Act {
 }
 
 impl Act {
+    /// The activation of one value, as every SIMD path computes it (`clamp` below); NaN stays
+    /// NaN, as in ONNX Runtime and the ONNX reference.
     #[inline(always)]
     pub fn apply(self, x: f32) -> f32 {
         match self {
             Act::None => x,
-            Act::Relu => x.max(0.0),
-            Act::Clip { min, max } => x.max(min).min(max),
-            Act::HardSigmoid { alpha, beta } => (alpha * x + beta).max(0.0).min(1.0),
-            Act::HardSwish => x * (x * (1.0 / 6.0) + 0.5).max(0.0).min(1.0),
+            Act::Relu => clamp(x, 0.0, f32::INFINITY),
+            Act::Clip { min, max } => clamp(x, min, max),
+            Act::HardSigmoid { alpha, beta } => clamp(alpha * x + beta, 0.0, 1.0),
+            Act::HardSwish => x * clamp(x * (1.0 / 6.0) + 0.5, 0.0, 1.0),
             Act::Sigmoid => 1.0 / (1.0 + exp(-x)),
         }
     }
-
     /// The activation as clamp bounds plus a hard-swish flag, which is how the SIMD epilogues
     /// apply every activation but Sigmoid: `y = clamp(a*x + b, lo, hi) * (x if swish else 1)`.
     /// Returns `None` for Sigmoid.
@@ -90,6 +91,26 @@ impl AffineClamp {
     }
 }
 
+/// x86's `maxps` on one lane, which every path uses: `a > b ? a : b`, so `b` when either is
+/// NaN (and when they are equal, `-0.0` and `0.0` included).
+#[inline(always)]
+pub fn max_lane(a: f32, b: f32) -> f32 {
+    if a > b { a } else { b }
+}
+
+/// x86's `minps` on one lane: `a < b ? a : b`.
+#[inline(always)]
+pub fn min_lane(a: f32, b: f32) -> f32 {
+    if a < b { a } else { b }
+}
+
+/// `x` clamped to `[lo, hi]` as `min_lane(hi, max_lane(lo, x))`: a NaN `x` stays NaN and a NaN
+/// bound is no bound (what ONNX Runtime's Clip does with either).
+#[inline(always)]
+pub fn clamp(x: f32, lo: f32, hi: f32) -> f32 {
+    min_lane(hi, max_lane(lo, x))
+}
+
 /// e^x for f32 with a relative error below 2e-7 over the whole range (Cody-Waite reduction to
 /// [-ln2/2, ln2/2] and a degree-6 polynomial); saturates to 0 and +inf outside it.
 #[inline]
@@ -139,6 +160,24 @@ mod tests {
     }
 
     #[test]
+    fn nan_stays_nan_and_nan_bounds_are_no_bounds() {
+        let acts = [
+            Act::Relu,
+            Act::Clip { min: 0.0, max: 6.0 },
+            Act::HardSigmoid { alpha: 0.2, beta: 0.5 },
+            Act::HardSwish,
+            Act::Sigmoid,
+        ];
+        for a in acts {
+            assert!(a.apply(f32::NAN).is_nan(), "{a:?}");
+        }
+        assert_eq!(Act::Clip { min: f32::NAN, max: 1.0 }.apply(-5.0), -5.0);
+        assert_eq!(Act::Clip { min: 0.0, max: f32::NAN }.apply(5.0), 5.0);
+        assert_eq!(Act::Relu.apply(-0.0).to_bits(), (-0.0f32).to_bits(), "as ONNX Runtime: -0 stays");
+        assert_eq!(Act::Clip { min: 2.0, max: 1.0 }.apply(0.0), 1.0, "min > max gives max");
+    }
+
+    #[test]
     fn affine_clamp_matches_apply() {
         let acts = [
             Act::None,
@@ -151,7 +190,7 @@ mod tests {
             let c = a.as_affine_clamp().unwrap();
             for i in -80..80 {
                 let x = i as f32 * 0.1;
-                let y = (c.scale * x + c.shift).max(c.lo).min(c.hi) * if c.times_x { x } else { 1.0 };
+                let y = clamp(c.scale * x + c.shift, c.lo, c.hi) * if c.times_x { x } else { 1.0 };
                 assert!((y - a.apply(x)).abs() < 1e-6, "{a:?} at {x}");
             }
         }

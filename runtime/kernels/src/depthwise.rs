@@ -3,6 +3,7 @@
 //! filter is a contiguous run of channels, loaded as vectors.
 
 use crate::act::Act;
+use crate::check::{Check, ensure, expect, opt_is};
 use crate::cpu::Cpu;
 use crate::threads::Threads;
 use crate::window::Window;
@@ -40,6 +41,26 @@ pub fn depthwise(
     depthwise_parallel(&Threads::single(), cpu, p, input, weights, bias, residual, output)
 }
 
+/// What `depthwise` requires: NHWC input and output of the sizes `p` gives, `[kh][kw][c]`
+/// weights, a per-channel bias, a residual shaped as the output.
+pub fn check(
+    p: &Depthwise,
+    input: usize,
+    weights: usize,
+    bias: usize,
+    residual: Option<usize>,
+    output: usize,
+) -> Check {
+    ensure!(input == p.input_len(), "depthwise: input");
+    ensure!(output == p.output_len(), "depthwise: output");
+    ensure!(weights == p.win.kernel_h * p.win.kernel_w * p.channels, "depthwise: weights");
+    ensure!(bias == p.channels, "depthwise: bias");
+    ensure!(opt_is(residual, p.output_len()), "depthwise: residual");
+    ensure!(p.win.is_valid(), "depthwise: zero stride");
+    ensure!(p.win.kernel_h <= MAX_KERNEL_H, "depthwise: kernel taller than MAX_KERNEL_H");
+    Ok(())
+}
+
 /// The same, with the output rows (of every image) split across `threads`.
 pub fn depthwise_parallel(
     threads: &Threads,
@@ -51,13 +72,7 @@ pub fn depthwise_parallel(
     residual: Option<&[f32]>,
     output: &mut [f32],
 ) {
-    assert_eq!(input.len(), p.input_len(), "depthwise: input");
-    assert_eq!(output.len(), p.output_len(), "depthwise: output");
-    assert_eq!(weights.len(), p.win.kernel_h * p.win.kernel_w * p.channels, "depthwise: weights");
-    assert_eq!(bias.len(), p.channels, "depthwise: bias");
-    assert!(residual.is_none_or(|r| r.len() == p.output_len()), "depthwise: residual");
-    assert!(p.win.is_valid(), "depthwise: zero stride");
-    assert!(p.win.kernel_h <= MAX_KERNEL_H, "depthwise: kernel taller than {MAX_KERNEL_H}");
+    expect(check(p, input.len(), weights.len(), bias.len(), residual.map(<[f32]>::len), output.len()));
     threads.for_rows(p.batch * p.out_h, 4, output, p.out_w * p.channels, &|rows, out| {
         let (r0, r1) = (rows.start, rows.end);
         dispatch!(

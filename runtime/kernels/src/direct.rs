@@ -5,6 +5,7 @@
 //! the innermost run is output channels, loaded as vectors.
 
 use crate::act::Act;
+use crate::check::{Check, ensure, expect, opt_is};
 use crate::cpu::Cpu;
 use crate::threads::Threads;
 use crate::window::Window;
@@ -59,6 +60,18 @@ pub fn conv2d(
     conv2d_parallel(&Threads::single(), cpu, p, input, weights, bias, residual, output)
 }
 
+/// What `conv2d` requires.
+pub fn check(p: &Conv2d, input: usize, weights: usize, bias: usize, residual: Option<usize>, output: usize) -> Check {
+    ensure!(p.groups > 0 && p.in_c.is_multiple_of(p.groups) && p.out_c.is_multiple_of(p.groups), "conv2d: groups");
+    ensure!(p.win.is_valid(), "conv2d: zero stride");
+    ensure!(input == p.input_len(), "conv2d: input");
+    ensure!(output == p.output_len(), "conv2d: output");
+    ensure!(weights == p.weights_len(), "conv2d: weights");
+    ensure!(bias == p.out_c, "conv2d: bias");
+    ensure!(opt_is(residual, p.output_len()), "conv2d: residual");
+    Ok(())
+}
+
 /// The same, with the output rows (of every image) split across `threads`.
 pub fn conv2d_parallel(
     threads: &Threads,
@@ -70,13 +83,7 @@ pub fn conv2d_parallel(
     residual: Option<&[f32]>,
     output: &mut [f32],
 ) {
-    assert!(p.groups > 0 && p.in_c.is_multiple_of(p.groups) && p.out_c.is_multiple_of(p.groups), "conv2d: groups");
-    assert!(p.win.is_valid(), "conv2d: zero stride");
-    assert_eq!(input.len(), p.input_len(), "conv2d: input");
-    assert_eq!(output.len(), p.output_len(), "conv2d: output");
-    assert_eq!(weights.len(), p.weights_len(), "conv2d: weights");
-    assert_eq!(bias.len(), p.out_c, "conv2d: bias");
-    assert!(residual.is_none_or(|r| r.len() == p.output_len()), "conv2d: residual");
+    expect(check(p, input.len(), weights.len(), bias.len(), residual.map(<[f32]>::len), output.len()));
     threads.for_rows(p.batch * p.out_h, 4, output, p.out_w * p.out_c, &|rows, out| {
         rows_on(cpu, p, input, weights, bias, residual, rows.start, rows.end, out)
     });

@@ -1,9 +1,10 @@
 //! Elementwise kernels: binary ops with broadcasting (by strides, 0 along broadcast axes) and
 //! standalone activations. The output is contiguous in the walk order of `shape`.
 
-use crate::act::Act;
+use crate::act::{Act, max_lane, min_lane};
+use crate::check::{Check, ensure, expect};
 use crate::cpu::Cpu;
-use crate::layout::{MAX_RANK, extent, walk3};
+use crate::layout::{MAX_RANK, checked_extent, walk3};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BinOp {
@@ -23,8 +24,21 @@ impl BinOp {
             BinOp::Sub => a - b,
             BinOp::Mul => a * b,
             BinOp::Div => a / b,
-            BinOp::Max => a.max(b),
-            BinOp::Min => a.min(b),
+            // NaN in either gives NaN, as in ONNX Runtime and numpy.
+            BinOp::Max => {
+                if a.is_nan() || b.is_nan() {
+                    a + b
+                } else {
+                    max_lane(a, b)
+                }
+            }
+            BinOp::Min => {
+                if a.is_nan() || b.is_nan() {
+                    a + b
+                } else {
+                    min_lane(a, b)
+                }
+            }
         }
     }
 }
@@ -54,18 +68,36 @@ impl Binary {
 }
 
 /// `out = a op b`.
+/// What `binary` requires.
+pub fn check_binary(p: &Binary, a: usize, b: usize, out: usize) -> Check {
+    ensure!(checked_extent(&p.shape, &p.a_strides, 0).is_some_and(|e| e <= a), "binary: a out of bounds");
+    ensure!(checked_extent(&p.shape, &p.b_strides, 0).is_some_and(|e| e <= b), "binary: b out of bounds");
+    ensure!(out == p.len(), "binary: out");
+    Ok(())
+}
+
+/// What `binary_in_place` requires (`a` is also the output).
+pub fn check_binary_in_place(p: &Binary, a: usize, b: usize) -> Check {
+    ensure!(p.a_strides == p.out_strides(), "binary_in_place: a must be contiguous");
+    ensure!(a == p.len(), "binary_in_place: a");
+    ensure!(checked_extent(&p.shape, &p.b_strides, 0).is_some_and(|e| e <= b), "binary_in_place: b out of bounds");
+    Ok(())
+}
+
+/// What `activation` requires.
+pub fn check_activation(input: usize, out: usize) -> Check {
+    ensure!(input == out, "activation: lengths");
+    Ok(())
+}
+
 pub fn binary(cpu: Cpu, p: &Binary, a: &[f32], b: &[f32], out: &mut [f32]) {
-    assert!(extent(&p.shape, &p.a_strides, 0) <= a.len(), "binary: a out of bounds");
-    assert!(extent(&p.shape, &p.b_strides, 0) <= b.len(), "binary: b out of bounds");
-    assert_eq!(out.len(), p.len(), "binary: out");
+    expect(check_binary(p, a.len(), b.len(), out.len()));
     dispatch!(cpu, binary_entry, binary_body::<Scalar>(p, a, b, out), (p, a, b, out));
 }
 
 /// `a = a op b`, where `a` is laid out like the output (contiguous in walk order).
 pub fn binary_in_place(cpu: Cpu, p: &Binary, a: &mut [f32], b: &[f32]) {
-    assert_eq!(p.a_strides, p.out_strides(), "binary_in_place: a must be contiguous");
-    assert_eq!(a.len(), p.len(), "binary_in_place: a");
-    assert!(extent(&p.shape, &p.b_strides, 0) <= b.len(), "binary_in_place: b out of bounds");
+    expect(check_binary_in_place(p, a.len(), b.len()));
     dispatch!(cpu, binary_in_place_entry, binary_in_place_body::<Scalar>(p, a, b), (p, a, b));
 }
 
@@ -76,7 +108,7 @@ pub fn activation_in_place(cpu: Cpu, act: Act, data: &mut [f32]) {
 
 /// `out = act(input)`.
 pub fn activation(cpu: Cpu, act: Act, input: &[f32], out: &mut [f32]) {
-    assert_eq!(input.len(), out.len(), "activation: lengths");
+    expect(check_activation(input.len(), out.len()));
     dispatch!(cpu, activation_entry, activation_body::<Scalar>(act, input, out), (act, input, out));
 }
 
@@ -144,8 +176,8 @@ impl<S: crate::x86::Simd> Lanes for S {
             BinOp::Sub => S::sub(a, b),
             BinOp::Mul => S::mul(a, b),
             BinOp::Div => S::div(a, b),
-            BinOp::Max => S::max(a, b),
-            BinOp::Min => S::min(a, b),
+            BinOp::Max => S::nan_where_either(a, b, S::max(a, b)),
+            BinOp::Min => S::nan_where_either(a, b, S::min(a, b)),
         }
     }
     #[inline(always)]

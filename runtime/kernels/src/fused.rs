@@ -12,6 +12,7 @@
 //! and the block stays small enough for the instruction cache.
 
 use crate::act::Act;
+use crate::check::{Check, ensure, expect, opt_is};
 use crate::cpu::Cpu;
 use crate::depthwise::{MAX_KERNEL_H, RowGeometry};
 use crate::direct::Conv2d;
@@ -159,6 +160,77 @@ impl InvertedResidual {
     }
 }
 
+/// The lengths of a block's weight arrays (`Weights` without the data).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WeightLens {
+    pub expand: usize,
+    pub expand_bias: usize,
+    pub depthwise: usize,
+    pub depthwise_bias: usize,
+    pub project: usize,
+    pub project_bias: usize,
+}
+
+impl WeightLens {
+    pub fn of(w: &Weights) -> Self {
+        WeightLens {
+            expand: w.expand.len(),
+            expand_bias: w.expand_bias.len(),
+            depthwise: w.depthwise.len(),
+            depthwise_bias: w.depthwise_bias.len(),
+            project: w.project.len(),
+            project_bias: w.project_bias.len(),
+        }
+    }
+}
+
+/// What `inverted_residual` requires on `threads` threads (`scratch`: at least
+/// `threads * scratch_len(threads)`).
+pub fn check(
+    p: &InvertedResidual,
+    threads: usize,
+    input: usize,
+    w: &WeightLens,
+    residual: Option<usize>,
+    output: usize,
+    scratch: usize,
+) -> Check {
+    ensure!(p.tile_rows > 0 && p.win.is_valid(), "fused: geometry");
+    ensure!(
+        p.strip_w == p.out_w || (p.strip_w > 0 && p.strip_w < p.out_w && p.tile_rows == 1 && p.stem.is_none()),
+        "fused: strips narrower than the output need one row per tile and no stem"
+    );
+    ensure!(p.win.kernel_h <= MAX_KERNEL_H, "fused: kernel taller than MAX_KERNEL_H");
+    ensure!(p.expand || p.hidden == p.in_c, "fused: without expansion the depthwise takes the input channels");
+    if let Some(c) = &p.stem {
+        ensure!(!p.expand, "fused: a stem conv or an expand conv, not both");
+        ensure!(
+            c.groups > 0 && c.in_c.is_multiple_of(c.groups) && c.out_c.is_multiple_of(c.groups),
+            "fused: stem groups"
+        );
+        ensure!(c.win.is_valid(), "fused: stem geometry");
+        ensure!(
+            (c.batch, c.out_h, c.out_w, c.out_c) == (p.batch, p.in_h, p.in_w, p.in_c),
+            "fused: the stem's output is not the depthwise input"
+        );
+        ensure!(w.expand == c.weights_len(), "fused: stem weights");
+        ensure!(w.expand_bias == c.out_c, "fused: stem bias");
+    }
+    ensure!(input == p.input_len(), "fused: input");
+    ensure!(output == p.output_len(), "fused: output");
+    ensure!(opt_is(residual, p.output_len()), "fused: residual");
+    if p.expand {
+        ensure!(w.expand == packed_b_len(p.in_c, p.hidden), "fused: expand weights");
+        ensure!(w.expand_bias == padded(p.hidden), "fused: expand bias");
+    }
+    ensure!(w.depthwise == p.win.kernel_h * p.win.kernel_w * p.hidden, "fused: depthwise weights");
+    ensure!(w.depthwise_bias == p.hidden, "fused: depthwise bias");
+    ensure!(w.project == packed_b_len(p.hidden, p.out_c), "fused: project weights");
+    ensure!(w.project_bias == padded(p.out_c), "fused: project bias");
+    ensure!(threads >= 1 && scratch >= threads * p.scratch_len(threads), "fused: scratch");
+    Ok(())
+}
+
 /// Runs the block, its output rows (or its hidden channels, see
 /// [`InvertedResidual::splits_channels`]) split across `threads`; `scratch` holds
 /// `scratch_len(threads.count())` elements per thread. A thread starting mid-image expands the
@@ -173,38 +245,8 @@ pub fn inverted_residual(
     output: &mut [f32],
     scratch: &mut [f32],
 ) {
-    assert!(p.tile_rows > 0 && p.win.is_valid(), "fused: geometry");
-    assert!(
-        p.strip_w == p.out_w || (p.strip_w > 0 && p.strip_w < p.out_w && p.tile_rows == 1 && p.stem.is_none()),
-        "fused: strips narrower than the output need one row per tile and no stem"
-    );
-    assert!(p.win.kernel_h <= MAX_KERNEL_H, "fused: kernel taller than {MAX_KERNEL_H}");
-    assert!(p.expand || p.hidden == p.in_c, "fused: without expansion the depthwise takes the input channels");
-    if let Some(c) = &p.stem {
-        assert!(!p.expand, "fused: a stem conv or an expand conv, not both");
-        assert!(
-            c.groups > 0 && c.in_c.is_multiple_of(c.groups) && c.out_c.is_multiple_of(c.groups),
-            "fused: stem groups"
-        );
-        assert!(c.win.is_valid(), "fused: stem geometry");
-        assert!(
-            (c.batch, c.out_h, c.out_w, c.out_c) == (p.batch, p.in_h, p.in_w, p.in_c),
-            "fused: the stem's output is not the depthwise input"
-        );
-        assert_eq!(w.expand.len(), c.weights_len(), "fused: stem weights");
-        assert_eq!(w.expand_bias.len(), c.out_c, "fused: stem bias");
-    }
-    assert_eq!(input.len(), p.input_len(), "fused: input");
-    assert_eq!(output.len(), p.output_len(), "fused: output");
-    assert!(residual.is_none_or(|r| r.len() == p.output_len()), "fused: residual");
-    if p.expand {
-        assert_eq!(w.expand.len(), packed_b_len(p.in_c, p.hidden), "fused: expand weights");
-        assert_eq!(w.expand_bias.len(), padded(p.hidden), "fused: expand bias");
-    }
-    assert_eq!(w.depthwise.len(), p.win.kernel_h * p.win.kernel_w * p.hidden, "fused: depthwise weights");
-    assert_eq!(w.depthwise_bias.len(), p.hidden, "fused: depthwise bias");
-    assert_eq!(w.project.len(), packed_b_len(p.hidden, p.out_c), "fused: project weights");
-    assert_eq!(w.project_bias.len(), padded(p.out_c), "fused: project bias");
+    let lens = WeightLens::of(w);
+    expect(check(p, threads.count(), input.len(), &lens, residual.map(<[f32]>::len), output.len(), scratch.len()));
     if p.splits_channels(threads.count()) {
         return by_channels(threads, cpu, p, input, w, residual, output, scratch);
     }

@@ -10,6 +10,7 @@
 //! output.
 
 use crate::act::Act;
+use crate::check::{Check, ensure, expect, opt_is};
 use crate::cpu::Cpu;
 use crate::threads::Threads;
 
@@ -80,6 +81,50 @@ impl View {
     }
 }
 
+/// What `gemm` (and `gemm_parallel`) require: `a` is `m x k`, `b` packed `k x n`, `bias`
+/// padded, `residual` and `out` `m x n`.
+pub fn check(p: &Gemm, a: usize, b: usize, bias: Option<usize>, residual: Option<usize>, out: usize) -> Check {
+    check_view(p, &View::whole(p), a, b, bias, residual, out)
+}
+
+/// What `gemm_view` requires.
+pub fn check_view(
+    p: &Gemm,
+    view: &View,
+    a: usize,
+    b: usize,
+    bias: Option<usize>,
+    residual: Option<usize>,
+    out: usize,
+) -> Check {
+    ensure!(a == p.m * p.k, "gemm: a");
+    ensure!(b == packed_b_len(view.rows, view.cols), "gemm: b (packed)");
+    ensure!(view.k0 + p.k <= view.rows && view.n0 + p.n <= view.cols, "gemm: view outside b");
+    ensure!(view.n0.is_multiple_of(COLUMN_ALIGN), "gemm: view's first column not aligned");
+    ensure!(out == p.m * p.n, "gemm: out");
+    ensure!(opt_is(bias, padded(view.cols)), "gemm: bias (padded)");
+    ensure!(opt_is(residual, p.m * p.n), "gemm: residual");
+    Ok(())
+}
+
+/// What `gated_parallel` requires (`scratch` holds the gated `b`).
+pub fn check_gated(
+    p: &Gemm,
+    images: usize,
+    a: usize,
+    b: usize,
+    gate: usize,
+    bias: Option<usize>,
+    residual: Option<usize>,
+    out: usize,
+    scratch: usize,
+) -> Check {
+    ensure!(images > 0 && p.m.is_multiple_of(images), "gated gemm: rows are not a whole number of images");
+    ensure!(gate == images * p.k, "gated gemm: gate");
+    ensure!(scratch == b, "gated gemm: scratch");
+    check(p, a, b, bias, residual, out)
+}
+
 pub fn gemm(cpu: Cpu, p: &Gemm, a: &[f32], b: &[f32], bias: Option<&[f32]>, residual: Option<&[f32]>, out: &mut [f32]) {
     gemm_view(cpu, p, &View::whole(p), a, b, bias, residual, out)
 }
@@ -97,13 +142,7 @@ pub fn gemm_view(
     residual: Option<&[f32]>,
     out: &mut [f32],
 ) {
-    assert_eq!(a.len(), p.m * p.k, "gemm: a");
-    assert_eq!(b.len(), packed_b_len(view.rows, view.cols), "gemm: b (packed)");
-    assert!(view.k0 + p.k <= view.rows && view.n0 + p.n <= view.cols, "gemm: view outside b");
-    assert!(view.n0.is_multiple_of(COLUMN_ALIGN), "gemm: view's first column not aligned");
-    assert_eq!(out.len(), p.m * p.n, "gemm: out");
-    assert!(bias.is_none_or(|b| b.len() == padded(view.cols)), "gemm: bias (padded)");
-    assert!(residual.is_none_or(|r| r.len() == p.m * p.n), "gemm: residual");
+    expect(check_view(p, view, a.len(), b.len(), bias.map(<[f32]>::len), residual.map(<[f32]>::len), out.len()));
     if p.m == 0 || p.n == 0 {
         return;
     }
@@ -125,16 +164,12 @@ pub fn gemm_parallel(
     if threads.count() == 1 {
         return gemm(cpu, p, a, b, bias, residual, out);
     }
-    assert_eq!(a.len(), p.m * p.k, "gemm: a");
-    assert!(residual.is_none_or(|r| r.len() == p.m * p.n), "gemm: residual");
+    expect(check(p, a.len(), b.len(), bias.map(<[f32]>::len), residual.map(<[f32]>::len), out.len()));
     let (k, n) = (p.k, p.n);
     if p.m == 1 {
         // One row (a classifier, an SE layer) has no rows to share: the threads take panels
         // of columns instead, each reading its part of b (these layers wait on memory, and
         // each core brings its own bandwidth).
-        assert_eq!(b.len(), packed_b_len(k, n), "gemm: b (packed)");
-        assert!(bias.is_none_or(|b| b.len() == padded(n)), "gemm: bias (padded)");
-        assert_eq!(out.len(), n, "gemm: out");
         return threads.for_ranges(n, PANEL, out, &|cols, out| {
             // Whole panels from cols.start: the packing of a matrix of just these columns.
             let part = Gemm { n: cols.len(), ..*p };
@@ -169,13 +204,17 @@ pub fn gated_parallel(
     out: &mut [f32],
     scratch: &mut [f32],
 ) {
-    assert!(images > 0 && p.m.is_multiple_of(images), "gated gemm: rows are not a whole number of images");
-    assert_eq!(gate.len(), images * p.k, "gated gemm: gate");
-    assert_eq!(b.len(), packed_b_len(p.k, p.n), "gated gemm: b (packed)");
-    assert_eq!(scratch.len(), b.len(), "gated gemm: scratch");
-    assert_eq!(a.len(), p.m * p.k, "gated gemm: a");
-    assert_eq!(out.len(), p.m * p.n, "gated gemm: out");
-    assert!(residual.is_none_or(|r| r.len() == p.m * p.n), "gated gemm: residual");
+    expect(check_gated(
+        p,
+        images,
+        a.len(),
+        b.len(),
+        gate.len(),
+        bias.map(<[f32]>::len),
+        residual.map(<[f32]>::len),
+        out.len(),
+        scratch.len(),
+    ));
     let rows = p.m / images;
     let one = Gemm { m: rows, ..*p };
     for (i, g) in gate.chunks_exact(p.k).enumerate() {

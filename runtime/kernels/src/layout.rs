@@ -1,6 +1,7 @@
 //! Data movement: a strided copy covers transposes, slices, concatenation, padding and layout
 //! changes (NCHW <-> NHWC); `fill` sets padding values.
 
+use crate::check::{Check, ensure, expect};
 use crate::cpu::Cpu;
 
 /// Largest rank the strided kernels handle (shapes are padded with leading 1s).
@@ -17,12 +18,17 @@ pub struct StridedCopy {
     pub dst_offset: usize,
 }
 
-/// One past the largest element offset a view touches (0 for an empty view).
-pub(crate) fn extent(shape: &[usize; MAX_RANK], strides: &[usize; MAX_RANK], offset: usize) -> usize {
+/// One past the largest element offset a view touches (0 for an empty view), or `None` when
+/// that does not fit a usize.
+pub(crate) fn checked_extent(shape: &[usize; MAX_RANK], strides: &[usize; MAX_RANK], offset: usize) -> Option<usize> {
     if shape.contains(&0) {
-        return 0;
+        return Some(0);
     }
-    offset + shape.iter().zip(strides).map(|(&d, &s)| (d - 1) * s).sum::<usize>() + 1
+    let mut end = offset;
+    for (&d, &s) in shape.iter().zip(strides) {
+        end = end.checked_add((d - 1).checked_mul(s)?)?;
+    }
+    end.checked_add(1)
 }
 
 /// Calls `f(a_offset, b_offset, c_offset, run)` for every innermost run of a 6-D walk over
@@ -54,9 +60,22 @@ pub(crate) fn walk3(
     }
 }
 
+/// What `copy` requires: both views inside their slices (the view's extent computed without
+/// overflow).
+pub fn check_copy(p: &StridedCopy, src: usize, dst: usize) -> Check {
+    ensure!(
+        checked_extent(&p.shape, &p.src_strides, p.src_offset).is_some_and(|e| e <= src),
+        "copy: source view out of bounds"
+    );
+    ensure!(
+        checked_extent(&p.shape, &p.dst_strides, p.dst_offset).is_some_and(|e| e <= dst),
+        "copy: destination view out of bounds"
+    );
+    Ok(())
+}
+
 pub fn copy(cpu: Cpu, p: &StridedCopy, src: &[f32], dst: &mut [f32]) {
-    assert!(extent(&p.shape, &p.src_strides, p.src_offset) <= src.len(), "copy: source view out of bounds");
-    assert!(extent(&p.shape, &p.dst_strides, p.dst_offset) <= dst.len(), "copy: destination view out of bounds");
+    expect(check_copy(p, src.len(), dst.len()));
     dispatch!(cpu, copy_entry, copy_body(p, src, dst), (p, src, dst));
 }
 

@@ -16,6 +16,7 @@ extern crate std;
 
 pub mod act;
 pub mod arena;
+pub mod check;
 pub mod cpu;
 #[macro_use]
 mod dispatch;

@@ -1,5 +1,6 @@
 //! Pooling over NHWC images: max and average windows, and the global average.
 
+use crate::check::{Check, ensure, expect};
 use crate::cpu::Cpu;
 use crate::window::Window;
 
@@ -44,11 +45,16 @@ impl Pool2d {
     }
 }
 
+/// What `pool2d` requires.
+pub fn check_pool2d(p: &Pool2d, input: usize, output: usize) -> Check {
+    ensure!(input == p.batch * p.in_h * p.in_w * p.channels, "pool2d: input");
+    ensure!(output == p.batch * p.out_h * p.out_w * p.channels, "pool2d: output");
+    ensure!(p.win.is_valid(), "pool2d: zero stride");
+    Ok(())
+}
+
 pub fn pool2d(cpu: Cpu, p: &Pool2d, input: &[f32], output: &mut [f32]) {
-    let c = p.channels;
-    assert_eq!(input.len(), p.batch * p.in_h * p.in_w * c, "pool2d: input");
-    assert_eq!(output.len(), p.batch * p.out_h * p.out_w * c, "pool2d: output");
-    assert!(p.win.is_valid(), "pool2d: zero stride");
+    expect(check_pool2d(p, input.len(), output.len()));
     dispatch!(cpu, pool_entry, pool_scalar(p, input, output), (p, input, output));
 }
 
@@ -67,7 +73,9 @@ fn pool_scalar(p: &Pool2d, input: &[f32], output: &mut [f32]) {
                         let ix = ox * p.win.stride_w + x * p.win.dilation_w - p.win.pad_left;
                         let src = &input[((b * p.in_h + iy) * p.in_w + ix) * c..][..c];
                         match p.kind {
-                            PoolKind::Max => out.iter_mut().zip(src).for_each(|(o, &v)| *o = o.max(v)),
+                            PoolKind::Max => {
+                                out.iter_mut().zip(src).for_each(|(o, &v)| *o = crate::act::max_lane(*o, v))
+                            }
                             PoolKind::Average { .. } => out.iter_mut().zip(src).for_each(|(o, &v)| *o += v),
                         }
                     }
@@ -89,9 +97,15 @@ pub struct GlobalPool {
     pub channels: usize,
 }
 
+/// What `global_average` requires.
+pub fn check_global(p: &GlobalPool, input: usize, output: usize) -> Check {
+    ensure!(input == p.batch * p.pixels * p.channels, "global_average: input");
+    ensure!(output == p.batch * p.channels, "global_average: output");
+    Ok(())
+}
+
 pub fn global_average(cpu: Cpu, p: &GlobalPool, input: &[f32], output: &mut [f32]) {
-    assert_eq!(input.len(), p.batch * p.pixels * p.channels, "global_average: input");
-    assert_eq!(output.len(), p.batch * p.channels, "global_average: output");
+    expect(check_global(p, input.len(), output.len()));
     dispatch!(cpu, global_entry, global_scalar(p, input, output), (p, input, output));
 }
 
@@ -112,9 +126,15 @@ fn global_scalar(p: &GlobalPool, input: &[f32], output: &mut [f32]) {
 
 /// Mean of each row: `[rows][len] -> [rows]` (the generic ReduceMean, after a transpose that
 /// puts the reduced axes last).
+/// What `mean_rows` requires.
+pub fn check_mean_rows(rows: usize, len: usize, input: usize, output: usize) -> Check {
+    ensure!(input == rows * len, "mean_rows: input");
+    ensure!(output == rows, "mean_rows: output");
+    Ok(())
+}
+
 pub fn mean_rows(cpu: Cpu, rows: usize, len: usize, input: &[f32], output: &mut [f32]) {
-    assert_eq!(input.len(), rows * len, "mean_rows: input");
-    assert_eq!(output.len(), rows, "mean_rows: output");
+    expect(check_mean_rows(rows, len, input.len(), output.len()));
     dispatch!(cpu, mean_rows_entry, mean_rows_body(len, input, output), (len, input, output));
 }
 

@@ -1,6 +1,7 @@
 //! Softmax along one axis of a row-major tensor viewed as `[outer][len][inner]`.
 
 use crate::act::exp;
+use crate::check::{Check, ensure, expect};
 use crate::cpu::Cpu;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -10,10 +11,16 @@ pub struct Softmax {
     pub inner: usize,
 }
 
-pub fn softmax(cpu: Cpu, p: &Softmax, input: &[f32], output: &mut [f32]) {
+/// What `softmax` requires.
+pub fn check(p: &Softmax, input: usize, output: usize) -> Check {
     let total = p.outer * p.len * p.inner;
-    assert_eq!(input.len(), total, "softmax: input");
-    assert_eq!(output.len(), total, "softmax: output");
+    ensure!(input == total, "softmax: input");
+    ensure!(output == total, "softmax: output");
+    Ok(())
+}
+
+pub fn softmax(cpu: Cpu, p: &Softmax, input: &[f32], output: &mut [f32]) {
+    expect(check(p, input.len(), output.len()));
     dispatch!(cpu, entry, body(p, input, output), (p, input, output));
 }
 

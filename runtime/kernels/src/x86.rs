@@ -41,8 +41,12 @@ pub(crate) trait Simd: Copy {
     fn mul(a: Self::V, b: Self::V) -> Self::V;
     fn sub(a: Self::V, b: Self::V) -> Self::V;
     fn div(a: Self::V, b: Self::V) -> Self::V;
+    /// `a > b ? a : b` in each lane (`maxps`): `b` when either is NaN. See `act::max_lane`.
     fn max(a: Self::V, b: Self::V) -> Self::V;
+    /// `a < b ? a : b` in each lane (`minps`): `b` when either is NaN.
     fn min(a: Self::V, b: Self::V) -> Self::V;
+    /// `a + b` in the lanes where `a` or `b` is NaN (a NaN), `v` elsewhere.
+    fn nan_where_either(a: Self::V, b: Self::V, v: Self::V) -> Self::V;
 
     /// `n` lanes from `s`: a full load when `n == LANES`, a partial one otherwise.
     #[inline(always)]
@@ -55,10 +59,10 @@ pub(crate) trait Simd: Copy {
         if n == Self::LANES { Self::store(s, v) } else { Self::store_partial(s, n, v) }
     }
 
-    /// `x` clamped to `[lo, hi]`.
+    /// `x` clamped to `[lo, hi]`, as `act::clamp`: NaN stays NaN, a NaN bound is no bound.
     #[inline(always)]
     fn clamp(x: Self::V, lo: Self::V, hi: Self::V) -> Self::V {
-        Self::min(Self::max(x, lo), hi)
+        Self::min(hi, Self::max(lo, x))
     }
 
     /// The activation epilogue: `clamp(scale * x + shift, lo, hi)`, times x for hard-swish.
@@ -185,6 +189,11 @@ impl Simd for Avx2 {
         // SAFETY: features as in `splat`.
         unsafe { _mm256_min_ps(a, b) }
     }
+    #[inline(always)]
+    fn nan_where_either(a: __m256, b: __m256, v: __m256) -> __m256 {
+        // SAFETY: features as in `splat`.
+        unsafe { _mm256_blendv_ps(v, _mm256_add_ps(a, b), _mm256_cmp_ps::<_CMP_UNORD_Q>(a, b)) }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -274,5 +283,10 @@ impl Simd for Avx512 {
     fn min(a: __m512, b: __m512) -> __m512 {
         // SAFETY: features as in `splat`.
         unsafe { _mm512_min_ps(a, b) }
+    }
+    #[inline(always)]
+    fn nan_where_either(a: __m512, b: __m512, v: __m512) -> __m512 {
+        // SAFETY: features as in `splat`.
+        unsafe { _mm512_mask_add_ps(v, _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(a, b), a, b) }
     }
 }

@@ -23,6 +23,20 @@ impl Rng {
     fn values(&mut self, n: usize) -> Vec<f32> {
         (0..n).map(|_| (self.next() >> 40) as f32 / (1u64 << 23) as f32 - 1.0).collect()
     }
+    /// Like `values`, with one value in 40 (in one case of four) NaN, +inf or -inf: the
+    /// paths must agree on those too (NaN where the scalar path has NaN).
+    fn inputs(&mut self, n: usize) -> Vec<f32> {
+        let special = self.below(4) == 0;
+        let mut v = self.values(n);
+        if special {
+            for x in v.iter_mut() {
+                if self.below(40) == 0 {
+                    *x = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY][self.below(3)];
+                }
+            }
+        }
+        v
+    }
     fn act(&mut self) -> Act {
         [
             Act::None,
@@ -31,7 +45,9 @@ impl Rng {
             Act::HardSigmoid { alpha: 0.2, beta: 0.5 },
             Act::HardSwish,
             Act::Sigmoid,
-        ][self.below(6)]
+            // A NaN bound is no bound (the model's Clip may carry one).
+            Act::Clip { min: f32::NAN, max: 0.5 },
+        ][self.below(7)]
     }
 }
 
@@ -45,9 +61,14 @@ fn levels() -> Vec<Cpu> {
 
 fn assert_close(got: &[f32], want: &[f32], what: &str) {
     assert_eq!(got.len(), want.len());
-    let scale = want.iter().fold(1f32, |m, v| m.max(v.abs()));
+    let scale = want.iter().filter(|v| v.is_finite()).fold(1f32, |m, v| m.max(v.abs()));
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!((g - w).abs() <= 1e-5 * scale, "{what}: element {i}: {g} vs {w}");
+        let same = if w.is_nan() || w.is_infinite() {
+            g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan())
+        } else {
+            (g - w).abs() <= 1e-5 * scale
+        };
+        assert!(same, "{what}: element {i}: {g} vs {w}");
     }
 }
 
@@ -74,7 +95,7 @@ fn gemm_paths_agree() {
             .copied()
             .unwrap_or_else(|| (1 + r.below(40), 1 + r.below(70), 1 + r.below(90)));
         let p = Gemm { m, k, n, act: r.act() };
-        let a = r.values(p.m * p.k);
+        let a = r.inputs(p.m * p.k);
         let b_rows = r.values(p.k * p.n);
         let mut b = vec![f32::NAN; mobilenet_kernels::gemm::packed_b_len(p.k, p.n)];
         mobilenet_kernels::gemm::pack_b(&b_rows, p.k, p.n, &mut b);
@@ -211,7 +232,7 @@ fn depthwise_paths_agree() {
             },
             act: r.act(),
         };
-        let x = r.values(p.input_len());
+        let x = r.inputs(p.input_len());
         let w = r.values(kh * kw * p.channels);
         let b = r.values(p.channels);
         let res = (r.below(2) == 0).then(|| r.values(p.output_len()));
@@ -257,7 +278,7 @@ fn conv2d_paths_agree() {
             act: r.act(),
             input_nchw: r.below(2) == 0,
         };
-        let x = r.values(p.input_len());
+        let x = r.inputs(p.input_len());
         let w = r.values(p.weights_len());
         let b = r.values(out_c);
         let res = (r.below(2) == 0).then(|| r.values(p.output_len()));
@@ -302,7 +323,7 @@ fn pooling_paths_agree() {
             pad_right: pr,
             kind,
         };
-        let x = r.values(p.batch * in_h * in_w * p.channels);
+        let x = r.inputs(p.batch * in_h * in_w * p.channels);
         let n = p.batch * p.out_h * p.out_w * p.channels;
         let mut want = vec![0.0; n];
         pool2d(Cpu::scalar(), &p, &x, &mut want);
@@ -346,7 +367,7 @@ fn elementwise_paths_agree() {
         let b_strides: [usize; 6] = core::array::from_fn(|i| if b_shape[i] == 1 { 0 } else { bs[i] });
         let p = Binary { op: ops[r.below(6)], shape, a_strides: full, b_strides };
         let len: usize = shape.iter().product();
-        let a = r.values(len);
+        let a = r.inputs(len);
         let b: Vec<f32> =
             r.values(b_shape.iter().product()).into_iter().map(|v| if v.abs() < 0.05 { 0.5 } else { v }).collect();
         let mut want = vec![0.0; len];
@@ -497,7 +518,7 @@ fn fused_block_matches_its_parts() {
             project: &pw,
             project_bias: &pb,
         };
-        let x = r.values(p.input_len());
+        let x = r.inputs(p.input_len());
         let res = (r.below(2) == 0).then(|| r.values(p.output_len()));
         // The parts, on the scalar path.
         let cpu = Cpu::scalar();
