@@ -24,6 +24,7 @@ pub mod codegen;
 pub mod compile;
 pub mod error;
 pub mod exec;
+pub mod files;
 pub mod import;
 pub mod interp;
 pub mod ir;
@@ -65,10 +66,10 @@ pub fn optimize(mut graph: Graph, options: &Options) -> Result<(Graph, Vec<PassR
     Ok((graph, reports))
 }
 
-/// Import and optimise a file.
+/// Import and optimise a file. The decoded file is dropped once imported, before the passes.
 pub fn frontend(path: &Path, options: &Options) -> Result<Frontend> {
-    let model = onnx::read_model(path, &options.limits)?;
-    frontend_from_model(&model, Some(path), options)
+    let imported = import_file(path, options)?;
+    optimize_imported(imported, options).map_err(|e| e.in_file(path))
 }
 
 /// Import and optimise a decoded model; `path` (the .onnx file, if any) anchors external data.
@@ -77,8 +78,12 @@ pub fn frontend_from_model(model: &onnx::ModelProto, path: Option<&Path>, option
         Some(p) => e.in_file(p),
         None => e,
     };
-    let mut imported = import::import(model, path, options)?;
-    passes::shape_inference::run(&mut imported, options).map_err(in_file)?;
-    let (optimized, reports) = optimize(imported.clone(), options).map_err(in_file)?;
+    let imported = import::import(model, path, options)?;
+    optimize_imported(imported, options).map_err(in_file)
+}
+
+fn optimize_imported(mut imported: Graph, options: &Options) -> Result<Frontend> {
+    passes::shape_inference::run(&mut imported, options)?;
+    let (optimized, reports) = optimize(imported.clone(), options)?;
     Ok(Frontend { imported, optimized, reports })
 }

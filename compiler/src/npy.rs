@@ -1,6 +1,5 @@
 //! .npy files in and out (inputs and outputs of `mobilenetc run`, reference data in tests).
 
-use std::io::BufWriter;
 use std::path::Path;
 
 use npyz::WriterBuilder;
@@ -8,19 +7,31 @@ use npyz::WriterBuilder;
 use crate::error::{Error, Result, err};
 use crate::ir::Tensor;
 
-/// Reads a float32 (or float64, converted) array.
-pub fn read(path: &Path) -> Result<Tensor> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, &e))?;
+/// Reads a float32 (or float64, converted) array from a regular file of at most `max_bytes`.
+pub fn read(path: &Path, max_bytes: u64) -> Result<Tensor> {
+    let bytes = crate::files::read_bounded(path, max_bytes, "Limits::max_file_bytes")?;
     let npy = npyz::NpyFile::new(&bytes[..]).map_err(|e| err!(usage, "not a .npy file: {e}").in_file(path))?;
     if npy.order() != npyz::Order::C {
         return Err(err!(usage, "Fortran-ordered arrays are not supported; save with C order").in_file(path));
     }
-    let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
     let descr = npy.dtype().descr().trim_matches('\'').to_string();
-    let values: Vec<f32> = match descr.as_str() {
-        "<f4" => npy.into_vec::<f32>().map_err(|e| Error::io(path, &e))?,
-        "<f8" => npy.into_vec::<f64>().map_err(|e| Error::io(path, &e))?.into_iter().map(|v| v as f32).collect(),
+    let elem_bytes = match descr.as_str() {
+        "<f4" => 4,
+        "<f8" => 8,
         other => return Err(err!(usage, "the array has dtype {other}; float32 is expected").in_file(path)),
+    };
+    // The header's shape must match the data the file holds before anything is allocated for it.
+    let count = npy.shape().iter().try_fold(1u64, |n, &d| n.checked_mul(d));
+    if count.is_none_or(|c| c.saturating_mul(elem_bytes) > bytes.len() as u64) {
+        return Err(
+            err!(usage, "the array's shape {:?} needs more data than the file holds", npy.shape()).in_file(path)
+        );
+    }
+    let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
+    let values: Vec<f32> = if elem_bytes == 4 {
+        npy.into_vec::<f32>().map_err(|e| Error::io(path, &e))?
+    } else {
+        npy.into_vec::<f64>().map_err(|e| Error::io(path, &e))?.into_iter().map(|v| v as f32).collect()
     };
     if values.len() != shape.iter().product::<usize>() {
         return Err(err!(usage, "the array's data does not match its shape {shape:?}").in_file(path));
@@ -28,15 +39,16 @@ pub fn read(path: &Path) -> Result<Tensor> {
     Ok(Tensor::f32(shape, values))
 }
 
-/// Writes a float32 array.
+/// Writes a float32 array (all or nothing: see `files::write_all_or_nothing`).
 pub fn write(path: &Path, t: &Tensor) -> Result<()> {
     let values = t.as_f32().ok_or_else(|| err!(internal, "only float tensors are written as .npy"))?;
-    let file = std::fs::File::create(path).map_err(|e| Error::io(path, &e))?;
     let shape: Vec<u64> = t.shape.iter().map(|&d| d as u64).collect();
-    let write = || -> std::io::Result<()> {
-        let mut w = npyz::WriteOptions::new().default_dtype().shape(&shape).writer(BufWriter::new(file)).begin_nd()?;
+    let mut bytes = Vec::new();
+    let mut encode = || -> std::io::Result<()> {
+        let mut w = npyz::WriteOptions::new().default_dtype().shape(&shape).writer(&mut bytes).begin_nd()?;
         w.extend(values.iter().copied())?;
         w.finish()
     };
-    write().map_err(|e| Error::io(path, &e))
+    encode().map_err(|e| Error::io(path, &e))?;
+    crate::files::write_all_or_nothing(&[(path, &bytes)])
 }

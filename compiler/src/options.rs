@@ -5,9 +5,12 @@
 /// names the limit, never with an abort.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Largest ONNX file (and each external-data file) read, in bytes.
+    /// Largest ONNX file read, in bytes; also the most external data one model may read, all
+    /// its files together. The compiler's peak memory is bounded by a small multiple of these
+    /// bytes (README, "Limits and guarantees").
     pub max_file_bytes: u64,
-    /// Most weight values (elements of all initializers and Constant nodes together).
+    /// Most weight values: elements of all initializers and Constant nodes together, and again
+    /// for the constants that constant folding computes.
     pub max_total_weights: u64,
     /// Largest arena (working memory of the generated code), in bytes.
     pub max_arena_bytes: u64,
@@ -26,8 +29,8 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_file_bytes: 2 << 30,
-            max_total_weights: 1 << 28,
+            max_file_bytes: 256 << 20,
+            max_total_weights: 1 << 26,
             max_arena_bytes: 1 << 30,
             max_dim: 1 << 24,
             max_tensor_elements: 1 << 28,

@@ -275,7 +275,7 @@ fn execute(command: Command) -> Result<(), Error> {
             emit(&text, None)
         }
         Command::Run { model, input, output, interpret, simd } => {
-            let x = npy::read(&input)?;
+            let x = npy::read(&input, model.options().limits.max_file_bytes)?;
             let mut options = model.options();
             // Symbolic dimensions default to the input array's shape.
             if options.shapes.input_shapes.is_empty() && options.shapes.batch.is_none() {
@@ -352,7 +352,7 @@ fn execute(command: Command) -> Result<(), Error> {
 
 fn emit(text: &str, path: Option<&Path>) -> Result<(), Error> {
     match path {
-        Some(p) => std::fs::write(p, text).map_err(|e| Error::io(p, &e)),
+        Some(p) => mobilenet_compiler::files::write_all_or_nothing(&[(p, text.as_bytes())]),
         None => {
             use std::io::Write;
             let mut out = std::io::stdout().lock();

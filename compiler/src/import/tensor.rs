@@ -59,20 +59,23 @@ pub fn convert(t: &TensorProto, external: &ExternalData, limits: &Limits) -> Res
             ));
         }
     };
-    let raw: Option<Vec<u8>> = if t.data_location == data_location::EXTERNAL {
-        Some(external.read(t, count * elem_size)?)
+    let mismatch = |have: usize| err!(invalid, "{what} has {have} values but its shape {shape:?} needs {count}");
+    let external_bytes;
+    let raw: Option<&[u8]> = if t.data_location == data_location::EXTERNAL {
+        external_bytes = external.read(t, count * elem_size)?;
+        Some(&external_bytes)
     } else if !t.raw_data.is_empty() {
-        Some(t.raw_data.clone())
+        Some(&t.raw_data)
     } else {
         None
     };
-    let mismatch = |have: usize| err!(invalid, "{what} has {have} values but its shape {shape:?} needs {count}");
     if let Some(raw) = raw {
         if raw.len() != count * elem_size {
             return Err(mismatch(raw.len() / elem_size));
         }
-        return Ok(from_raw(t.data_type, shape, &raw));
+        return from_raw(t.data_type, &what, shape, raw);
     }
+    let dtype = dtype_of(t.data_type)?;
     let tensor = match t.data_type {
         data_type::FLOAT => {
             if t.float_data.len() != count {
@@ -84,32 +87,43 @@ pub fn convert(t: &TensorProto, external: &ExternalData, limits: &Limits) -> Res
             if t.double_data.len() != count {
                 return Err(mismatch(t.double_data.len()));
             }
-            Tensor::f32(shape, t.double_data.iter().map(|&v| v as f32).collect())
+            let mut x = Tensor::f32(shape, t.double_data.iter().map(|&v| v as f32).collect());
+            x.dtype = DType::F64;
+            x
         }
         data_type::INT64 => {
             if t.int64_data.len() != count {
                 return Err(mismatch(t.int64_data.len()));
             }
-            Tensor::int(DType::I64, shape, t.int64_data.clone())
+            Tensor::int(dtype, shape, t.int64_data.clone())
         }
-        data_type::UINT64 => {
+        data_type::UINT64 | data_type::UINT32 => {
             if t.uint64_data.len() != count {
                 return Err(mismatch(t.uint64_data.len()));
             }
-            Tensor::int(DType::I64, shape, t.uint64_data.iter().map(|&v| v.min(i64::MAX as u64) as i64).collect())
+            Tensor::int(dtype, shape, t.uint64_data.iter().map(|&v| u64_value(&what, v)).collect::<Result<_>>()?)
         }
         _ => {
+            // int32_data holds every narrower type too, each value within its type's range.
             if t.int32_data.len() != count {
                 return Err(mismatch(t.int32_data.len()));
             }
-            let dtype = if t.data_type == data_type::BOOL { DType::Bool } else { DType::I32 };
+            let (lo, hi) = dtype.int_range().unwrap_or((i64::MIN, i64::MAX));
+            if let Some(v) = t.int32_data.iter().find(|&&v| !(lo..=hi).contains(&(v as i64))) {
+                return Err(err!(invalid, "{what} holds {v}, outside the range of {dtype}"));
+            }
             Tensor::int(dtype, shape, t.int32_data.iter().map(|&v| v as i64).collect())
         }
     };
     Ok(tensor)
 }
 
-fn from_raw(dt: i32, shape: Vec<usize>, raw: &[u8]) -> Tensor {
+/// A uint64 value, which i64 storage holds up to 2^63 - 1.
+fn u64_value(what: &str, v: u64) -> Result<i64> {
+    i64::try_from(v).map_err(|_| err!(unsupported, "{what} holds the uint64 {v}, above 2^63 - 1"))
+}
+
+fn from_raw(dt: i32, what: &str, shape: Vec<usize>, raw: &[u8]) -> Result<Tensor> {
     fn chunks<const N: usize>(raw: &[u8]) -> impl Iterator<Item = [u8; N]> + '_ {
         raw.chunks_exact(N).map(|c| {
             let mut a = [0u8; N];
@@ -117,39 +131,40 @@ fn from_raw(dt: i32, shape: Vec<usize>, raw: &[u8]) -> Tensor {
             a
         })
     }
-    match dt {
-        data_type::FLOAT => Tensor::f32(shape, chunks::<4>(raw).map(f32::from_le_bytes).collect()),
-        data_type::DOUBLE => Tensor::f32(shape, chunks::<8>(raw).map(|b| f64::from_le_bytes(b) as f32).collect()),
-        data_type::INT64 => Tensor::int(DType::I64, shape, chunks::<8>(raw).map(i64::from_le_bytes).collect()),
-        data_type::UINT64 => Tensor::int(
-            DType::I64,
-            shape,
-            chunks::<8>(raw).map(|b| u64::from_le_bytes(b).min(i64::MAX as u64) as i64).collect(),
-        ),
-        data_type::INT32 => {
-            Tensor::int(DType::I32, shape, chunks::<4>(raw).map(|b| i32::from_le_bytes(b) as i64).collect())
+    let dtype = dtype_of(dt)?;
+    let ints: Vec<i64> = match dt {
+        data_type::FLOAT => return Ok(Tensor::f32(shape, chunks::<4>(raw).map(f32::from_le_bytes).collect())),
+        data_type::DOUBLE => {
+            let mut t = Tensor::f32(shape, chunks::<8>(raw).map(|b| f64::from_le_bytes(b) as f32).collect());
+            t.dtype = DType::F64;
+            return Ok(t);
         }
-        data_type::UINT32 => {
-            Tensor::int(DType::I64, shape, chunks::<4>(raw).map(|b| u32::from_le_bytes(b) as i64).collect())
-        }
-        data_type::INT16 => {
-            Tensor::int(DType::I32, shape, chunks::<2>(raw).map(|b| i16::from_le_bytes(b) as i64).collect())
-        }
-        data_type::UINT16 => {
-            Tensor::int(DType::I32, shape, chunks::<2>(raw).map(|b| u16::from_le_bytes(b) as i64).collect())
-        }
-        data_type::INT8 => Tensor::int(DType::I32, shape, raw.iter().map(|&b| b as i8 as i64).collect()),
-        data_type::BOOL => Tensor::int(DType::Bool, shape, raw.iter().map(|&b| (b != 0) as i64).collect()),
-        _ => Tensor::int(DType::I32, shape, raw.iter().map(|&b| b as i64).collect()),
-    }
+        data_type::INT64 => chunks::<8>(raw).map(i64::from_le_bytes).collect(),
+        data_type::UINT64 => chunks::<8>(raw).map(|b| u64_value(what, u64::from_le_bytes(b))).collect::<Result<_>>()?,
+        data_type::INT32 => chunks::<4>(raw).map(|b| i32::from_le_bytes(b) as i64).collect(),
+        data_type::UINT32 => chunks::<4>(raw).map(|b| u32::from_le_bytes(b) as i64).collect(),
+        data_type::INT16 => chunks::<2>(raw).map(|b| i16::from_le_bytes(b) as i64).collect(),
+        data_type::UINT16 => chunks::<2>(raw).map(|b| u16::from_le_bytes(b) as i64).collect(),
+        data_type::INT8 => raw.iter().map(|&b| b as i8 as i64).collect(),
+        data_type::BOOL => raw.iter().map(|&b| (b != 0) as i64).collect(),
+        _ => raw.iter().map(|&b| b as i64).collect(),
+    };
+    Ok(Tensor::int(dtype, shape, ints))
 }
 
-/// Maps an ONNX element type to an IR dtype (for Cast and graph inputs).
+/// Maps an ONNX element type to an IR dtype (for tensors, Cast and graph inputs).
 pub fn dtype_of(onnx_type: i32) -> Result<DType> {
     Ok(match onnx_type {
-        data_type::FLOAT | data_type::DOUBLE => DType::F32,
-        data_type::INT64 | data_type::UINT64 | data_type::UINT32 => DType::I64,
-        data_type::INT32 | data_type::INT16 | data_type::UINT16 | data_type::INT8 | data_type::UINT8 => DType::I32,
+        data_type::FLOAT => DType::F32,
+        data_type::DOUBLE => DType::F64,
+        data_type::INT8 => DType::I8,
+        data_type::UINT8 => DType::U8,
+        data_type::INT16 => DType::I16,
+        data_type::UINT16 => DType::U16,
+        data_type::INT32 => DType::I32,
+        data_type::UINT32 => DType::U32,
+        data_type::INT64 => DType::I64,
+        data_type::UINT64 => DType::U64,
         data_type::BOOL => DType::Bool,
         other => {
             return Err(Error::unsupported(format!(

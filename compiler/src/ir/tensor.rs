@@ -1,29 +1,82 @@
 //! Constant tensors and element types of the IR.
 
 use std::fmt;
+use std::sync::Arc;
 
-/// Element type of an IR value. Integers of every width are stored as i64; the type is kept so
-/// that `Cast` and printing stay faithful to the model.
+/// Element type of an IR value. Floats are stored as f32 (a float64 constant rounded once, as
+/// Cast to float32 would round it; no arithmetic is done in float64), integers of every width
+/// and booleans as i64, within the range of their type; the type is kept so that `Cast`, integer
+/// arithmetic and printing stay faithful to the model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DType {
     F32,
-    I64,
+    F64,
+    I8,
+    U8,
+    I16,
+    U16,
     I32,
+    U32,
+    I64,
+    U64,
     Bool,
 }
 
 impl DType {
+    /// Stored as f32 (`Data::F32`): float32, and float64 constants.
     pub fn is_float(self) -> bool {
-        self == DType::F32
+        matches!(self, DType::F32 | DType::F64)
+    }
+    /// Integers and booleans (`Data::I64`).
+    pub fn is_int(self) -> bool {
+        !self.is_float()
     }
     pub fn name(self) -> &'static str {
         match self {
             DType::F32 => "f32",
-            DType::I64 => "i64",
+            DType::F64 => "f64",
+            DType::I8 => "i8",
+            DType::U8 => "u8",
+            DType::I16 => "i16",
+            DType::U16 => "u16",
             DType::I32 => "i32",
+            DType::U32 => "u32",
+            DType::I64 => "i64",
+            DType::U64 => "u64",
             DType::Bool => "bool",
         }
+    }
+    /// The values an integer type holds (`None` for floats). u64 is limited to what i64
+    /// storage holds.
+    pub fn int_range(self) -> Option<(i64, i64)> {
+        Some(match self {
+            DType::I8 => (i8::MIN as i64, i8::MAX as i64),
+            DType::U8 => (0, u8::MAX as i64),
+            DType::I16 => (i16::MIN as i64, i16::MAX as i64),
+            DType::U16 => (0, u16::MAX as i64),
+            DType::I32 => (i32::MIN as i64, i32::MAX as i64),
+            DType::U32 => (0, u32::MAX as i64),
+            DType::I64 => (i64::MIN, i64::MAX),
+            DType::U64 => (0, i64::MAX),
+            DType::Bool => (0, 1),
+            DType::F32 | DType::F64 => return None,
+        })
+    }
+    /// `v` as an integer of this type would hold it after ONNX's integer conversion: the low
+    /// bits, two's complement (`None` for a u64 above i64::MAX, which i64 storage cannot hold).
+    pub fn wrap(self, v: i64) -> Option<i64> {
+        Some(match self {
+            DType::I8 => v as i8 as i64,
+            DType::U8 => v as u8 as i64,
+            DType::I16 => v as i16 as i64,
+            DType::U16 => v as u16 as i64,
+            DType::I32 => v as i32 as i64,
+            DType::U32 => v as u32 as i64,
+            DType::U64 if v < 0 => return None,
+            DType::Bool => (v != 0) as i64,
+            _ => v,
+        })
     }
 }
 
@@ -33,11 +86,13 @@ impl fmt::Display for DType {
     }
 }
 
-/// Element storage: floats, or integers of any width (and booleans) widened to i64.
+/// Element storage: floats, or integers of any width (and booleans) widened to i64. Shared:
+/// cloning a graph (the imported one is kept beside the optimised one) copies no weights; a
+/// pass that changes a tensor copies it first if another graph still holds it.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Data {
-    F32(Vec<f32>),
-    I64(Vec<i64>),
+    F32(Arc<Vec<f32>>),
+    I64(Arc<Vec<i64>>),
 }
 
 /// A dense row-major tensor.
@@ -51,12 +106,12 @@ pub struct Tensor {
 impl Tensor {
     pub fn f32(shape: Vec<usize>, values: Vec<f32>) -> Tensor {
         debug_assert_eq!(shape.iter().product::<usize>(), values.len());
-        Tensor { dtype: DType::F32, shape, data: Data::F32(values) }
+        Tensor { dtype: DType::F32, shape, data: Data::F32(Arc::new(values)) }
     }
     pub fn int(dtype: DType, shape: Vec<usize>, values: Vec<i64>) -> Tensor {
         debug_assert!(!dtype.is_float());
         debug_assert_eq!(shape.iter().product::<usize>(), values.len());
-        Tensor { dtype, shape, data: Data::I64(values) }
+        Tensor { dtype, shape, data: Data::I64(Arc::new(values)) }
     }
     pub fn i64_vec(values: Vec<i64>) -> Tensor {
         Tensor::int(DType::I64, vec![values.len()], values)
@@ -88,7 +143,7 @@ impl Tensor {
     }
     pub fn as_f32_mut(&mut self) -> Option<&mut Vec<f32>> {
         match &mut self.data {
-            Data::F32(v) => Some(v),
+            Data::F32(v) => Some(Arc::make_mut(v)),
             Data::I64(_) => None,
         }
     }

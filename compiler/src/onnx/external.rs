@@ -5,7 +5,7 @@
 //! paths that stay inside the model's folder are read (checked on the canonical path, so a
 //! symlink cannot lead out), and offset/length are checked against the file before reading.
 
-use std::fs::File;
+use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Component, Path, PathBuf};
 
@@ -19,8 +19,12 @@ pub struct ExternalData {
     /// The folder holding the model; `None` when the model came from memory.
     base: Option<PathBuf>,
     max_file_bytes: u64,
-    /// Files read so far (canonical paths).
-    read: std::cell::RefCell<Vec<PathBuf>>,
+    /// Files read so far (canonical paths), in the order first read, with the bytes read from
+    /// each: more than the file holds means tensors share bytes, which no exporter writes and
+    /// which would let a small file fill memory.
+    read: std::cell::RefCell<(Vec<PathBuf>, HashMap<PathBuf, u64>)>,
+    /// Bytes read from all external files so far.
+    total: std::cell::Cell<u64>,
 }
 
 impl ExternalData {
@@ -29,12 +33,17 @@ impl ExternalData {
             Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
             _ => PathBuf::from("."),
         });
-        ExternalData { base, max_file_bytes: limits.max_file_bytes, read: Default::default() }
+        ExternalData {
+            base,
+            max_file_bytes: limits.max_file_bytes,
+            read: Default::default(),
+            total: Default::default(),
+        }
     }
 
     /// The external files read so far, each once.
     pub fn files(&self) -> Vec<PathBuf> {
-        self.read.borrow().clone()
+        self.read.borrow().0.clone()
     }
 
     /// Reads the `expected` bytes of `tensor` from its external file.
@@ -83,14 +92,12 @@ impl ExternalData {
                 canonical.display()
             )));
         }
-        let mut file = File::open(&canonical).map_err(|e| Error::io(&path, &e))?;
+        let mut file = crate::files::open_regular(&canonical)
+            .map_err(|e| Error::invalid(format!("tensor '{name}': external data '{location}': {}", e.message())))?;
         let size = file.metadata().map_err(|e| Error::io(&path, &e))?.len();
-        if !canonical.is_file() {
-            return Err(Error::invalid(format!("tensor '{name}': external data '{location}' is not a regular file")));
-        }
         if size > self.max_file_bytes {
             return Err(Error::limit(format!(
-                "external data file '{location}' has {size} bytes, more than the limit of {}",
+                "external data file '{location}' has {size} bytes, more than the limit of {} (Limits::max_file_bytes)",
                 self.max_file_bytes
             )));
         }
@@ -106,8 +113,28 @@ impl ExternalData {
                 "tensor '{name}': external data at offset {offset} with length {length} runs past the end of '{location}' ({size} bytes)"
             )));
         }
-        if !self.read.borrow().contains(&canonical) {
-            self.read.borrow_mut().push(canonical.clone());
+        let total = self.total.get().saturating_add(length);
+        if total > self.max_file_bytes {
+            return Err(Error::limit(format!(
+                "tensor '{name}': the model's external data exceeds {} bytes in all (Limits::max_file_bytes)",
+                self.max_file_bytes
+            )));
+        }
+        self.total.set(total);
+        {
+            let mut read = self.read.borrow_mut();
+            let (order, bytes_read) = &mut *read;
+            let total = bytes_read.entry(canonical.clone()).or_insert_with(|| {
+                order.push(canonical.clone());
+                0
+            });
+            *total += length;
+            if *total > size {
+                return Err(Error::invalid(format!(
+                    "tensor '{name}': the tensors stored in '{location}' read {} bytes of its {size}: their regions overlap",
+                    *total
+                )));
+            }
         }
         let mut bytes = vec![0u8; expected];
         file.seek(SeekFrom::Start(offset)).map_err(|e| Error::io(&path, &e))?;

@@ -5,6 +5,7 @@
 pub mod builder;
 mod external;
 pub mod proto;
+pub mod wire;
 
 use std::path::Path;
 
@@ -16,11 +17,13 @@ pub use proto::ModelProto;
 use crate::error::{Error, ErrorKind, Result};
 use crate::options::Limits;
 
-/// Decodes an ONNX model from bytes.
-pub fn decode_model(bytes: &[u8]) -> Result<ModelProto> {
+/// Decodes an ONNX model from bytes, after `wire::scan` has checked that decoding stays
+/// within a small multiple of their size, the node count and the name lengths.
+pub fn decode_model(bytes: &[u8], limits: &Limits) -> Result<ModelProto> {
     if bytes.is_empty() {
         return Err(Error::new(ErrorKind::Decode, "the file is empty, not an ONNX model"));
     }
+    wire::scan(bytes, limits)?;
     let model = ModelProto::decode(bytes).map_err(|e| {
         Error::new(ErrorKind::Decode, format!("not a valid ONNX model (protobuf decoding failed: {e})"))
     })?;
@@ -30,20 +33,9 @@ pub fn decode_model(bytes: &[u8]) -> Result<ModelProto> {
     Ok(model)
 }
 
-/// Reads and decodes an ONNX file, refusing files larger than the limit before reading them.
+/// Reads and decodes an ONNX file: only a regular file, and at most `Limits::max_file_bytes`
+/// of it.
 pub fn read_model(path: &Path, limits: &Limits) -> Result<ModelProto> {
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, &e))?;
-    if meta.is_dir() {
-        return Err(Error::new(ErrorKind::Io, "is a directory, not an ONNX file").in_file(path));
-    }
-    if meta.len() > limits.max_file_bytes {
-        return Err(Error::limit(format!(
-            "the file has {} bytes, more than the limit of {} (Limits::max_file_bytes)",
-            meta.len(),
-            limits.max_file_bytes
-        ))
-        .in_file(path));
-    }
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, &e))?;
-    decode_model(&bytes).map_err(|e| e.in_file(path))
+    let bytes = crate::files::read_bounded(path, limits.max_file_bytes, "Limits::max_file_bytes")?;
+    decode_model(&bytes, limits).map_err(|e| e.in_file(path))
 }

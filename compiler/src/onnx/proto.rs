@@ -93,6 +93,32 @@ pub mod attribute_type {
     pub const STRINGS: i32 = 8;
     pub const TENSORS: i32 = 9;
     pub const GRAPHS: i32 = 10;
+    pub const SPARSE_TENSOR: i32 = 11;
+    pub const SPARSE_TENSORS: i32 = 12;
+    pub const TYPE_PROTO: i32 = 13;
+    pub const TYPE_PROTOS: i32 = 14;
+
+    /// The ONNX spelling of an attribute type, for error messages.
+    pub fn name(t: i32) -> &'static str {
+        match t {
+            UNDEFINED => "UNDEFINED",
+            FLOAT => "FLOAT",
+            INT => "INT",
+            STRING => "STRING",
+            TENSOR => "TENSOR",
+            GRAPH => "GRAPH",
+            FLOATS => "FLOATS",
+            INTS => "INTS",
+            STRINGS => "STRINGS",
+            TENSORS => "TENSORS",
+            GRAPHS => "GRAPHS",
+            SPARSE_TENSOR => "SPARSE_TENSOR",
+            SPARSE_TENSORS => "SPARSE_TENSORS",
+            TYPE_PROTO => "TYPE_PROTO",
+            TYPE_PROTOS => "TYPE_PROTOS",
+            _ => "unknown",
+        }
+    }
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
