@@ -64,7 +64,7 @@ fn squeeze_and_unsqueeze_axes_as_attribute_and_as_input() {
         .output("y");
     for b in [old, new] {
         let fe = frontend_from_model(&b.build(), None, &Options::default()).unwrap();
-        let out = fe.optimized.outputs[0].node;
+        let out = fe.optimized.outputs()[0].node;
         assert_eq!(fe.optimized.shape(out).unwrap(), [1, 1, 3]);
         assert!(matches!(fe.optimized.op(out), Op::View { .. }), "one View remains");
     }

@@ -56,7 +56,7 @@ fn mutate(bytes: &[u8], rng: &mut Rng) -> Vec<u8> {
 /// and the passes far more often than byte flips.
 fn mutate_structure(bytes: &[u8], rng: &mut Rng) -> Vec<u8> {
     use prost::Message;
-    let mut model = onnx::decode_model(bytes).expect("fixtures decode");
+    let mut model = onnx::decode_model(bytes, &mobilenet_compiler::Limits::default()).expect("fixtures decode");
     let graph = model.graph.as_mut().expect("fixtures have a graph");
     const VALUES: [i64; 10] = [0, 1, -1, 2, 3, 7, -3, 1 << 20, 1 << 40, i64::MIN];
     const OPS: [&str; 8] = ["Conv", "Relu", "Reshape", "Gemm", "Concat", "Slice", "Transpose", "MaxPool"];
@@ -123,7 +123,7 @@ fn mutate_structure(bytes: &[u8], rng: &mut Rng) -> Vec<u8> {
 
 fn compile_bytes(bytes: &[u8]) -> usize {
     let options = Options::default();
-    let Ok(model) = onnx::decode_model(bytes) else { return 0 };
+    let Ok(model) = onnx::decode_model(bytes, &mobilenet_compiler::Limits::default()) else { return 0 };
     let Ok(mut g) = import::import(&model, None, &options) else { return 1 };
     if passes::shape_inference::run(&mut g, &options).is_err() {
         return 2;

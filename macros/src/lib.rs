@@ -80,8 +80,14 @@ pub fn mobilenet_model(input: proc_macro::TokenStream) -> proc_macro::TokenStrea
     match std::panic::catch_unwind(|| expand(&args)) {
         Ok(Ok(tokens)) => tokens.into(),
         Ok(Err(e)) => e.to_compile_error().into(),
-        Err(_) => {
-            syn::Error::new(span, "mobilenet_model!: internal compiler error (please report)").to_compile_error().into()
+        Err(panic) => {
+            let cause = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            let message = format!("mobilenet_model!: internal compiler error (please report): {cause}");
+            syn::Error::new(span, message).to_compile_error().into()
         }
     }
 }

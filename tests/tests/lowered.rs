@@ -49,9 +49,9 @@ fn image_loop(f: &Fixture) -> Result<(), Failed> {
     let mut options = f.options();
     options.shapes.input_shapes[0].dims[0] = 3;
     let Ok(fe) = frontend(&f.path, &options) else { return Ok(()) };
-    let mut layered = lower::lower_with(&fe.optimized, 1, None).map_err(|e| e.to_string())?;
+    let mut layered = lower::lower_with(&fe.optimized, 1, None, &Default::default()).map_err(|e| e.to_string())?;
     // (on 2 threads: the images' rows are split between them, not the images)
-    let mut looped = lower::lower_with(&fe.optimized, 2, Some(0)).map_err(|e| e.to_string())?;
+    let mut looped = lower::lower_with(&fe.optimized, 2, Some(0), &Default::default()).map_err(|e| e.to_string())?;
     let Some(lp) = looped.image_loop.clone() else {
         // Only a model whose first step is not per image (a layout copy) has no loop.
         let first = &layered.steps[0].kernel;

@@ -124,7 +124,7 @@ fn check(model: mobilenet_compiler::onnx::ModelProto, input_shape: &[usize], see
         for &image_loop in loops {
             let lowered = match image_loop {
                 None => lower::lower(&fe.optimized, threads),
-                bytes => lower::lower_with(&fe.optimized, threads, bytes),
+                bytes => lower::lower_with(&fe.optimized, threads, bytes, &Default::default()),
             };
             let mut prog = lowered.map_err(|e| TestCaseError::fail(e.to_string()))?;
             let plan = plan::plan(&mut prog).map_err(|e| TestCaseError::fail(e.to_string()))?;
@@ -158,7 +158,7 @@ proptest! {
         prop_assume!(fits(&c, h, w));
         let cin = c.cin_per_group * c.groups;
         let shape = [batch, cin, h, w];
-        let b = ModelBuilder::new(13).input("x", &shape.map(|d| d as i64));
+        let b = ModelBuilder::new(14).input("x", &shape.map(|d| d as i64));
         let b = conv_node(b, "x", "c", &c, seed);
         let (mut b, mut y) = activate(b, "c", &act, "act");
         let out_h = (h + c.pads[0] + c.pads[2] - (c.kernel.0 - 1) * c.dilation - 1) / c.stride.0 + 1;
@@ -182,7 +182,7 @@ proptest! {
         // computes the block's input: it streams into the block.
         let stem = stem.filter(|_| !expand).map(|(k, s)| Conv { cin_per_group: 3, cout_per_group: cin, groups: 1, kernel: (k, k), stride: (s, s), dilation: 1, pads: [k / 2; 4] });
         let shape = [batch, if stem.is_some() { 3 } else { cin }, h, w];
-        let mut b = ModelBuilder::new(13).input("x", &shape.map(|d| d as i64));
+        let mut b = ModelBuilder::new(14).input("x", &shape.map(|d| d as i64));
         let mut x = "x".to_string();
         let mut residual_ok = true;
         if let Some(c) = &stem {
@@ -218,7 +218,7 @@ proptest! {
                           w in 1..9usize, cout in 1..24usize, act in act_strategy(), seed in any::<u64>()) {
         let shape = [batch, c, h, w];
         let pw = |cin, cout| Conv { cin_per_group: cin, cout_per_group: cout, groups: 1, kernel: (1, 1), stride: (1, 1), dilation: 1, pads: [0; 4] };
-        let b = ModelBuilder::new(13).input("x", &shape.map(|d| d as i64)).node("GlobalAveragePool", &["x"], &["pool"], vec![]);
+        let b = ModelBuilder::new(14).input("x", &shape.map(|d| d as i64)).node("GlobalAveragePool", &["x"], &["pool"], vec![]);
         let b = conv_node(b, "pool", "s1", &pw(c, squeeze), seed).node("Relu", &["s1"], &["s1r"], vec![]);
         let b = conv_node(b, "s1r", "s2", &pw(squeeze, c), seed + 3)
             .node("HardSigmoid", &["s2"], &["gate"], vec![attr_float("alpha", 1.0 / 6.0)])
@@ -236,7 +236,7 @@ proptest! {
         let pads: [usize; 4] = [pads[0].min(k.0 - 1), pads[1].min(k.1 - 1), pads[2].min(k.0 - 1), pads[3].min(k.1 - 1)];
         prop_assume!(h + pads[0] + pads[2] >= k.0 && w + pads[1] + pads[3] >= k.1);
         let shape = [batch, c, h, w];
-        let b = ModelBuilder::new(13).input("x", &shape.map(|d| d as i64));
+        let b = ModelBuilder::new(14).input("x", &shape.map(|d| d as i64));
         let attrs = |include: i64| vec![
             attr_ints("kernel_shape", &[k.0 as i64, k.1 as i64]),
             attr_ints("strides", &[s.0 as i64, s.1 as i64]),

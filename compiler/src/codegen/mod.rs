@@ -6,9 +6,11 @@
 
 mod params;
 mod steps;
+pub mod text;
 
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
+use syn::ext::IdentExt;
 
 use crate::error::{Error, Result};
 use crate::lower::Program;
@@ -39,11 +41,10 @@ pub struct Options {
     pub description: String,
 }
 
-/// Generated code and its weight blob (little-endian f32).
+/// Generated code (the weight blob is `weight_bytes`, written beside it or inline).
 #[derive(Clone, Debug)]
 pub struct Generated {
     pub tokens: TokenStream,
-    pub weights: Vec<u8>,
 }
 
 /// The blob as bytes: little-endian f32, whatever the host.
@@ -56,16 +57,15 @@ fn lit(v: usize) -> proc_macro2::Literal {
 }
 
 pub fn generate(prog: &Program, plan: &Plan, opts: &Options) -> Result<Generated> {
-    let name = syn::parse_str::<Ident>(&opts.struct_name)
-        .map_err(|_| Error::usage(format!("'{}' is not a valid Rust type name", opts.struct_name)))?;
+    let name = struct_ident(&opts.struct_name)?;
     let vis = &opts.visibility;
-    let module = format_ident!("__mobilenet_{}", opts.struct_name);
-    let weights = weight_bytes(prog);
-    let weights_len = lit(weights.len());
+    let module = format_ident!("__mobilenet_{}", name.unraw());
+    let weights_bytes = prog.weights.len() * 4;
+    let weights_len = lit(weights_bytes);
     let blob = match &opts.weights {
         Weights::IncludeBytes(path) => quote!(*include_bytes!(#path)),
         Weights::Inline => {
-            let l = proc_macro2::Literal::byte_string(&weights);
+            let l = proc_macro2::Literal::byte_string(&weight_bytes(prog));
             quote!(*#l)
         }
     };
@@ -125,9 +125,10 @@ pub fn generate(prog: &Program, plan: &Plan, opts: &Options) -> Result<Generated
             " Arena: {} bytes, allocated once; {} kernel calls; weights: {} bytes, embedded.",
             plan.arena_bytes(),
             prog.schedule().count(),
-            weights.len()
+            weights_bytes
         ),
-    ];
+    ]
+    .map(|line| text::comment_text(&line));
     let new_doc = " A model with its own arena (allocated here, once) on the best SIMD path this CPU has (or the one `MOBILENET_SIMD` asks for).";
 
     let copy_doc = format!(
@@ -137,7 +138,7 @@ pub fn generate(prog: &Program, plan: &Plan, opts: &Options) -> Result<Generated
          (`new()` reads them in place, which starts in microseconds). \
          On Linux the embedded copy's pages are handed back once copied, so memory use grows only by the rounding \
          to whole 2 MiB pages. Calling it again does nothing; so does calling it for weights under 1 MiB.",
-        weights.len()
+        weights_bytes
     );
     let tokens = quote! {
         #(#[doc = #doc_lines])*
@@ -292,7 +293,19 @@ pub fn generate(prog: &Program, plan: &Plan, opts: &Options) -> Result<Generated
             }
         }
     };
-    Ok(Generated { tokens, weights })
+    Ok(Generated { tokens })
+}
+
+/// The struct's name as an identifier: any Rust identifier, raw ones (`r#Net`) included.
+pub fn struct_ident(name: &str) -> Result<Ident> {
+    let bad = || Error::usage(format!("'{}' is not a valid Rust type name", text::comment_text(name)));
+    // syn's parser takes the whole of `name` or fails (a keyword, `r#self`, spaces, ...) without
+    // panicking, unlike `Ident::new`.
+    let ident = syn::parse_str::<Ident>(name).map_err(|_| bad())?;
+    if ident.unraw() == "_" {
+        return Err(bad());
+    }
+    Ok(ident)
 }
 
 /// One line about a step: what the kernel does, with its main sizes.
@@ -389,7 +402,7 @@ pub fn to_source(tokens: &TokenStream, header: &[String]) -> Result<String> {
     let text = prettyplease::unparse(&file);
     let mut out = String::with_capacity(text.len() + 256);
     for line in header {
-        out += &format!("// {line}\n");
+        out += &format!("// {}\n", text::comment_text(line));
     }
     out += &replace_comment_markers(&text)?;
     Ok(out)
@@ -416,7 +429,7 @@ fn replace_comment_markers(text: &str) -> Result<String> {
         let close = after[i..].find(");").map(|j| i + j).unwrap_or(end);
         let lit = &after[lit_start..=i.min(after.len() - 1)];
         let value = syn::parse_str::<syn::LitStr>(lit).map(|s| s.value()).unwrap_or_else(|_| lit.to_string());
-        out += &format!("{indent}// {}\n", value.replace('\n', " "));
+        out += &format!("{indent}// {}\n", text::comment_text(&value));
         rest = &after[close + 2..];
         rest = rest.strip_prefix('\n').unwrap_or(rest);
     }

@@ -41,8 +41,7 @@ impl<'m> Attrs<'m> {
     fn get(&self, name: &str, ty: i32, ty_name: &str) -> Result<Option<&'m AttributeProto>> {
         match self.map.get(name) {
             None => Ok(None),
-            // Old exporters leave `type` unset; trust the field then.
-            Some(a) if a.r#type == ty || a.r#type == at::UNDEFINED => Ok(Some(a)),
+            Some(a) if a.r#type == ty => Ok(Some(a)),
             Some(a) => Err(err!(invalid, "attribute '{name}' should be {ty_name} but has type {}", a.r#type)),
         }
     }

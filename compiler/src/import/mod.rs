@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::Path;
 
 use crate::error::{Error, NodeContext, Result, err};
-use crate::ir::{DType, DeclaredDim, Graph, GraphInput, GraphOutput, NodeId, Op, SourceInfo, Tensor, TensorType};
+use crate::ir::{DType, DeclaredDim, Graph, GraphInput, NodeId, Op, SourceInfo, Tensor, TensorType};
 use crate::onnx::ExternalData;
 use crate::onnx::proto::{ModelProto, NodeProto, TensorProto, ValueInfoProto, dimension};
 use crate::options::{Limits, Options, ShapeOptions};
@@ -95,10 +95,8 @@ impl<'m> NodeCx<'_, 'm> {
     pub fn static_ints(&mut self, i: usize, what: &str) -> Result<Option<Vec<i64>>> {
         match self.static_input(i, what)? {
             None => Ok(None),
-            Some(t) => match t.as_i64() {
-                Some(v) => Ok(Some(v.to_vec())),
-                None => Err(err!(invalid, "{what} must be an integer tensor, got {}", t.dtype)),
-            },
+            Some(t) if matches!(t.dtype, DType::I64 | DType::I32) => Ok(t.as_i64().map(<[i64]>::to_vec)),
+            Some(t) => Err(err!(invalid, "{what} must be an int64 (or int32) tensor, got {}", t.dtype)),
         }
     }
 
@@ -106,6 +104,9 @@ impl<'m> NodeCx<'_, 'm> {
     pub fn static_scalar(&mut self, i: usize, what: &str) -> Result<Option<f32>> {
         match self.static_input(i, what)? {
             None => Ok(None),
+            Some(t) if t.dtype != DType::F32 => {
+                Err(err!(invalid, "{what} must be float32, like the input, got {}", t.dtype))
+            }
             Some(t) => t
                 .scalar_value()
                 .map(Some)
@@ -133,8 +134,9 @@ impl<'m> NodeCx<'_, 'm> {
 impl<'m> Importer<'m> {
     /// Converts a tensor, counting its values against the total-weights limit.
     fn convert(&self, t: &TensorProto) -> Result<Tensor> {
-        let tensor = tensor::convert(t, &self.external, self.limits)?;
-        let total = self.weights.get().saturating_add(tensor.len() as u64);
+        // Counted from the dims (checked first) before anything is converted.
+        let (_, count) = tensor::checked_dims(&t.dims, self.limits, &format!("tensor '{}'", t.name))?;
+        let total = self.weights.get().saturating_add(count as u64);
         if total > self.limits.max_total_weights {
             return Err(err!(
                 limit,
@@ -143,6 +145,7 @@ impl<'m> Importer<'m> {
                 t.name
             ));
         }
+        let tensor = tensor::convert(t, &self.external, self.limits)?;
         self.weights.set(total);
         Ok(tensor)
     }
@@ -190,16 +193,15 @@ fn import_inner(model: &ModelProto, path: Option<&Path>, options: &Options) -> R
     }
     check_names(graph.node.iter().flat_map(|n| n.input.iter().chain(&n.output).chain([&n.name, &n.op_type])), limits)?;
 
+    let mut graph_ir = Graph::default();
+    graph_ir.source = SourceInfo {
+        path: path.map(Path::to_path_buf),
+        producer: format!("{} {}", model.producer_name, model.producer_version).trim().to_string(),
+        opset,
+        files: Vec::new(),
+    };
     let mut imp = Importer {
-        graph: Graph {
-            source: SourceInfo {
-                path: path.map(Path::to_path_buf),
-                producer: format!("{} {}", model.producer_name, model.producer_version).trim().to_string(),
-                opset,
-                files: Vec::new(),
-            },
-            ..Graph::default()
-        },
+        graph: graph_ir,
         opset,
         values: HashMap::new(),
         external: ExternalData::new(path, limits),
@@ -217,6 +219,7 @@ fn import_inner(model: &ModelProto, path: Option<&Path>, options: &Options) -> R
     if real_inputs.is_empty() {
         return Err(Error::invalid("the graph has no inputs besides its initializers"));
     }
+    check_given_shapes(&options.shapes, &real_inputs)?;
     for (index, vi) in real_inputs.iter().enumerate() {
         let (declared, ty) = input_type(vi, real_inputs.len(), &options.shapes, limits)?;
         let n = imp.graph.add(Op::Input { index }, vi.name.clone(), vec![], &[]);
@@ -224,14 +227,6 @@ fn import_inner(model: &ModelProto, path: Option<&Path>, options: &Options) -> R
         imp.graph.inputs.push(GraphInput { name: vi.name.clone(), node: n, declared });
         if imp.values.insert(vi.name.as_str(), Value::Node(n)).is_some() {
             return Err(err!(invalid, "graph input '{}' is defined twice", vi.name));
-        }
-    }
-    for given in &options.shapes.input_shapes {
-        if let Some(name) = &given.name
-            && !imp.graph.inputs.iter().any(|i| &i.name == name)
-        {
-            let names: Vec<_> = imp.graph.inputs.iter().map(|i| i.name.as_str()).collect();
-            return Err(err!(usage, "--input-shape names '{name}', but the graph inputs are {names:?}"));
         }
     }
 
@@ -258,9 +253,35 @@ fn import_inner(model: &ModelProto, path: Option<&Path>, options: &Options) -> R
         let n = imp
             .value(&out.name)
             .map_err(|e| Error::invalid(format!("graph output '{}': {}", out.name, e.message())))?;
-        imp.graph.outputs.push(GraphOutput { name: out.name.clone(), node: n });
+        imp.graph.add_output(out.name.clone(), n);
     }
     Ok(imp.graph)
+}
+
+/// Every shape the user gives applies to exactly one graph input, and no input gets two.
+fn check_given_shapes(shapes: &ShapeOptions, inputs: &[&ValueInfoProto]) -> Result<()> {
+    let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
+    let mut seen: HashSet<&str> = HashSet::new();
+    for given in &shapes.input_shapes {
+        let target = match &given.name {
+            Some(name) if names.contains(&name.as_str()) => name.as_str(),
+            Some(name) => {
+                return Err(err!(usage, "--input-shape names '{name}', but the graph inputs are {names:?}"));
+            }
+            None if names.len() == 1 => names[0],
+            None => {
+                return Err(err!(
+                    usage,
+                    "the graph has {} inputs {names:?}: give each shape with its input's name (NAME=1,3,224,224)",
+                    names.len()
+                ));
+            }
+        };
+        if !seen.insert(target) {
+            return Err(err!(usage, "input '{target}' is given two shapes (--input-shape)"));
+        }
+    }
+    Ok(())
 }
 
 fn check_names<'a>(names: impl Iterator<Item = &'a String>, limits: &Limits) -> Result<()> {
@@ -361,6 +382,7 @@ fn import_node<'m>(imp: &mut Importer<'m>, node: &'m NodeProto) -> Result<NodeId
         return Err(Error::invalid("the node has no output"));
     }
     let attrs = attrs::Attrs::new(&node.attribute)?;
+    ops::check_schema(node, imp.opset)?;
     let opset = imp.opset;
     let mut cx = NodeCx { imp, proto: node, attrs, opset };
     import_fn(&mut cx)

@@ -20,19 +20,24 @@ pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor, out: &TensorType) -> Result<
         (Data::F32(x), Data::F32(y)) => {
             let mut v = vec![0f32; out.elements()];
             for_each_index(&out.shape, |flat, idx| v[flat] = op.apply(x[index(idx, &sa)], y[index(idx, &sb)]));
-            Data::F32(v)
+            Data::F32(v.into())
         }
         (Data::I64(x), Data::I64(y)) => {
             let mut v = vec![0i64; out.elements()];
             let mut failed = false;
-            for_each_index(&out.shape, |flat, idx| match op.apply_int(x[index(idx, &sa)], y[index(idx, &sb)]) {
-                Some(r) => v[flat] = r,
-                None => failed = true,
+            let range =
+                out.dtype.int_range().ok_or_else(|| err!(internal, "integer {} of {}", op.name(), out.dtype))?;
+            let fits = |r: i64| (range.0..=range.1).contains(&r);
+            for_each_index(&out.shape, |flat, idx| {
+                match op.apply_int(x[index(idx, &sa)], y[index(idx, &sb)]).filter(|&r| fits(r)) {
+                    Some(r) => v[flat] = r,
+                    None => failed = true,
+                }
             });
             if failed {
-                return Err(err!(invalid, "integer {} overflows or divides by zero", op.name()));
+                return Err(err!(invalid, "integer {} overflows {} or divides by zero", op.name(), out.dtype));
             }
-            Data::I64(v)
+            Data::I64(v.into())
         }
         _ => return Err(err!(internal, "{} operands differ in type", op.name())),
     };

@@ -2,7 +2,7 @@
 
 use super::{for_each_index, strides};
 use crate::error::{Result, err};
-use crate::ir::infer::{normalize_axis, slice_range};
+use crate::ir::infer::{gather_index, normalize_axis, slice_range};
 use crate::ir::{Data, Tensor, TensorType};
 
 /// Builds a tensor of type `out` whose element `flat` is element `src(idx)` of `x` (or `fill`
@@ -16,7 +16,7 @@ fn gather_elements(x: &Tensor, out: &TensorType, fill: f32, mut src: impl FnMut(
                     y[flat] = v[s];
                 }
             });
-            Data::F32(y)
+            Data::F32(y.into())
         }
         Data::I64(v) => {
             let mut y = vec![fill as i64; out.elements()];
@@ -25,7 +25,7 @@ fn gather_elements(x: &Tensor, out: &TensorType, fill: f32, mut src: impl FnMut(
                     y[flat] = v[s];
                 }
             });
-            Data::I64(y)
+            Data::I64(y.into())
         }
     };
     Tensor { dtype: x.dtype, shape: out.shape.clone(), data }
@@ -56,18 +56,7 @@ pub fn pad(x: &Tensor, pads: &[i64], value: f32, out: &TensorType) -> Tensor {
 pub fn gather(data: &Tensor, indices: &Tensor, axis: i64, out: &TensorType) -> Result<Tensor> {
     let a = normalize_axis(axis, data.shape.len())?;
     let idx_values = indices.as_i64().ok_or_else(|| err!(internal, "Gather indices are not integers"))?;
-    let dim = data.shape[a] as i64;
-    let resolved: Vec<usize> = idx_values
-        .iter()
-        .map(|&i| {
-            let j = if i < 0 { i + dim } else { i };
-            if (0..dim).contains(&j) {
-                Ok(j as usize)
-            } else {
-                Err(err!(invalid, "Gather index {i} is out of range for size {dim}"))
-            }
-        })
-        .collect::<Result<_>>()?;
+    let resolved: Vec<usize> = idx_values.iter().map(|&i| gather_index(i, data.shape[a])).collect::<Result<_>>()?;
     let s = strides(&data.shape);
     let is = strides(&indices.shape);
     let ir = indices.shape.len();
@@ -121,7 +110,7 @@ pub fn concat(args: &[&Tensor], axis: i64, out: &TensorType) -> Result<Tensor> {
                     y.extend_from_slice(&v[o * chunk..][..chunk]);
                 }
             }
-            Data::F32(y)
+            Data::F32(y.into())
         }
         Data::I64(_) => {
             let mut y = Vec::with_capacity(out.elements());
@@ -132,7 +121,7 @@ pub fn concat(args: &[&Tensor], axis: i64, out: &TensorType) -> Result<Tensor> {
                     y.extend_from_slice(&v[o * chunk..][..chunk]);
                 }
             }
-            Data::I64(y)
+            Data::I64(y.into())
         }
     };
     Ok(Tensor { dtype: out.dtype, shape: out.shape.clone(), data })

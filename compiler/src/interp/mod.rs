@@ -66,7 +66,7 @@ pub fn run(g: &Graph, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
         };
         values[n.index()] = Some(val);
     }
-    g.outputs
+    g.outputs()
         .iter()
         .map(|o| {
             values[o.node.index()]
@@ -110,7 +110,7 @@ pub fn eval(op: &Op, args: &[&Tensor], out: &TensorType) -> Result<Tensor> {
         Op::Gather { axis } => layout::gather(args[0], args[1], *axis, out)?,
         Op::Slice { starts, ends, axes, steps } => layout::slice(args[0], starts, ends, axes, steps, out)?,
         Op::Concat { axis } => layout::concat(args, *axis, out)?,
-        Op::Cast { to } => cast(args[0], *to),
+        Op::Cast { to } => cast(args[0], *to)?,
     };
     if t.shape != out.shape || t.dtype != out.dtype {
         return Err(err!(internal, "{} produced {} where {out} was inferred", op.name(), t.type_of()));
@@ -118,18 +118,32 @@ pub fn eval(op: &Op, args: &[&Tensor], out: &TensorType) -> Result<Tensor> {
     Ok(t)
 }
 
-fn cast(x: &Tensor, to: DType) -> Tensor {
-    let data = match (&x.data, to) {
-        (Data::F32(v), DType::F32) => Data::F32(v.clone()),
-        (Data::I64(v), DType::F32) => Data::F32(v.iter().map(|&i| i as f32).collect()),
-        // ONNX casts float to integer by truncation toward zero (saturating here).
-        (Data::F32(v), DType::Bool) => Data::I64(v.iter().map(|&f| (f != 0.0) as i64).collect()),
-        (Data::F32(v), _) => Data::I64(v.iter().map(|&f| f.trunc() as i64).collect()),
-        (Data::I64(v), DType::Bool) => Data::I64(v.iter().map(|&i| (i != 0) as i64).collect()),
-        (Data::I64(v), DType::I32) => Data::I64(v.iter().map(|&i| i as i32 as i64).collect()),
-        (Data::I64(v), _) => Data::I64(v.clone()),
+/// ONNX Cast: integers to integers keep their low bits (two's complement), anything to bool is
+/// `!= 0`, integers to float round to nearest, floats to integers truncate toward zero. A float
+/// outside the target's range (or NaN) has no defined result in ONNX and is refused.
+fn cast(x: &Tensor, to: DType) -> Result<Tensor> {
+    let data = match &x.data {
+        Data::F32(v) if to.is_float() => Data::F32(v.clone()),
+        Data::I64(v) if to.is_float() => Data::F32(v.iter().map(|&i| i as f32).collect::<Vec<_>>().into()),
+        Data::F32(v) if to == DType::Bool => Data::I64(v.iter().map(|&f| (f != 0.0) as i64).collect::<Vec<_>>().into()),
+        Data::F32(v) => {
+            let (lo, hi) = to.int_range().ok_or_else(|| err!(internal, "Cast to {to}"))?;
+            let int = |f: f32| {
+                let t = f.trunc() as f64;
+                if t >= lo as f64 && t <= hi as f64 && !(to == DType::I64 && t >= 9.223372036854775807e18) {
+                    Ok(t as i64)
+                } else {
+                    Err(err!(invalid, "Cast of {f} to {to} is out of range (ONNX leaves the result undefined)"))
+                }
+            };
+            Data::I64(v.iter().map(|&f| int(f)).collect::<Result<Vec<_>>>()?.into())
+        }
+        Data::I64(v) => {
+            let wrap = |i: i64| to.wrap(i).ok_or_else(|| err!(unsupported, "Cast of {i} to {to} (above 2^63 - 1)"));
+            Data::I64(v.iter().map(|&i| wrap(i)).collect::<Result<Vec<_>>>()?.into())
+        }
     };
-    Tensor { dtype: to, shape: x.shape.clone(), data }
+    Ok(Tensor { dtype: to, shape: x.shape.clone(), data })
 }
 
 /// The value of a node when it can be known at compile time from its operands: Shape of a
@@ -144,7 +158,7 @@ pub fn known_value(op: &Op, types: &[&TensorType], values: &[Option<&Tensor>], t
             let (s, e) = crate::ir::infer::shape_range(shape.len(), *start, *end);
             Some(Tensor::i64_vec(shape[s..e.max(s)].iter().map(|&d| d as i64).collect()))
         }
-        _ if !ty.dtype.is_float() && ty.elements() <= 4096 => {
+        _ if ty.dtype.is_int() && ty.elements() <= 4096 => {
             let args: Option<Vec<&Tensor>> = values.iter().copied().collect();
             eval(op, &args?, ty).ok()
         }

@@ -28,13 +28,14 @@ pub fn pool(p: &Pool, x: &Tensor, out: &TensorType) -> Result<Tensor> {
                 let x0 = (ox * win.strides[1]) as isize - pl;
                 let r = match p.kind {
                     PoolKind::Max => {
+                        // A running `maxps`, as the kernels (and ONNX Runtime's MLAS) compute it.
                         let mut m = f32::NEG_INFINITY;
                         for ky in 0..win.kernel[0] {
                             for kx in 0..win.kernel[1] {
                                 let iy = y0 + (ky * win.dilations[0]) as isize;
                                 let ix = x0 + (kx * win.dilations[1]) as isize;
                                 if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
-                                    m = m.max(input[iy as usize * w + ix as usize]);
+                                    m = mobilenet_kernels::act::max_lane(m, input[iy as usize * w + ix as usize]);
                                 }
                             }
                         }

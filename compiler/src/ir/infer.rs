@@ -1,7 +1,7 @@
 //! Type rules: the output type of every op from its operands' types (and, for ops whose output
 //! shape depends on an operand's value, such as Reshape, from that value when it is known).
 
-use super::op::{Op, PoolKind};
+use super::op::Op;
 use super::tensor::{DType, Tensor, TensorType};
 use crate::error::{Error, Result, err};
 
@@ -168,6 +168,9 @@ pub fn infer(op: &Op, inputs: &[&TensorType], values: &[Option<&Tensor>]) -> Res
             if a.dtype != c.dtype {
                 return Err(err!(invalid, "{} operands have different types: {} and {}", b.name(), a.dtype, c.dtype));
             }
+            if matches!(a.dtype, DType::F64 | DType::Bool) {
+                return Err(err!(unsupported, "{} on {} is not supported", b.name(), a.dtype));
+            }
             let shape = broadcast(&a.shape, &c.shape).ok_or_else(|| {
                 err!(invalid, "{} operand shapes {:?} and {:?} do not broadcast", b.name(), a.shape, c.shape)
             })?;
@@ -191,8 +194,9 @@ pub fn infer(op: &Op, inputs: &[&TensorType], values: &[Option<&Tensor>]) -> Res
             let (h, w) = (x.shape[2], x.shape[3]);
             let mut win = p.window;
             win.resolve_auto_pad([h, w]);
-            if p.kind == PoolKind::Max && (win.pads[0] >= win.extent(0) || win.pads[1] >= win.extent(1)) {
-                return Err(err!(invalid, "pads {:?} are not smaller than the kernel", win.pads));
+            // ONNX Runtime refuses a pad as large as the kernel, for either kind of pooling.
+            if (0..4).any(|i| win.pads[i] >= win.kernel[i % 2]) {
+                return Err(err!(invalid, "pads {:?} are not all smaller than the kernel {:?}", win.pads, win.kernel));
             }
             let (Some(oh), Some(ow)) = (win.output_size(0, h, p.ceil_mode), win.output_size(1, w, p.ceil_mode)) else {
                 return Err(err!(invalid, "pooling kernel {:?} is larger than the padded input {h}x{w}", win.kernel));
@@ -238,6 +242,7 @@ pub fn infer(op: &Op, inputs: &[&TensorType], values: &[Option<&Tensor>]) -> Res
                 None => x.shape.iter().copied().filter(|&d| d != 1).collect(),
                 Some(axes) => {
                     let axes: Vec<usize> = axes.iter().map(|&a| normalize_axis(a, x.rank())).collect::<Result<_>>()?;
+                    distinct_axes(&axes, "Squeeze")?;
                     for &a in &axes {
                         if x.shape[a] != 1 {
                             return Err(err!(
@@ -257,12 +262,11 @@ pub fn infer(op: &Op, inputs: &[&TensorType], values: &[Option<&Tensor>]) -> Res
             let x = inputs[0];
             let rank = x.rank() + axes.len();
             let mut axes: Vec<usize> = axes.iter().map(|&a| normalize_axis(a, rank)).collect::<Result<_>>()?;
+            distinct_axes(&axes, "Unsqueeze")?;
             axes.sort_unstable();
-            if axes.windows(2).any(|w| w[0] == w[1]) {
-                return Err(err!(invalid, "Unsqueeze axes repeat"));
-            }
-            let mut src = x.shape.iter();
-            let out = (0..rank).map(|i| if axes.contains(&i) { 1 } else { *src.next().unwrap_or(&1) }).collect();
+            let (mut src, mut next) = (x.shape.iter(), axes.iter().peekable());
+            let out =
+                (0..rank).map(|i| if next.next_if_eq(&&i).is_some() { 1 } else { *src.next().unwrap_or(&1) }).collect();
             Ok(TensorType::new(x.dtype, out))
         }
         Op::View { shape } => {
@@ -295,13 +299,20 @@ pub fn infer(op: &Op, inputs: &[&TensorType], values: &[Option<&Tensor>]) -> Res
             if pads.len() != 2 * r {
                 return Err(err!(invalid, "Pad has {} pads for a tensor of rank {r}", pads.len()));
             }
+            // As for Conv pads: no pad is larger than any tensor may be, so offsets stay small.
+            if let Some(p) = pads.iter().find(|p| p.unsigned_abs() > i32::MAX as u64) {
+                return Err(err!(invalid, "Pad's pad {p} is larger than any tensor"));
+            }
             let mut out = Vec::with_capacity(r);
             for i in 0..r {
-                let d = x.shape[i] as i64 + pads[i] + pads[i + r];
-                if d < 0 {
-                    return Err(err!(invalid, "Pad makes axis {i} negative"));
+                let d = (x.shape[i] as i64).checked_add(pads[i]).and_then(|d| d.checked_add(pads[i + r]));
+                match d {
+                    Some(d) if d >= 0 => out.push(d as usize),
+                    Some(_) => return Err(err!(invalid, "Pad makes axis {i} negative")),
+                    None => {
+                        return Err(err!(invalid, "Pad's pads {} and {} for axis {i} overflow", pads[i], pads[i + r]));
+                    }
                 }
-                out.push(d as usize);
             }
             Ok(TensorType::f32(out))
         }
@@ -318,10 +329,15 @@ pub fn infer(op: &Op, inputs: &[&TensorType], values: &[Option<&Tensor>]) -> Res
         }
         Op::Gather { axis } => {
             let (data, idx) = (inputs[0], inputs[1]);
-            if idx.dtype.is_float() {
-                return Err(err!(invalid, "Gather indices must be integers"));
+            if !matches!(idx.dtype, DType::I32 | DType::I64) {
+                return Err(err!(invalid, "Gather indices must be int32 or int64, got {}", idx.dtype));
             }
             let a = normalize_axis(*axis, data.rank())?;
+            if let Some(indices) = values[1].and_then(|t| t.as_i64()) {
+                for &i in indices {
+                    gather_index(i, data.shape[a])?;
+                }
+            }
             let mut out = data.shape[..a].to_vec();
             out.extend_from_slice(&idx.shape);
             out.extend_from_slice(&data.shape[a + 1..]);
@@ -330,8 +346,9 @@ pub fn infer(op: &Op, inputs: &[&TensorType], values: &[Option<&Tensor>]) -> Res
         Op::Slice { starts, ends, axes, steps } => {
             let x = inputs[0];
             let mut out = x.shape.clone();
-            for (i, &axis) in axes.iter().enumerate() {
-                let a = normalize_axis(axis, x.rank())?;
+            let normalized: Vec<usize> = axes.iter().map(|&a| normalize_axis(a, x.rank())).collect::<Result<_>>()?;
+            distinct_axes(&normalized, "Slice")?;
+            for (i, &a) in normalized.iter().enumerate() {
                 let (_, len) = slice_range(x.shape[a], starts[i], ends[i], steps[i])?;
                 out[a] = len;
             }
@@ -420,12 +437,33 @@ pub fn resolve(op: &mut Op, inputs: &[&TensorType]) {
     }
 }
 
+/// A Gather index (negative from the end) as a position along an axis of size `dim`.
+pub fn gather_index(i: i64, dim: usize) -> Result<usize> {
+    let j = if i < 0 { i.checked_add(dim as i64) } else { Some(i) };
+    match j {
+        Some(j) if (0..dim as i64).contains(&j) => Ok(j as usize),
+        _ => Err(err!(invalid, "Gather index {i} is out of range for an axis of size {dim}")),
+    }
+}
+
 /// Axes a ReduceMean reduces (empty = all).
 pub fn reduced_axes(axes: &[i64], rank: usize) -> Result<Vec<usize>> {
     if axes.is_empty() {
         return Ok((0..rank).collect());
     }
-    axes.iter().map(|&a| normalize_axis(a, rank)).collect()
+    let axes: Vec<usize> = axes.iter().map(|&a| normalize_axis(a, rank)).collect::<Result<_>>()?;
+    distinct_axes(&axes, "ReduceMean")?;
+    Ok(axes)
+}
+
+/// Refuses an axis named twice (ONNX Runtime does, for ReduceMean, Slice, Squeeze, Unsqueeze).
+pub fn distinct_axes(axes: &[usize], op: &str) -> Result<()> {
+    let mut seen = axes.to_vec();
+    seen.sort_unstable();
+    match seen.windows(2).find(|w| w[0] == w[1]) {
+        Some(w) => Err(err!(invalid, "{op} names axis {} more than once", w[0])),
+        None => Ok(()),
+    }
 }
 
 /// ONNX Shape's start/end, clamped.
@@ -443,13 +481,15 @@ pub fn slice_range(dim: usize, start: i64, end: i64, step: i64) -> Result<(i64, 
     let d = dim as i64;
     let norm = |v: i64| if v < 0 { v.saturating_add(d) } else { v };
     let (s, e) = (norm(start), norm(end));
+    // In i128: `step` may be i64::MAX or i64::MIN, whose magnitude i64 cannot hold.
+    let step = step as i128;
     if step > 0 {
         let (s, e) = (s.clamp(0, d), e.clamp(0, d));
-        let len = if e > s { (e - s + step - 1) / step } else { 0 };
+        let len = if e > s { (e as i128 - s as i128 + step - 1) / step } else { 0 };
         Ok((s, len as usize))
     } else {
         let (s, e) = (s.clamp(-1, d - 1), e.clamp(-1, d - 1));
-        let len = if s > e { (s - e + (-step) - 1) / (-step) } else { 0 };
+        let len = if s > e { (s as i128 - e as i128 - step - 1) / -step } else { 0 };
         Ok((s, len as usize))
     }
 }

@@ -12,7 +12,7 @@ pub mod tensor;
 pub mod verify;
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 use std::path::PathBuf;
 
 use petgraph::Direction;
@@ -93,7 +93,11 @@ pub struct SourceInfo {
 pub struct Graph {
     pub dag: StableDiGraph<Node, usize>,
     pub inputs: Vec<GraphInput>,
-    pub outputs: Vec<GraphOutput>,
+    /// Through `outputs()` and `add_output`, which keep `output_at` in step.
+    outputs: Vec<GraphOutput>,
+    /// For each node that is a graph output, its positions in `outputs` (so that asking whether
+    /// a node is an output costs the same for a graph with 10,000 outputs as with one).
+    output_at: HashMap<NodeId, Vec<usize>>,
     pub groups: Vec<FusedGroup>,
     pub source: SourceInfo,
 }
@@ -176,13 +180,23 @@ impl Graph {
     }
 
     pub fn is_output(&self, n: NodeId) -> bool {
-        self.outputs.iter().any(|o| o.node == n)
+        self.output_at.contains_key(&n)
+    }
+
+    /// The graph outputs, in the file's order.
+    pub fn outputs(&self) -> &[GraphOutput] {
+        &self.outputs
+    }
+
+    pub fn add_output(&mut self, name: impl Into<String>, node: NodeId) {
+        self.output_at.entry(node).or_default().push(self.outputs.len());
+        self.outputs.push(GraphOutput { name: name.into(), node });
     }
 
     /// True when the value of `n` is read exactly once and is not a graph output: it can be
     /// folded into its consumer.
     pub fn has_single_use(&self, n: NodeId) -> bool {
-        self.dag.edges_directed(n, Direction::Outgoing).count() == 1 && !self.is_output(n)
+        self.dag.edges_directed(n, Direction::Outgoing).take(2).count() == 1 && !self.is_output(n)
     }
 
     /// Points every consumer (and graph output) of `old` at `new`.
@@ -193,10 +207,11 @@ impl Graph {
             self.dag.remove_edge(e);
             self.dag.add_edge(new, target, slot);
         }
-        for o in &mut self.outputs {
-            if o.node == old {
-                o.node = new;
+        if let Some(at) = self.output_at.remove(&old) {
+            for &i in &at {
+                self.outputs[i].node = new;
             }
+            self.output_at.entry(new).or_default().extend(at);
         }
     }
 
@@ -287,9 +302,9 @@ impl Graph {
         })
     }
 
-    /// The group that contains `n`, if any.
-    pub fn group_of(&self, n: NodeId) -> Option<(usize, &FusedGroup)> {
-        self.groups.iter().enumerate().find(|(_, g)| g.nodes.contains(&n))
+    /// For each node in a group, the group's index.
+    pub fn group_index(&self) -> HashMap<NodeId, usize> {
+        self.groups.iter().enumerate().flat_map(|(i, grp)| grp.nodes.iter().map(move |&n| (n, i))).collect()
     }
 
     /// Removes nodes whose values reach no graph output; inputs stay. Returns how many were

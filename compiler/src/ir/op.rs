@@ -31,14 +31,10 @@ pub enum Activation {
 impl Activation {
     pub const RELU6: Activation = Activation::Clip { min: 0.0, max: 6.0 };
 
+    /// The activation of one value: the kernels' formula (`mobilenet_kernels::Act::apply`),
+    /// so that the interpreter and every kernel path agree, NaN included.
     pub fn apply(self, x: f32) -> f32 {
-        match self {
-            Activation::Relu => x.max(0.0),
-            Activation::Clip { min, max } => x.max(min).min(max),
-            Activation::HardSigmoid { alpha, beta } => (alpha * x + beta).max(0.0).min(1.0),
-            Activation::HardSwish => x * (x * (1.0 / 6.0) + 0.5).max(0.0).min(1.0),
-            Activation::Sigmoid => 1.0 / (1.0 + (-x).exp()),
-        }
+        mobilenet_kernels::Act::from(self).apply(x)
     }
 
     /// Short name used by dumps and fusion statistics.
@@ -62,6 +58,19 @@ impl Activation {
             Activation::HardSigmoid { .. } => "hardsigmoid",
             Activation::HardSwish => "hardswish",
             Activation::Sigmoid => "sigmoid",
+        }
+    }
+}
+
+impl From<Activation> for mobilenet_kernels::Act {
+    fn from(a: Activation) -> Self {
+        use mobilenet_kernels::Act;
+        match a {
+            Activation::Relu => Act::Relu,
+            Activation::Clip { min, max } => Act::Clip { min, max },
+            Activation::HardSigmoid { alpha, beta } => Act::HardSigmoid { alpha, beta },
+            Activation::HardSwish => Act::HardSwish,
+            Activation::Sigmoid => Act::Sigmoid,
         }
     }
 }
@@ -103,7 +112,13 @@ impl Window {
         }
         let span = padded - extent;
         let s = self.strides[a];
-        Some(if ceil_mode { span.div_ceil(s) + 1 } else { span / s + 1 })
+        if !ceil_mode {
+            return Some(span / s + 1);
+        }
+        // Rounding up may add a window that starts in the end padding: ONNX Runtime (like
+        // PyTorch and the ONNX reference) drops it.
+        let out = span.div_ceil(s) + 1;
+        Some(if (out - 1) * s >= input + self.pads[a] { out - 1 } else { out })
     }
 
     /// Replaces `auto_pad` by explicit pads for the given input size (ONNX semantics).
@@ -181,15 +196,9 @@ pub enum BinaryOp {
 }
 
 impl BinaryOp {
+    /// The op on one pair of values: the kernels' formula (NaN in Max and Min gives NaN).
     pub fn apply(self, a: f32, b: f32) -> f32 {
-        match self {
-            BinaryOp::Add => a + b,
-            BinaryOp::Sub => a - b,
-            BinaryOp::Mul => a * b,
-            BinaryOp::Div => a / b,
-            BinaryOp::Max => a.max(b),
-            BinaryOp::Min => a.min(b),
-        }
+        mobilenet_kernels::elementwise::BinOp::from(self).apply(a, b)
     }
     pub fn apply_int(self, a: i64, b: i64) -> Option<i64> {
         match self {
@@ -209,6 +218,20 @@ impl BinaryOp {
             BinaryOp::Div => "Div",
             BinaryOp::Max => "Max",
             BinaryOp::Min => "Min",
+        }
+    }
+}
+
+impl From<BinaryOp> for mobilenet_kernels::elementwise::BinOp {
+    fn from(b: BinaryOp) -> Self {
+        use mobilenet_kernels::elementwise::BinOp as B;
+        match b {
+            BinaryOp::Add => B::Add,
+            BinaryOp::Sub => B::Sub,
+            BinaryOp::Mul => B::Mul,
+            BinaryOp::Div => B::Div,
+            BinaryOp::Max => B::Max,
+            BinaryOp::Min => B::Min,
         }
     }
 }

@@ -36,6 +36,7 @@ fn op_label(g: &Graph, n: NodeId) -> String {
 /// One line per node: `%id = Op attrs (operands) : type  # onnx node names`.
 pub fn to_text(g: &Graph, stage: &str) -> Result<String> {
     let num = numbering(g)?;
+    let groups = g.group_index();
     let mut out = String::new();
     let file = g.source.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
     let _ = writeln!(out, "# {file} ({}, opset {}), stage {stage}", g.source.producer.trim(), g.source.opset);
@@ -60,7 +61,8 @@ pub fn to_text(g: &Graph, stage: &str) -> Result<String> {
                 let operands: Vec<String> = g.operands(n).iter().map(|o| format!("%{}", num.index[o])).collect();
                 let attrs = op.describe();
                 let sep = if attrs.is_empty() { "" } else { " " };
-                let group = g.group_of(n).map(|(gi, grp)| format!(" [group {gi} {:?}]", grp.kind)).unwrap_or_default();
+                let group =
+                    groups.get(&n).map(|&gi| format!(" [group {gi} {:?}]", g.groups[gi].kind)).unwrap_or_default();
                 let _ = writeln!(
                     out,
                     "%{id} = {}{sep}{attrs} ({}) : {ty}{group}  # {}",
@@ -71,7 +73,7 @@ pub fn to_text(g: &Graph, stage: &str) -> Result<String> {
             }
         }
     }
-    for o in &g.outputs {
+    for o in g.outputs() {
         let _ = writeln!(out, "output '{}' = %{}", o.name, num.index[&o.node]);
     }
     Ok(out)
@@ -137,7 +139,7 @@ pub fn to_dot(g: &Graph, stage: &str) -> Result<String> {
             }
         }
     }
-    for (i, o) in g.outputs.iter().enumerate() {
+    for (i, o) in g.outputs().iter().enumerate() {
         let _ = writeln!(out, "  out{i} [label=\"{}\", shape=ellipse];", dot_escape(&o.name));
         let _ = writeln!(out, "  n{} -> out{i};", o.node.index());
     }
@@ -179,6 +181,7 @@ struct JsonGraph<'a> {
 /// JSON: every node with its operands (by id), type and origin.
 pub fn to_json(g: &Graph, stage: &str) -> Result<String> {
     let num = numbering(g)?;
+    let groups = g.group_index();
     let nodes = num
         .order
         .iter()
@@ -192,7 +195,7 @@ pub fn to_json(g: &Graph, stage: &str) -> Result<String> {
                 ty: node.ty.as_ref(),
                 name: &node.name,
                 origin: &node.origin,
-                group: g.group_of(n).map(|(gi, _)| gi),
+                group: groups.get(&n).copied(),
             }
         })
         .collect();
@@ -201,7 +204,7 @@ pub fn to_json(g: &Graph, stage: &str) -> Result<String> {
         producer: g.source.producer.trim(),
         opset: g.source.opset,
         inputs: g.inputs.iter().map(|i| (i.name.as_str(), num.index[&i.node])).collect(),
-        outputs: g.outputs.iter().map(|o| (o.name.as_str(), num.index[&o.node])).collect(),
+        outputs: g.outputs().iter().map(|o| (o.name.as_str(), num.index[&o.node])).collect(),
         nodes,
         groups: g
             .groups

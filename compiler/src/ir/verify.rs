@@ -18,7 +18,7 @@ pub fn verify(g: &Graph, typed: bool) -> Result<()> {
             return Err(Error::internal(format!("graph input {i} ('{}') is not an Input node", input.name)));
         }
     }
-    for o in &g.outputs {
+    for o in g.outputs() {
         if !g.contains(o.node) {
             return Err(Error::internal(format!("graph output '{}' points at a removed node", o.name)));
         }

@@ -14,14 +14,14 @@ use crate::ir::{BinaryOp, Conv, ConvKind, Graph, NodeId, Op};
 /// by a per-image gate `[B, C, 1, 1]`, where the conv has fewer output channels than an image
 /// has pixels (scaling its weights per image then costs less than scaling the input). Maps each
 /// Mul to its conv.
-pub(super) fn gated_pointwise(g: &Graph, fused: &[Vec<NodeId>]) -> Result<HashMap<NodeId, NodeId>> {
+pub(super) fn gated_pointwise(g: &Graph, fused: &HashMap<NodeId, usize>) -> Result<HashMap<NodeId, NodeId>> {
     let mut found = HashMap::new();
     for m in g.topo_order()? {
         if !matches!(g.op(m), Op::Binary(BinaryOp::Mul)) || !g.has_single_use(m) {
             continue;
         }
         let [(conv, 0)] = g.users(m)[..] else { continue };
-        if g.conv_kind(conv) != Some(ConvKind::Pointwise) || fused.iter().any(|grp| grp.contains(&conv)) {
+        if g.conv_kind(conv) != Some(ConvKind::Pointwise) || fused.contains_key(&conv) {
             continue;
         }
         let (Some(a), Some(b)) = (g.operand(m, 0), g.operand(m, 1)) else { continue };
@@ -78,9 +78,9 @@ impl Lowering<'_> {
                 (Kernel::Conv2d { p, residual: residual.is_some() }, packed)
             }
         };
-        let weights = self.add_weights(&packed);
+        let weights = self.add_weights(&packed)?;
         let bias = if matches!(kernel, Kernel::Gemm { .. }) { pack::gemm_bias(&bias) } else { bias };
-        let bias = self.add_weights(&bias);
+        let bias = self.add_weights(&bias)?;
         let mut reads = vec![x.region, weights, bias];
         reads.extend(residual.map(|r| r.region));
         let out = self.new_buffer(shape.iter().product());
@@ -154,8 +154,8 @@ impl Lowering<'_> {
         let p = k::gemm::Gemm { m: batch * in_h * in_w, k: in_c, n: out_c, act: act_of(c.act) };
         let b = pack::pointwise(w.as_f32().unwrap_or_default(), out_c, in_c);
         let scratch_len = b.len();
-        let weights = self.add_weights(&b);
-        let bias = self.add_weights(&pack::gemm_bias(&bias));
+        let weights = self.add_weights(&b)?;
+        let bias = self.add_weights(&pack::gemm_bias(&bias))?;
         let mut reads = vec![x.region, weights, bias, gate.region];
         reads.extend(residual.as_ref().map(|r| r.region));
         // The gate's Mul comes first in the comment: it happens first in the graph.

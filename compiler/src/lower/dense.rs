@@ -48,13 +48,13 @@ impl Lowering<'_> {
                 residual = Some(full);
             }
         }
-        let b_region = self.add_weights(&pack::gemm_b(&packed, kk, ncols));
+        let b_region = self.add_weights(&pack::gemm_b(&packed, kk, ncols))?;
         let mut reads = vec![a.region, b_region];
         if let Some(bias) = &bias {
-            reads.push(self.add_weights(&pack::gemm_bias(bias)));
+            reads.push(self.add_weights(&pack::gemm_bias(bias))?);
         }
         if let Some(res) = &residual {
-            reads.push(self.add_weights(res));
+            reads.push(self.add_weights(res)?);
         }
         let p = k::gemm::Gemm { m, k: kk, n: ncols, act: act_of(gm.act) };
         let out = self.new_buffer(m * ncols);
@@ -76,7 +76,7 @@ impl Lowering<'_> {
         let a = self.row_major_of(a)?;
         let (kk, ncols) = (b.shape[0], b.shape[1]);
         let m = a.region.len / kk.max(1);
-        let b_region = self.add_weights(&pack::gemm_b(b.as_f32().unwrap_or_default(), kk, ncols));
+        let b_region = self.add_weights(&pack::gemm_b(b.as_f32().unwrap_or_default(), kk, ncols))?;
         let p = k::gemm::Gemm { m, k: kk, n: ncols, act: mobilenet_kernels::Act::None };
         let out = self.new_buffer(m * ncols);
         self.push(Kernel::Gemm { p, bias: false, residual: false, images: 1 }, vec![a.region, b_region], out);

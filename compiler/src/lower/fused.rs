@@ -137,28 +137,28 @@ impl Lowering<'_> {
         let mut stem_conv = None;
         let expand_act = if expand {
             let (w, b) = weights_of(self, first)?;
-            regions.push(self.add_weights(&pack::pointwise(&w, hidden, in_c)));
-            regions.push(self.add_weights(&pack::gemm_bias(&b)));
+            regions.push(self.add_weights(&pack::pointwise(&w, hidden, in_c))?);
+            regions.push(self.add_weights(&pack::gemm_bias(&b))?);
             act_of(conv(first)?.act)
         } else if stem {
             let (w, b) = weights_of(self, first)?;
             let (p, packed) = super::conv::direct_conv(&conv(first)?, &x, &dw_in, input_nchw, &w)?;
             stem_conv = Some(p);
-            regions.push(self.add_weights(&packed));
-            regions.push(self.add_weights(&b));
+            regions.push(self.add_weights(&packed)?);
+            regions.push(self.add_weights(&b)?);
             k::Act::None
         } else {
-            regions.push(self.add_weights(&[]));
-            regions.push(self.add_weights(&[]));
+            regions.push(self.add_weights(&[])?);
+            regions.push(self.add_weights(&[])?);
             k::Act::None
         };
         let [kh, kw] = dwc.window.kernel;
         let (w, b) = weights_of(self, dw)?;
-        regions.push(self.add_weights(&pack::depthwise(&w, hidden, kh, kw)));
-        regions.push(self.add_weights(&b));
+        regions.push(self.add_weights(&pack::depthwise(&w, hidden, kh, kw))?);
+        regions.push(self.add_weights(&b)?);
         let (w, b) = weights_of(self, project)?;
-        regions.push(self.add_weights(&pack::pointwise(&w, out_c, hidden)));
-        regions.push(self.add_weights(&pack::gemm_bias(&b)));
+        regions.push(self.add_weights(&pack::pointwise(&w, out_c, hidden))?);
+        regions.push(self.add_weights(&pack::gemm_bias(&b))?);
 
         let win = &dwc.window;
         let p = k::fused::InvertedResidual {

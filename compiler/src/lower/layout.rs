@@ -5,7 +5,7 @@ use mobilenet_kernels as k;
 use super::{Kernel, Lowering, Value, nhwc, pad6, row_major};
 use crate::error::{Result, err};
 use crate::ir::NodeId;
-use crate::ir::infer::{normalize_axis, slice_range};
+use crate::ir::infer::{gather_index, normalize_axis, slice_range};
 
 impl Lowering<'_> {
     /// Reshape, Flatten, Squeeze, Unsqueeze, View: the same row-major elements, another shape.
@@ -84,9 +84,10 @@ impl Lowering<'_> {
             if steps[i] < 0 {
                 return Err(err!(unsupported, "Slice with negative steps is not supported at run time"));
             }
-            let (first, _) = slice_range(x.shape[a], starts[i], ends[i], steps[i])?;
+            let (first, len) = slice_range(x.shape[a], starts[i], ends[i], steps[i])?;
             src_offset += first as usize * x.strides[a];
-            src_strides[a] *= steps[i] as usize;
+            // With one element or none the step is never taken (and may be as large as i64::MAX).
+            src_strides[a] = if len > 1 { src_strides[a] * steps[i] as usize } else { 0 };
         }
         let strides = row_major(&shape);
         let out = self.new_buffer(shape.iter().product());
@@ -107,8 +108,8 @@ impl Lowering<'_> {
         let strides = if shape.len() == 4 { nhwc(&shape) } else { row_major(&shape) };
         let out = self.new_buffer(shape.iter().product());
         let mut start = 0;
-        for slot in 0..self.g.operands(n).len() {
-            let x = self.operand(n, slot)?;
+        for src in self.g.operands(n) {
+            let x = self.value(src)?;
             let p = k::layout::StridedCopy {
                 shape: pad6(&x.shape, 1)?,
                 src_strides: pad6(&x.strides, 0)?,
@@ -139,7 +140,7 @@ impl Lowering<'_> {
         let inner: usize = x.shape[a + 1..].iter().product();
         let out = self.new_buffer(shape.iter().product());
         for (j, &i) in indices.iter().enumerate() {
-            let i = if i < 0 { i + d as i64 } else { i } as usize;
+            let i = gather_index(i, d)?;
             let p = k::layout::StridedCopy {
                 shape: pad6(&[outer, inner], 1)?,
                 src_strides: pad6(&[d * inner, 1], 0)?,

@@ -24,6 +24,7 @@ use mobilenet_kernels::Act;
 
 use crate::error::{Error, Result, err};
 use crate::ir::{Activation, BinaryOp, Graph, NodeId, Op, Tensor};
+use crate::options::Limits;
 
 pub use k::layout::MAX_RANK;
 
@@ -262,26 +263,11 @@ fn window_of(w: &crate::ir::Window) -> k::Window {
 }
 
 fn act_of(a: Option<Activation>) -> Act {
-    match a {
-        None => Act::None,
-        Some(Activation::Relu) => Act::Relu,
-        Some(Activation::Clip { min, max }) => Act::Clip { min, max },
-        Some(Activation::HardSigmoid { alpha, beta }) => Act::HardSigmoid { alpha, beta },
-        Some(Activation::HardSwish) => Act::HardSwish,
-        Some(Activation::Sigmoid) => Act::Sigmoid,
-    }
+    a.map_or(Act::None, Act::from)
 }
 
 fn bin_op(b: BinaryOp) -> k::elementwise::BinOp {
-    use k::elementwise::BinOp as B;
-    match b {
-        BinaryOp::Add => B::Add,
-        BinaryOp::Sub => B::Sub,
-        BinaryOp::Mul => B::Mul,
-        BinaryOp::Div => B::Div,
-        BinaryOp::Max => B::Max,
-        BinaryOp::Min => B::Min,
-    }
+    b.into()
 }
 
 struct Lowering<'g> {
@@ -298,26 +284,29 @@ struct Lowering<'g> {
     max_threads: usize,
     /// Gate multiplications folded into the pointwise conv that reads them (Mul -> conv).
     gated: HashMap<NodeId, NodeId>,
+    /// Most values the weight blob may hold.
+    max_weights: usize,
 }
 
 /// Lowers an optimised, typed graph with one input and one output. `max_threads` is the most
 /// threads the generated code may run with (scratch memory is reserved for each). A batch
 /// runs its first layers image by image where they move more than `image_loop::CACHE_BYTES`.
 pub fn lower(g: &Graph, max_threads: usize) -> Result<Program> {
-    lower_with(g, max_threads, Some(image_loop::CACHE_BYTES))
+    lower_with(g, max_threads, Some(image_loop::CACHE_BYTES), &Limits::default())
 }
 
 /// `lower`, choosing the image loop's threshold (`None`: the whole batch runs layer by layer).
-pub fn lower_with(g: &Graph, max_threads: usize, image_loop_bytes: Option<usize>) -> Result<Program> {
+/// `limits.max_total_weights` bounds the packed weight blob.
+pub fn lower_with(g: &Graph, max_threads: usize, image_loop_bytes: Option<usize>, limits: &Limits) -> Result<Program> {
     if !(1..=k::threads::MAX_THREADS).contains(&max_threads) {
         return Err(err!(usage, "threads must be 1 to {}, not {max_threads}", k::threads::MAX_THREADS));
     }
-    if g.inputs.len() != 1 || g.outputs.len() != 1 {
+    if g.inputs.len() != 1 || g.outputs().len() != 1 {
         return Err(err!(
             unsupported,
             "code generation handles one input and one output; the graph has {} and {}",
             g.inputs.len(),
-            g.outputs.len()
+            g.outputs().len()
         ));
     }
     let mut l = Lowering {
@@ -331,11 +320,14 @@ pub fn lower_with(g: &Graph, max_threads: usize, image_loop_bytes: Option<usize>
         label: String::new(),
         max_threads,
         gated: HashMap::new(),
+        max_weights: usize::try_from(limits.max_total_weights).unwrap_or(usize::MAX),
     };
     // Fused groups run as one step when the last conv of the group is reached; the convs
     // before it produce nothing of their own.
     let fusable = fused::fusable_groups(g, max_threads);
-    l.gated = conv::gated_pointwise(g, &fusable)?;
+    let group_of: HashMap<NodeId, usize> =
+        fusable.iter().enumerate().flat_map(|(i, grp)| grp.iter().map(move |&n| (n, i))).collect();
+    l.gated = conv::gated_pointwise(g, &group_of)?;
     for n in g.topo_order()? {
         let node = g.node(n);
         if let Op::Constant(_) = node.op {
@@ -344,7 +336,7 @@ pub fn lower_with(g: &Graph, max_threads: usize, image_loop_bytes: Option<usize>
         if l.gated.contains_key(&n) {
             continue; // computed by the conv that reads it
         }
-        let group = fusable.iter().find(|grp| grp.contains(&n));
+        let group = group_of.get(&n).map(|&i| &fusable[i]);
         if group.is_some_and(|grp| grp.last() != Some(&n)) {
             continue;
         }
@@ -355,7 +347,7 @@ pub fn lower_with(g: &Graph, max_threads: usize, image_loop_bytes: Option<usize>
         let v = v.map_err(|e| e.at_node(&g.context(n)))?;
         l.values.insert(n, v);
     }
-    let out_node = g.outputs[0].node;
+    let out_node = g.outputs()[0].node;
     let out = l.value(out_node)?;
     // The caller gets a contiguous row-major array, in the arena.
     let out = if out.is_row_major() && matches!(out.region.loc, Loc::Arena(_)) {
@@ -367,7 +359,7 @@ pub fn lower_with(g: &Graph, max_threads: usize, image_loop_bytes: Option<usize>
     let mut prog = Program {
         input_name: input.name.clone(),
         input_shape: g.shape(input.node)?.to_vec(),
-        output_name: g.outputs[0].name.clone(),
+        output_name: g.outputs()[0].name.clone(),
         output_shape: out.shape.clone(),
         output: out.region,
         max_threads,
@@ -403,16 +395,29 @@ impl Lowering<'_> {
 
     /// The float values of a constant operand (weights must be known at compile time).
     fn constant_operand(&self, n: NodeId, slot: usize, what: &str) -> Result<&Tensor> {
-        self.g.operand(n, slot).and_then(|c| self.g.constant(c)).filter(|t| t.dtype.is_float()).ok_or_else(|| {
-            err!(unsupported, "the {what} must be a constant; computing it at run time is not supported")
-        })
+        self.g
+            .operand(n, slot)
+            .and_then(|c| self.g.constant(c))
+            .filter(|t| t.dtype == crate::ir::DType::F32)
+            .ok_or_else(|| {
+                err!(unsupported, "the {what} must be a constant; computing it at run time is not supported")
+            })
     }
 
-    fn add_weights(&mut self, data: &[f32]) -> Region {
+    /// Appends packed weights to the blob, which holds at most `Limits::max_total_weights`
+    /// values (a weight that several convolutions share is packed for each).
+    fn add_weights(&mut self, data: &[f32]) -> Result<Region> {
         let offset = self.weights.len().next_multiple_of(WEIGHT_ALIGN);
+        if offset + data.len() > self.max_weights {
+            return Err(err!(
+                limit,
+                "the packed weights exceed {} values (Limits::max_total_weights)",
+                self.max_weights
+            ));
+        }
         self.weights.resize(offset, 0.0);
         self.weights.extend_from_slice(data);
-        Region { loc: Loc::Weights, offset, len: data.len() }
+        Ok(Region { loc: Loc::Weights, offset, len: data.len() })
     }
 
     fn raw_constant(&mut self, n: NodeId, t: &Tensor) -> Result<Region> {
@@ -422,7 +427,7 @@ impl Lowering<'_> {
         let data = t.as_f32().ok_or_else(|| {
             err!(unsupported, "integer tensor '{}' is used at run time; only float tensors are", self.g.node(n).name)
         })?;
-        let r = self.add_weights(data);
+        let r = self.add_weights(data)?;
         self.raw_constants.insert(n, r);
         Ok(r)
     }
@@ -474,10 +479,10 @@ impl Lowering<'_> {
 
     fn lower_node(&mut self, n: NodeId) -> Result<Value> {
         let shape = self.shape(n)?;
-        if !self.g.ty(n)?.dtype.is_float() {
+        if self.g.ty(n)?.dtype != crate::ir::DType::F32 {
             return Err(err!(
                 unsupported,
-                "an integer computation is left at run time ({}); it should have folded",
+                "a computation on {} is left at run time; only float32 ones are supported there",
                 self.g.ty(n)?
             ));
         }

@@ -2,7 +2,8 @@
 //!
 //! 1. Recognise the spelled-out forms and replace them by one activation node:
 //!    - HardSwish: `x * HardSigmoid(x)` with alpha 1/6, beta 1/2 (torch), and
-//!      `x * Clip(x + 3, 0, 6) / 6` (Paddle; the `/ 6` is a `* (1/6)` after simplify);
+//!      `x * Clip(x + 3, 0, 6) / 6` (Paddle), with the `/ 6` a division or a `* (1/6)`, applied
+//!      to the product or to the Clip;
 //!    - Clip after Clip (Relu6 written as Max then Min) merges into one Clip.
 //! 2. Fuse an activation into the epilogue of the Conv or Gemm that produces its input, when
 //!    nothing else reads the producer's output.
@@ -89,43 +90,67 @@ fn close(a: f32, b: f32) -> bool {
 
 /// If `n` ends a spelled-out HardSwish, returns its input x and the spelling's name.
 fn hard_swish_pattern(g: &Graph, n: NodeId) -> Option<(NodeId, &'static str)> {
-    let Op::Binary(BinaryOp::Mul) = g.op(n) else { return None };
-    let ops = g.operands(n);
-    // x * HardSigmoid(x)
-    for (x, h) in [(ops[0], ops[1]), (ops[1], ops[0])] {
-        if let Op::Activation(Activation::HardSigmoid { alpha, beta }) = *g.op(h)
-            && close(alpha, 1.0 / 6.0)
-            && close(beta, 0.5)
-            && g.operand(h, 0) == Some(x)
-            && g.has_single_use(h)
-        {
-            return Some((x, "x*hardsigmoid(x)->hardswish"));
-        }
-    }
-    // (x * Clip(x + 3, 0, 6)) * (1/6), in either operand order.
-    for (m, k) in [(ops[0], ops[1]), (ops[1], ops[0])] {
-        if !scalar_operand(g, k).is_some_and(|k| close(k, 1.0 / 6.0)) || !g.has_single_use(m) {
-            continue;
-        }
-        let Op::Binary(BinaryOp::Mul) = g.op(m) else { continue };
-        let inner = g.operands(m);
-        for (x, c) in [(inner[0], inner[1]), (inner[1], inner[0])] {
-            let relu6 = Activation::Clip { min: 0.0, max: 6.0 };
-            if g.op(c) != &Op::Activation(relu6) || !g.has_single_use(c) {
-                continue;
+    if let Op::Binary(BinaryOp::Mul) = g.op(n) {
+        let ops = g.operands(n);
+        // x * HardSigmoid(x)
+        for (x, h) in [(ops[0], ops[1]), (ops[1], ops[0])] {
+            if let Op::Activation(Activation::HardSigmoid { alpha, beta }) = *g.op(h)
+                && close(alpha, 1.0 / 6.0)
+                && close(beta, 0.5)
+                && g.operand(h, 0) == Some(x)
+                && g.has_single_use(h)
+            {
+                return Some((x, "x*hardsigmoid(x)->hardswish"));
             }
-            let Some(a) = g.operand(c, 0) else { continue };
-            if g.op(a) != &Op::Binary(BinaryOp::Add) || !g.has_single_use(a) {
-                continue;
-            }
-            let add = g.operands(a);
-            let plus3 = |v: NodeId| scalar_operand(g, v).is_some_and(|k| close(k, 3.0));
-            if (add[0] == x && plus3(add[1])) || (add[1] == x && plus3(add[0])) {
+        }
+        // x * (Clip(x + 3, 0, 6) / 6), in either operand order.
+        for (x, s) in [(ops[0], ops[1]), (ops[1], ops[0])] {
+            if let Some(c) = sixth_of(g, s).filter(|_| g.has_single_use(s))
+                && is_relu6_of_x_plus_3(g, c, x)
+            {
                 return Some((x, "x*clip(x+3,0,6)/6->hardswish"));
             }
         }
     }
-    None
+    // (x * Clip(x + 3, 0, 6)) / 6
+    let m = sixth_of(g, n)?;
+    if !g.has_single_use(m) || g.op(m) != &Op::Binary(BinaryOp::Mul) {
+        return None;
+    }
+    let inner = g.operands(m);
+    [(inner[0], inner[1]), (inner[1], inner[0])]
+        .into_iter()
+        .find(|&(x, c)| is_relu6_of_x_plus_3(g, c, x))
+        .map(|(x, _)| (x, "x*clip(x+3,0,6)/6->hardswish"))
+}
+
+/// `a` when `n` is `a / 6` or `a * (1/6)` (the division stays a division unless 1/6 were
+/// exact, see `simplify`).
+fn sixth_of(g: &Graph, n: NodeId) -> Option<NodeId> {
+    let ops = g.operands(n);
+    match g.op(n) {
+        Op::Binary(BinaryOp::Div) if scalar_operand(g, ops[1]).is_some_and(|k| close(k, 6.0)) => Some(ops[0]),
+        Op::Binary(BinaryOp::Mul) => [(ops[0], ops[1]), (ops[1], ops[0])]
+            .into_iter()
+            .find(|&(_, k)| scalar_operand(g, k).is_some_and(|k| close(k, 1.0 / 6.0)))
+            .map(|(a, _)| a),
+        _ => None,
+    }
+}
+
+/// `c` is `Clip(x + 3, 0, 6)`, read only by the spelling.
+fn is_relu6_of_x_plus_3(g: &Graph, c: NodeId, x: NodeId) -> bool {
+    let relu6 = Activation::Clip { min: 0.0, max: 6.0 };
+    if g.op(c) != &Op::Activation(relu6) || !g.has_single_use(c) {
+        return false;
+    }
+    let Some(a) = g.operand(c, 0) else { return false };
+    if g.op(a) != &Op::Binary(BinaryOp::Add) || !g.has_single_use(a) {
+        return false;
+    }
+    let add = g.operands(a);
+    let plus3 = |v: NodeId| scalar_operand(g, v).is_some_and(|k| close(k, 3.0));
+    (add[0] == x && plus3(add[1])) || (add[1] == x && plus3(add[0]))
 }
 
 /// The nodes of a recognised spelling (for the origin of the HardSwish that replaces them).

@@ -6,7 +6,7 @@ use super::batchnorm_fold::{add_to_bias, foldable_conv, scale_conv};
 use super::{PassReport, bypass, per_channel, private_constant};
 
 use crate::error::Result;
-use crate::ir::{BinaryOp, Graph, NodeId, Op, Tensor};
+use crate::ir::{BinaryOp, DType, Graph, NodeId, Op, Tensor};
 use crate::options::Options;
 
 pub fn run(g: &mut Graph, _options: &Options) -> Result<PassReport> {
@@ -17,7 +17,7 @@ pub fn run(g: &mut Graph, _options: &Options) -> Result<PassReport> {
         // The constant may be either operand.
         let (x, c) =
             if g.constant(operands[1]).is_some() { (operands[0], operands[1]) } else { (operands[1], operands[0]) };
-        let Some(constant) = g.constant(c).filter(|t| t.dtype.is_float()).cloned() else { continue };
+        let Some(constant) = g.constant(c).filter(|t| t.dtype == DType::F32).cloned() else { continue };
         // The result must keep the producer's shape (the constant only broadcasts into it).
         if g.ty(n)? != g.ty(x)? {
             continue;

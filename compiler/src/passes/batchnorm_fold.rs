@@ -34,11 +34,16 @@ pub fn run(g: &mut Graph, _options: &Options) -> Result<PassReport> {
     Ok(report)
 }
 
+/// Largest weight a fold copies because other nodes share it (larger shared weights are left
+/// unfolded: a file must not turn one weight into a copy per reader).
+const MAX_SHARED_COPY: usize = 1 << 16;
+
 /// A Conv whose only reader is the node being folded and that has nothing after its bias yet.
 pub(crate) fn foldable_conv(g: &Graph, x: NodeId) -> bool {
     matches!(g.op(x), Op::Conv(c) if c.act.is_none() && !c.has_residual)
         && g.has_single_use(x)
-        && g.operand(x, 1).is_some_and(|w| g.constant(w).is_some())
+        && g.operand(x, 1)
+            .is_some_and(|w| g.constant(w).is_some_and(|t| g.has_single_use(w) || t.len() <= MAX_SHARED_COPY))
         && g.op(x)
             .as_conv()
             .and_then(|c| c.bias_slot())
@@ -48,7 +53,8 @@ pub(crate) fn foldable_conv(g: &Graph, x: NodeId) -> bool {
 /// conv' = conv * scale + shift, per output channel, by rewriting its weight and bias.
 pub(crate) fn scale_conv(g: &mut Graph, conv: NodeId, scale: &[f32], shift: &[f32]) -> Result<()> {
     let w = private_constant(g, conv, 1)?;
-    let per_channel = w.len() / scale.len();
+    // A conv may have no output channels at all (ONNX Runtime runs it).
+    let per_channel = w.len() / scale.len().max(1);
     if let Some(w) = w.as_f32_mut() {
         for (i, v) in w.iter_mut().enumerate() {
             *v *= scale[i / per_channel];

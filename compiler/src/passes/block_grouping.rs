@@ -2,6 +2,8 @@
 //! the tensors between them: expand 1x1 -> depthwise -> project 1x1 (the inverted-residual
 //! block) and depthwise -> pointwise pairs. Each intermediate must be read by the next conv only.
 
+use std::collections::HashSet;
+
 use super::PassReport;
 use crate::error::Result;
 use crate::ir::{ConvKind, FusedGroup, Graph, GroupKind, NodeId};
@@ -10,7 +12,7 @@ use crate::options::Options;
 pub fn run(g: &mut Graph, _options: &Options) -> Result<PassReport> {
     let mut report = PassReport::new("block_grouping");
     g.groups.clear();
-    let mut taken: Vec<NodeId> = Vec::new();
+    let mut taken: HashSet<NodeId> = HashSet::new();
     let order = g.topo_order()?;
     // The next conv in a chain: the single reader of `n`, if it is a conv of `kind` reading `n`
     // as its input.

@@ -11,8 +11,14 @@ use crate::options::Options;
 /// Results larger than this stay computed at run time rather than stored in the weight blob.
 const MAX_FOLDED_ELEMENTS: usize = 1 << 22;
 
-pub fn run(g: &mut Graph, _options: &Options) -> Result<PassReport> {
+pub fn run(g: &mut Graph, options: &Options) -> Result<PassReport> {
     let mut report = PassReport::new("constant_folding");
+    // All folded results together may hold MAX_FOLDED_ELEMENTS more values than the model's own
+    // constants (and no more than Limits::max_total_weights): a chain of foldable nodes in a
+    // small file cannot fill memory. What is left over stays computed at run time.
+    let held: usize = g.dag.node_weights().filter_map(|n| g_constant_len(&n.op)).sum();
+    let budget = (held + MAX_FOLDED_ELEMENTS).min(options.limits.max_total_weights.try_into().unwrap_or(usize::MAX));
+    let mut spent = 0usize;
     let mut folded = 0;
     for n in g.topo_order()? {
         let op = g.op(n);
@@ -20,7 +26,7 @@ pub fn run(g: &mut Graph, _options: &Options) -> Result<PassReport> {
             continue;
         }
         let ty = g.ty(n)?.clone();
-        if ty.elements() > MAX_FOLDED_ELEMENTS {
+        if ty.elements() > MAX_FOLDED_ELEMENTS || spent + ty.elements() > budget {
             continue;
         }
         let operands = g.operands(n);
@@ -34,12 +40,27 @@ pub fn run(g: &mut Graph, _options: &Options) -> Result<PassReport> {
             None
         };
         if let Some(t) = value {
+            spent += t.len();
             g.node_mut(n).op = Op::Constant(t);
             g.set_operands(n, &[]);
+            // Constants only this node read are gone now, not at the end of the pass (a chain
+            // of folds would otherwise hold every intermediate result at once).
+            for o in operands {
+                if g.contains(o) && g.constant(o).is_some() && g.users(o).is_empty() && !g.is_output(o) {
+                    g.remove(o);
+                }
+            }
             folded += 1;
         }
     }
     report.changed("folded", folded);
     report.changed("removed", g.remove_dead());
     Ok(report)
+}
+
+fn g_constant_len(op: &Op) -> Option<usize> {
+    match op {
+        Op::Constant(t) => Some(t.len()),
+        _ => None,
+    }
 }

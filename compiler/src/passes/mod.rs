@@ -20,7 +20,7 @@ mod transpose_cancel;
 use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
-use crate::ir::{Graph, NodeId, Op, Tensor, verify};
+use crate::ir::{DType, Graph, NodeId, Op, Tensor, verify};
 use crate::options::Options;
 
 /// What one pass did. `fusions` count ops merged into a consumer or producer (reported by
@@ -167,5 +167,5 @@ pub(crate) fn per_channel(t: &Tensor, channels: usize, rank: usize) -> Option<Ve
 
 /// The single value of a scalar-like constant operand.
 pub(crate) fn scalar_operand(g: &Graph, n: NodeId) -> Option<f32> {
-    g.constant(n).filter(|t| t.dtype.is_float()).and_then(Tensor::scalar_value)
+    g.constant(n).filter(|t| t.dtype == DType::F32).and_then(Tensor::scalar_value)
 }

@@ -12,10 +12,14 @@ use crate::ir::infer::{infer, resolve};
 use crate::ir::{Graph, NodeId, Op, Tensor, TensorType};
 use crate::options::{Limits, Options};
 
+/// Most elements of computed values shape inference keeps.
+const MAX_KNOWN_ELEMENTS: usize = 1 << 20;
+
 pub fn run(g: &mut Graph, options: &Options) -> Result<PassReport> {
     let mut report = PassReport::new("shape_inference");
     let mut known: HashMap<NodeId, Tensor> = HashMap::new();
     let mut typed = 0;
+    let mut known_elements = 0usize;
     for n in g.topo_order()? {
         if matches!(g.op(n), Op::Input { .. }) {
             continue;
@@ -29,8 +33,15 @@ pub fn run(g: &mut Graph, options: &Options) -> Result<PassReport> {
         let op = &g.op(n);
         let ty = infer(op, &type_refs, &values).map_err(|e| e.at_node(&ctx))?;
         check_limits(&ty, &options.limits).map_err(|e| e.at_node(&ctx))?;
-        let value = if op.is_constant() { None } else { known_value(op, &type_refs, &values, &ty) };
+        // Values are tracked for small integer computations only, and for at most
+        // MAX_KNOWN_ELEMENTS elements in all (what a graph of shape arithmetic needs).
+        let value = if op.is_constant() || known_elements > MAX_KNOWN_ELEMENTS {
+            None
+        } else {
+            known_value(op, &type_refs, &values, &ty)
+        };
         if let Some(v) = value {
+            known_elements += v.len();
             known.insert(n, v);
         }
         if g.node(n).ty.as_ref() != Some(&ty) {

@@ -1,13 +1,13 @@
 //! Canonical forms, so that later passes match one spelling of each thing:
 //! - Reshape/Flatten/Squeeze/Unsqueeze (and Transposes that only move size-1 axes) become View,
 //!   and a View of a View reads the original tensor;
-//! - Sub and Div by a constant become Add and Mul;
+//! - Sub by a constant becomes Add, and Div by a constant whose reciprocal is exact a Mul;
 //! - Max/Min with a scalar constant become Clip (Relu when the bounds are [0, inf));
 //! - MatMul of a 2-D input by a constant 2-D matrix becomes Gemm.
 
 use super::{PassReport, scalar_operand};
 use crate::error::Result;
-use crate::ir::{Activation, BinaryOp, Data, Gemm, Graph, NodeId, Op, Tensor};
+use crate::ir::{Activation, BinaryOp, DType, Data, Gemm, Graph, NodeId, Op, Tensor};
 use crate::options::Options;
 
 pub fn run(g: &mut Graph, _options: &Options) -> Result<PassReport> {
@@ -27,7 +27,12 @@ pub fn run(g: &mut Graph, _options: &Options) -> Result<PassReport> {
             }
             Op::Binary(op @ (BinaryOp::Sub | BinaryOp::Div)) => {
                 let op = *op;
-                let Some(c) = g.constant(operands[1]).filter(|t| t.dtype.is_float()) else { continue };
+                let Some(c) = g.constant(operands[1]).filter(|t| t.dtype == DType::F32) else { continue };
+                // x / c is x * (1/c) bit for bit only when 1/c is exact (c a power of two, 0,
+                // inf or NaN); otherwise the division stays (x / 1e-40 is finite, x * inf not).
+                if op == BinaryOp::Div && !c.as_f32().unwrap_or_default().iter().all(|&v| exact_reciprocal(v)) {
+                    continue;
+                }
                 let inverted = invert(c, op);
                 let name =
                     format!("{}_{}", g.node(operands[1]).name, if op == BinaryOp::Sub { "neg" } else { "recip" });
@@ -43,8 +48,9 @@ pub fn run(g: &mut Graph, _options: &Options) -> Result<PassReport> {
                     (Some(b), None) => (operands[1], b),
                     _ => continue,
                 };
-                // Only when the result keeps the shape of x (no broadcast by the constant).
-                if g.shape(x)? != shape.as_slice() {
+                // Only when the result keeps the shape of x (no broadcast by the constant), and
+                // for a number: Max(x, NaN) is NaN, where a NaN Clip bound is no bound.
+                if g.shape(x)? != shape.as_slice() || bound.is_nan() {
                     continue;
                 }
                 g.set_operands(n, &[x]);
@@ -95,11 +101,17 @@ pub(crate) fn canonical_clip(a: Activation) -> Activation {
     }
 }
 
+/// `1/c` is exact, so that `x * (1/c)` rounds as `x / c` does for every x.
+fn exact_reciprocal(c: f32) -> bool {
+    let r = 1.0 / c;
+    c.is_nan() || c == 0.0 || c.is_infinite() || r as f64 == 1.0 / c as f64
+}
+
 /// -c for Sub, 1/c for Div.
 fn invert(c: &Tensor, op: BinaryOp) -> Tensor {
     let v = c.as_f32().unwrap_or_default();
-    let data = v.iter().map(|&x| if op == BinaryOp::Sub { -x } else { 1.0 / x }).collect();
-    Tensor { dtype: c.dtype, shape: c.shape.clone(), data: Data::F32(data) }
+    let data: Vec<f32> = v.iter().map(|&x| if op == BinaryOp::Sub { -x } else { 1.0 / x }).collect();
+    Tensor { dtype: c.dtype, shape: c.shape.clone(), data: Data::F32(data.into()) }
 }
 
 /// True when `perm` keeps the relative order of every axis larger than 1.

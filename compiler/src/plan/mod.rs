@@ -4,7 +4,11 @@
 //! write never overlaps a read unless the step runs in place on exactly that region.
 
 use crate::error::{Error, Result};
-use crate::lower::{Loc, Program, Region};
+use mobilenet_kernels as k;
+
+use crate::lower::{Kernel, Loc, Program, Region, Step};
+
+mod place;
 
 /// Arena buffers start at multiples of this many f32 (64 bytes).
 pub const ARENA_ALIGN: usize = 16;
@@ -66,80 +70,94 @@ pub fn plan(prog: &mut Program) -> Result<Plan> {
             first[b] = 0;
         }
     }
-    // Greedy by size: the largest buffers are placed first, each at the lowest offset free
-    // during its whole lifetime.
-    let mut order: Vec<usize> = (0..n).filter(|&b| first[b] != usize::MAX).collect();
-    order.sort_by_key(|&b| (std::cmp::Reverse(prog.buffers[b].len), b));
+    let buffers: Vec<Lifetime> = (0..n)
+        .filter(|&b| first[b] != usize::MAX)
+        .map(|b| Lifetime {
+            buffer: b,
+            len: prog.buffers[b].len.next_multiple_of(ARENA_ALIGN),
+            first: first[b],
+            last: last[b],
+        })
+        .collect();
     let mut offsets = vec![0usize; n];
-    let mut placed: Vec<usize> = Vec::new();
-    let mut arena_len = 0;
-    for b in order {
-        let len = prog.buffers[b].len.next_multiple_of(ARENA_ALIGN);
-        let mut busy: Vec<(usize, usize)> = placed
-            .iter()
-            .filter(|&&o| first[o] <= last[b] && first[b] <= last[o])
-            .map(|&o| (offsets[o], offsets[o] + prog.buffers[o].len.next_multiple_of(ARENA_ALIGN)))
-            .collect();
-        busy.sort_unstable();
-        let mut at = 0;
-        for (start, end) in busy {
-            if at + len <= start {
-                break;
-            }
-            at = at.max(end);
-        }
-        offsets[b] = at;
-        arena_len = arena_len.max(at + len);
-        placed.push(b);
-    }
+    let arena_len = place::greedy_by_size(&buffers, prog.steps.len() + 1, &mut offsets)
+        .unwrap_or_else(|| place::in_time_order(&buffers, &mut offsets));
     let plan = Plan { offsets, arena_len, naive_len };
     check(prog, &plan)?;
     Ok(plan)
 }
 
+/// A buffer to place: its length (rounded to the alignment) and the steps it lives through.
+#[derive(Clone, Copy, Debug)]
+struct Lifetime {
+    buffer: usize,
+    len: usize,
+    first: usize,
+    last: usize,
+}
+
 /// Merges the output buffer of an elementwise step into its first input when that input is a
-/// whole arena buffer of the same size that nothing reads afterwards.
+/// whole arena buffer of the same size that nothing reads afterwards. Linear: merged buffers
+/// are tracked with a union-find and the regions renamed once at the end.
 fn run_in_place(prog: &mut Program) {
     let n = prog.buffers.len();
     let mut last_read = vec![None; n];
+    let mut writes = vec![0usize; n];
     for (i, s) in prog.steps.iter().enumerate() {
         for r in &s.reads {
             if let Loc::Arena(b) = r.loc {
                 last_read[b] = Some(i);
             }
         }
+        if let Loc::Arena(b) = s.write.loc {
+            writes[b] += 1;
+        }
     }
-    let output = prog.output.loc;
+    // merged_into[b] = b until b is merged into another buffer.
+    let mut merged_into: Vec<usize> = (0..n).collect();
+    fn root(m: &mut [usize], mut b: usize) -> usize {
+        while m[b] != b {
+            m[b] = m[m[b]];
+            b = m[b];
+        }
+        b
+    }
     for i in 0..prog.steps.len() {
         let s = &prog.steps[i];
         let (Some(input), write) = (s.reads.first().copied(), s.write) else { continue };
         let (Loc::Arena(src), Loc::Arena(dst)) = (input.loc, write.loc) else { continue };
+        let (src, dst) = (root(&mut merged_into, src), root(&mut merged_into, dst));
+        let output = match prog.output.loc {
+            Loc::Arena(o) => Some(root(&mut merged_into, o)),
+            _ => None,
+        };
         let whole = |r: &Region, b: usize| r.offset == 0 && r.len == prog.buffers[b].len;
-        let dies_here = last_read[src] == Some(i) && Loc::Arena(src) != output;
-        let written_once = prog.steps.iter().filter(|t| t.write.loc == Loc::Arena(dst)).count() == 1;
+        let dies_here = last_read[src] == Some(i) && Some(src) != output;
         if !s.may_run_in_place()
             || src == dst
             || !dies_here
-            || !written_once
+            || writes[dst] != 1
             || !whole(&input, src)
             || !whole(&write, dst)
         {
             continue;
         }
         // Everything that refers to dst now refers to src.
-        let rename = |r: &mut Region| {
-            if r.loc == Loc::Arena(dst) {
-                r.loc = Loc::Arena(src);
-            }
-        };
-        for t in prog.steps.iter_mut() {
-            t.reads.iter_mut().for_each(rename);
-            rename(&mut t.write);
-        }
-        rename(&mut prog.output);
-        prog.steps[i].in_place = true;
+        merged_into[dst] = src;
+        writes[src] += writes[dst];
         last_read[src] = last_read[dst];
+        prog.steps[i].in_place = true;
     }
+    let mut rename = |r: &mut Region| {
+        if let Loc::Arena(b) = r.loc {
+            r.loc = Loc::Arena(root(&mut merged_into, b));
+        }
+    };
+    for t in prog.steps.iter_mut() {
+        t.reads.iter_mut().for_each(&mut rename);
+        rename(&mut t.write);
+    }
+    rename(&mut prog.output);
 }
 
 /// Every access in bounds (for every image of the image loop); writes never overlap reads
@@ -147,6 +165,12 @@ fn run_in_place(prog: &mut Program) {
 pub fn check(prog: &Program, plan: &Plan) -> Result<()> {
     let bad =
         |i: usize, what: String| Error::internal(format!("memory plan, step {i} ({}): {what}", prog.steps[i].label));
+    // Every kernel call gets arguments its own check accepts (the check it runs on entry).
+    for (i, s) in prog.steps.iter().enumerate() {
+        for threads in 1..=prog.max_threads {
+            check_call(s, threads).map_err(|e| bad(i, format!("the kernel would refuse its arguments ({e})")))?;
+        }
+    }
     for (i, image) in prog.schedule() {
         let s = &*prog.step_at(i, image);
         let Some((wo, wl)) = plan.arena_range(&s.write) else {
@@ -193,5 +217,47 @@ pub fn check(prog: &Program, plan: &Plan) -> Result<()> {
     match plan.arena_range(&prog.output) {
         Some((o, l)) if o + l <= plan.arena_len && l == prog.output_len() => Ok(()),
         _ => Err(Error::internal("memory plan: the output is not a whole region of the arena")),
+    }
+}
+
+/// The kernel's own check of a step's arguments (`mobilenet_kernels::check`), with the lengths
+/// of the regions generated code passes, in the argument order `exec` and `codegen::steps` use,
+/// for `threads` threads.
+fn check_call(s: &Step, threads: usize) -> k::check::Check {
+    let skip = usize::from(s.in_place);
+    let lens: Vec<usize> = s.reads.iter().skip(skip).map(|r| r.len).collect();
+    let get = |i: usize| lens.get(i).copied().ok_or("a read is missing");
+    let opt = |present: bool, i: usize| if present { get(i).map(Some) } else { Ok(None) };
+    let (out, scratch) = (s.write.len, s.scratch.map_or(0, |r| r.len));
+    match &s.kernel {
+        Kernel::Gemm { p, bias, residual, .. } => {
+            k::gemm::check(p, get(0)?, get(1)?, opt(*bias, 2)?, opt(*residual, 2 + *bias as usize)?, out)
+        }
+        Kernel::GatedGemm { p, images, residual } => {
+            k::gemm::check_gated(p, *images, get(0)?, get(1)?, get(3)?, Some(get(2)?), opt(*residual, 4)?, out, scratch)
+        }
+        Kernel::Depthwise { p, residual } => k::depthwise::check(p, get(0)?, get(1)?, get(2)?, opt(*residual, 3)?, out),
+        Kernel::Conv2d { p, residual } => k::direct::check(p, get(0)?, get(1)?, get(2)?, opt(*residual, 3)?, out),
+        Kernel::Fused { p, residual } => {
+            let w = k::fused::WeightLens {
+                expand: get(1)?,
+                expand_bias: get(2)?,
+                depthwise: get(3)?,
+                depthwise_bias: get(4)?,
+                project: get(5)?,
+                project_bias: get(6)?,
+            };
+            k::fused::check(p, threads, get(0)?, &w, opt(*residual, 7)?, out, scratch)
+        }
+        Kernel::Pool2d(p) => k::pool::check_pool2d(p, get(0)?, out),
+        Kernel::GlobalAverage(p) => k::pool::check_global(p, get(0)?, out),
+        Kernel::MeanRows { rows, len } => k::pool::check_mean_rows(*rows, *len, get(0)?, out),
+        Kernel::Binary(p) if s.in_place => k::elementwise::check_binary_in_place(p, out, get(0)?),
+        Kernel::Binary(p) => k::elementwise::check_binary(p, get(0)?, get(1)?, out),
+        Kernel::Activation(_) if s.in_place => Ok(()),
+        Kernel::Activation(_) => k::elementwise::check_activation(get(0)?, out),
+        Kernel::Softmax(p) => k::softmax::check(p, get(0)?, out),
+        Kernel::Copy(p) => k::layout::check_copy(p, get(0)?, out),
+        Kernel::Fill(_) => Ok(()),
     }
 }

@@ -1,6 +1,6 @@
 //! Relu, Clip, HardSigmoid, HardSwish, Sigmoid.
 
-use crate::error::Result;
+use crate::error::{Result, err};
 use crate::import::NodeCx;
 use crate::ir::{Activation, NodeId, Op};
 
@@ -37,5 +37,9 @@ pub fn clip(cx: &mut NodeCx) -> Result<NodeId> {
     };
     let min = min.unwrap_or(f32::NEG_INFINITY);
     let max = max.unwrap_or(f32::INFINITY);
+    // Clip-6 requires min <= max (ONNX Runtime refuses it); from opset 11 the result is max.
+    if cx.opset < 11 && min > max {
+        return Err(err!(invalid, "Clip's min {min} is greater than its max {max}"));
+    }
     unary(cx, Activation::Clip { min, max })
 }

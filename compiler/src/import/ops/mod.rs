@@ -10,12 +10,14 @@ mod linear;
 mod pad;
 mod pool;
 mod reshape;
+mod schema;
 mod shape;
 mod softmax;
 
 use super::NodeCx;
-use crate::error::Result;
+use crate::error::{Result, err};
 use crate::ir::NodeId;
+use crate::onnx::proto::{NodeProto, attribute_type};
 
 /// Newest default-domain opset the importer knows the semantics of.
 pub const MAX_OPSET: i64 = 22;
@@ -100,6 +102,47 @@ pub const SUPPORTED_OPS: &[&str] = &[
 
 pub fn lookup(op_type: &str) -> Option<ImportFn> {
     TABLE.iter().find(|(name, _)| *name == op_type).map(|(_, f)| *f)
+}
+
+/// Checks a node against the schema of its operator at the model's opset (`schema.rs`, from
+/// ONNX's definitions): a version ONNX Runtime implements, only attributes that version defines,
+/// each of its type, and an input count in range. ONNX Runtime refuses the same nodes.
+pub fn check_schema(node: &NodeProto, opset: i64) -> Result<()> {
+    let op = node.op_type.as_str();
+    let Some(v) = schema::VERSIONS.iter().filter(|v| v.op == op && v.since <= opset).last() else {
+        let first = schema::VERSIONS.iter().find(|v| v.op == op).map_or(0, |v| v.since);
+        return Err(err!(
+            unsupported,
+            "{op} is supported from opset {first} (its older versions are not implemented by ONNX Runtime either)"
+        ));
+    };
+    for a in &node.attribute {
+        let Some(&(_, ty)) = v.attributes.iter().find(|(name, _)| *name == a.name) else {
+            return Err(err!(invalid, "attribute '{}' is not defined for {op} at opset {opset}", a.name));
+        };
+        if a.r#type != ty {
+            return Err(err!(
+                invalid,
+                "attribute '{}' has type {} ({}); {op} defines it as {}",
+                a.name,
+                attribute_type::name(a.r#type),
+                a.r#type,
+                attribute_type::name(ty)
+            ));
+        }
+    }
+    let n = node.input.len();
+    if n < v.min_inputs || n > v.max_inputs {
+        let range = if v.min_inputs == v.max_inputs {
+            v.min_inputs.to_string()
+        } else if v.max_inputs == i32::MAX as usize {
+            format!("at least {}", v.min_inputs)
+        } else {
+            format!("{} to {}", v.min_inputs, v.max_inputs)
+        };
+        return Err(err!(invalid, "{op} at opset {opset} takes {range} inputs, the node has {n}"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

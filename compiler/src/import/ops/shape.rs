@@ -60,7 +60,10 @@ pub fn concat(cx: &mut NodeCx) -> Result<NodeId> {
 
 pub fn cast(cx: &mut NodeCx) -> Result<NodeId> {
     let to = cx.attrs.int("to")?.ok_or_else(|| err!(invalid, "Cast needs a 'to' type"))?;
-    let to = dtype_of(to as i32)?;
+    let to = dtype_of(i32::try_from(to).unwrap_or(-1))?;
+    if to == crate::ir::DType::F64 {
+        return Err(err!(unsupported, "Cast to double is not supported (no computation is done in double)"));
+    }
     let x = cx.input(0)?;
     Ok(cx.add(Op::Cast { to }, &[x]))
 }
