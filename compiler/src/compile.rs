@@ -202,7 +202,7 @@ impl Compiled {
     /// The formatted source, with a comment above every layer.
     pub fn source(&self, weights: Weights) -> Result<String> {
         let opts = self.codegen_options(weights, true, Vec::new())?;
-        let generated = codegen::generate(&self.program, &self.plan, &opts)?;
+
         let g = &self.frontend.optimized;
         let header = vec![
             format!(
@@ -218,7 +218,7 @@ impl Compiled {
                 self.program.weights.len() * 4
             ),
         ];
-        codegen::to_source(&generated.tokens, &header)
+        codegen::source(&self.program, &self.plan, &opts, &header)
     }
 }
 
@@ -243,8 +243,7 @@ pub fn source_from_bytes(bytes: &[u8], options: &Options, max_weights: usize) ->
         track_files: Vec::new(),
         description: String::new(),
     };
-    let generated = codegen::generate(&program, &plan, &opts)?;
-    codegen::to_source(&generated.tokens, &[]).map(Some)
+    codegen::source(&program, &plan, &opts, &[]).map(Some)
 }
 
 /// `mobilenet_v2.tv.legacy` -> `MobilenetV2TvLegacy`.

@@ -519,3 +519,129 @@ fn generated_code_is_clean_under_valgrind() {
         }
     }
 }
+
+/// `mobilenetc ARGS`, killed after `secs` seconds: a hang is a failure, not a stuck test.
+fn mobilenetc_within(secs: u64, args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mobilenetc"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("mobilenetc runs");
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed().as_secs() >= secs {
+            let _ = child.kill();
+            panic!("mobilenetc {args:?} did not end within {secs} s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn mkfifo(path: &Path) -> bool {
+    Command::new("mkfifo").arg(path).status().is_ok_and(|s| s.success())
+}
+
+#[cfg(unix)]
+#[test]
+fn fifos_and_devices_are_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("model.onnx");
+    assert!(mkfifo(&fifo), "mkfifo works here");
+    assert_bad_input(&mobilenetc_within(10, &["stats", fifo.to_str().unwrap()]), "is a FIFO, not a regular file");
+    assert_bad_input(&mobilenetc_within(10, &["stats", "/dev/zero"]), "is a device, not a regular file");
+    // The same for an input array and for external data.
+    let model = write_model(dir.path(), "m.onnx", &small_conv(2).build());
+    let out = dir.path().join("y.npy");
+    for input in ["/dev/zero", "/dev/urandom", fifo.to_str().unwrap()] {
+        let args = ["run", model.to_str().unwrap(), "--input", input, "--output", out.to_str().unwrap(), "--interpret"];
+        assert_bad_input(&mobilenetc_within(10, &args), "not a regular file");
+    }
+    let data = dir.path().join("w.data");
+    assert!(mkfifo(&data));
+    let m = write_model(dir.path(), "ext.onnx", &external_model("w.data", 0, 24));
+    assert_bad_input(&mobilenetc_within(10, &["stats", m.to_str().unwrap()]), "is a FIFO, not a regular file");
+}
+
+#[test]
+fn a_path_cannot_inject_code_into_the_source() {
+    let dir = tempfile::tempdir().unwrap();
+    // A file name with line breaks, quotes and (on Unix) a byte that is not UTF-8; a node name
+    // with a comment end and a line break.
+    let mut name = std::ffi::OsString::from("evil\npub fn injected() {}\n \"q\" ");
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStringExt;
+        let mut bytes = name.into_vec();
+        bytes.extend_from_slice(b"\xff.onnx");
+        name = std::ffi::OsString::from_vec(bytes);
+    }
+    #[cfg(not(unix))]
+    name.push(".onnx");
+    let model = dir.path().join(&name);
+    let mut m = small_conv(2).build();
+    m.graph.as_mut().unwrap().node[0].name = "conv */ pub fn injected2() {} /*\n".into();
+    std::fs::write(&model, m.encode_to_vec()).unwrap();
+    let rs = dir.path().join("net.rs");
+    let out = Command::new(env!("CARGO_BIN_EXE_mobilenetc"))
+        .arg("emit")
+        .arg(&model)
+        .args(["-o", rs.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let src = std::fs::read_to_string(&rs).unwrap();
+    let file = syn::parse_file(&src).expect("the source parses");
+    // The text stays in comments and docs: the file declares no function of its own.
+    assert!(!file.items.iter().any(|i| matches!(i, syn::Item::Fn(_))), "the name reached the code");
+    for line in src.lines().filter(|l| l.contains("injected")) {
+        let l = line.trim_start();
+        assert!(l.starts_with("//") && !l.contains("*/"), "{line}");
+    }
+    assert!(src.contains("evil\\npub fn injected() {}\\n \"q\" \\xff.onnx"), "escaped, still readable");
+    assert!(src.contains("conv *\\/ pub fn injected2() {} /*\\n"), "escaped, still readable");
+}
+
+#[test]
+fn an_output_in_the_way_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = write_model(dir.path(), "m.onnx", &small_conv(2).build());
+    let (rs, bin) = (dir.path().join("x.rs"), dir.path().join("x.weights.bin"));
+    std::fs::write(&bin, b"old").unwrap();
+    std::fs::create_dir(&rs).unwrap();
+    let out = mobilenetc(&["emit", model.to_str().unwrap(), "-o", rs.to_str().unwrap()]);
+    assert_bad_input(&out, "is a directory, not a regular file");
+    assert_eq!(std::fs::read(&bin).unwrap(), b"old", "the previous blob is untouched");
+    let mut names: Vec<String> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    assert_eq!(names, ["m.onnx", "x.rs", "x.weights.bin"], "no temporary file is left");
+}
+
+#[test]
+fn struct_names_are_checked_not_panicked_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = write_model(dir.path(), "m.onnx", &small_conv(2).build());
+    let rs = dir.path().join("net.rs");
+    let emit =
+        |name: &str| mobilenetc(&["emit", model.to_str().unwrap(), "-o", rs.to_str().unwrap(), "--struct-name", name]);
+    let out = emit("r#Foo");
+    assert!(out.status.success(), "a raw identifier is a valid name: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(std::fs::read_to_string(&rs).unwrap().contains("pub struct r#Foo"));
+    for bad in ["r#self", "r#crate", "Self", "_", "1Net", "Net Net", "Net\nfn", "", "r#"] {
+        assert_bad_input(&emit(bad), "is not a valid Rust type name");
+    }
+}
+
+#[test]
+fn input_shapes_apply_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = write_model(dir.path(), "m.onnx", &small_conv(2).build());
+    let m = model.to_str().unwrap();
+    let out = mobilenetc(&["stats", m, "--input-shape", "1,2,4,4", "--input-shape", "1,2,4,4"]);
+    assert_bad_input(&out, "is given two shapes");
+    let out = mobilenetc(&["stats", m, "--input-shape", "x=1,2,4,4", "--input-shape", "1,2,4,4"]);
+    assert_bad_input(&out, "is given two shapes");
+    assert!(mobilenetc(&["stats", m, "--input-shape", "x=1,2,4,4"]).status.success());
+}

@@ -160,14 +160,14 @@ fn mutated_fixtures_never_panic() {
     assert!(reached[4] > 100 && reached[2] + reached[3] > 20, "{reached:?}");
 }
 
-/// Every input the fuzzer ever crashed on (fuzz/regressions) and its committed corpus
+/// Every input the fuzzer ever crashed on (fuzz/regressions/compile) and its committed corpus
 /// (fuzz/corpus/compile), through the whole path the fuzz target takes: decode, import,
 /// optimise, lower, plan, generate and format source.
 #[test]
 fn fuzzer_regressions_and_corpus() {
     use mobilenet_compiler::compile::source_from_bytes;
     let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
-    let (regressions, corpus) = (fuzz.join("regressions"), fuzz.join("corpus/compile"));
+    let (regressions, corpus) = (fuzz.join("regressions/compile"), fuzz.join("corpus/compile"));
     let entries = |dir: &Path| std::fs::read_dir(dir).unwrap().flatten().collect::<Vec<_>>();
     let (regressions, corpus) = (entries(&regressions), entries(&corpus));
     assert!(!regressions.is_empty() && corpus.len() > 100, "the fuzz inputs are missing");

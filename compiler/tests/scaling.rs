@@ -33,8 +33,7 @@ fn compile(m: &ModelProto) {
         track_files: Vec::new(),
         description: String::new(),
     };
-    let g = codegen::generate(&program, &plan, &opts).expect("generates");
-    codegen::to_source(&g.tokens, &[]).expect("formats");
+    codegen::source(&program, &plan, &opts, &[]).expect("generates");
 }
 
 fn best_of_3(m: &ModelProto) -> Duration {

@@ -1,13 +1,16 @@
 //! The whole compiler on arbitrary bytes: decode, import, optimise, lower, plan, generate and
-//! format source. Any outcome but a panic (or a hang, or running out of memory) is fine.
+//! format source, then run the lowered program on every SIMD path as the generated code would
+//! (a program the compiler accepts must never panic at run time). Any outcome but a panic (or a
+//! hang, or running out of memory) is fine. Build with overflow checks (`-a`), as the macro runs:
 //!
-//!     cargo fuzz run compile fuzz/corpus/compile -- -dict=fuzz/onnx.dict -max_total_time=60
+//!     cargo fuzz run -a --sanitizer none compile corpus/compile -- -dict=onnx.dict -max_total_time=60
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use mobilenet_compiler::compile::source_from_bytes;
-use mobilenet_compiler::{Limits, Options};
+use mobilenet_compiler::{Limits, Options, exec, frontend_from_model, lower, onnx, plan};
+use mobilenet_kernels::{Cpu, SimdLevel, Threads};
 
 fuzz_target!(|bytes: &[u8]| {
     // Smaller limits than the defaults keep every input fast; the limits themselves are what
@@ -21,5 +24,19 @@ fuzz_target!(|bytes: &[u8]| {
     };
     let options = Options { limits, ..Options::default() };
     // Weights can be large; source is formatted only for small ones, to stay quick.
-    let _ = source_from_bytes(bytes, &options, 1 << 16);
+    if source_from_bytes(bytes, &options, 1 << 16).is_err() {
+        return;
+    }
+    // Accepted: run it (small programs only), on every path this CPU has.
+    let Ok(model) = onnx::decode_model(bytes, &options.limits) else { return };
+    let Ok(fe) = frontend_from_model(&model, None, &options) else { return };
+    let Ok(mut program) = lower::lower(&fe.optimized, 1) else { return };
+    let Ok(plan) = plan::plan(&mut program) else { return };
+    if program.input_len() > 1 << 16 || plan.arena_len > 1 << 20 || program.weights.len() > 1 << 16 {
+        return;
+    }
+    let input: Vec<f32> = (0..program.input_len()).map(|i| (i % 7) as f32 - 3.0).collect();
+    for cpu in SimdLevel::ALL.into_iter().filter_map(Cpu::with_level) {
+        let _ = exec::run(&program, &plan, cpu, &Threads::single(), &input);
+    }
 });

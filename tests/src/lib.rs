@@ -6,6 +6,8 @@
 //! checkout on CI and development machines; where they are absent, the tests that need them say
 //! so and skip. `MOBILENET_SHARED_MODELS` may point at another models.toml.
 
+pub mod diff;
+
 use std::path::{Path, PathBuf};
 
 use mobilenet_compiler::ir::Tensor;

@@ -283,7 +283,8 @@ fn execute(command: Command) -> Result<(), Error> {
             }
             let (y, how) = if interpret {
                 let fe: Frontend = frontend(&model.model, &options)?;
-                let outputs = interp::run(&fe.optimized, &[x]).map_err(|e| e.in_file(&input))?;
+                let limit = options.limits.max_arena_bytes;
+                let outputs = interp::run_limited(&fe.optimized, &[x], limit).map_err(|e| e.in_file(&input))?;
                 (
                     outputs.into_iter().next().ok_or_else(|| Error::internal("no output"))?,
                     "reference interpreter".to_string(),

@@ -56,7 +56,71 @@ fn lit(v: usize) -> proc_macro2::Literal {
     proc_macro2::Literal::usize_unsuffixed(v)
 }
 
+/// The whole generated code as tokens (what the macro hands to rustc).
 pub fn generate(prog: &Program, plan: &Plan, opts: &Options) -> Result<Generated> {
+    let tokens = file_tokens(prog, plan, opts, true)?;
+    Ok(Generated { tokens })
+}
+
+/// The generated code as a formatted source file, with `header` lines first. The file is
+/// formatted around markers, and each layer on its own, so that memory stays in proportion to
+/// the source (formatting the tokens of thousands of layers at once takes gigabytes).
+pub fn source(prog: &Program, plan: &Plan, opts: &Options, header: &[String]) -> Result<String> {
+    let skeleton = to_source(&file_tokens(prog, plan, opts, false)?, header)?;
+    let looped = prog.image_loop.as_ref().map_or(0, |lp| lp.steps);
+    let skeleton = fill_marker(&skeleton, LOOPED_MARKER, &mut (0..looped).map(|i| layer(prog, plan, opts, i, true)))?;
+    fill_marker(&skeleton, STEPS_MARKER, &mut (looped..prog.steps.len()).map(|i| layer(prog, plan, opts, i, false)))
+}
+
+const LOOPED_MARKER: &str = "__looped_steps!();";
+const STEPS_MARKER: &str = "__steps!();";
+
+/// The code of step `i`, with a comment naming what it does and its ONNX nodes.
+fn layer(prog: &Program, plan: &Plan, opts: &Options, i: usize, looped: bool) -> TokenStream {
+    let s = &prog.steps[i];
+    let mut code = TokenStream::new();
+    if opts.comments {
+        let mut text = format!("[{i}] {}", describe(s));
+        if !s.origin.is_empty() {
+            text += &format!(" (ONNX: {})", s.origin.join(", "));
+        }
+        code.extend(quote!(__comment!(#text);));
+    }
+    code.extend(steps::step(prog, plan, s, looped));
+    code
+}
+
+/// Replaces the line holding `marker` by each layer, formatted on its own and indented as the
+/// marker was.
+fn fill_marker(text: &str, marker: &str, layers: &mut dyn Iterator<Item = TokenStream>) -> Result<String> {
+    let Some(at) = text.find(marker) else { return Ok(text.to_string()) };
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let indent = &text[line_start..at];
+    let after = text[at + marker.len()..].strip_prefix('\n').unwrap_or(&text[at + marker.len()..]);
+    let mut out = String::with_capacity(text.len());
+    out += &text[..line_start];
+    for code in layers {
+        let formatted = to_source(&quote!(fn __layer() { #code }), &[])?;
+        // The body of `fn __layer() {..}`, four spaces in: each line moves to the marker's indent.
+        let lines: Vec<&str> = formatted.lines().collect();
+        for line in &lines[1..lines.len().saturating_sub(1)] {
+            let line = line.strip_prefix("    ").unwrap_or(line);
+            if line.is_empty() {
+                out.push('\n');
+            } else {
+                out += indent;
+                out += line;
+                out.push('\n');
+            }
+        }
+    }
+    out += after;
+    Ok(out)
+}
+
+/// The file's tokens; `steps`: with every layer in `forward`, or (to be formatted layer by
+/// layer) with markers in their place.
+fn file_tokens(prog: &Program, plan: &Plan, opts: &Options, steps: bool) -> Result<TokenStream> {
     let name = struct_ident(&opts.struct_name)?;
     let vis = &opts.visibility;
     let module = format_ident!("__mobilenet_{}", name.unraw());
@@ -75,23 +139,14 @@ pub fn generate(prog: &Program, plan: &Plan, opts: &Options) -> Result<Generated
         )
     });
 
-    let layer = |i: usize, looped: bool| {
-        let s = &prog.steps[i];
-        let mut code = TokenStream::new();
-        if opts.comments {
-            let mut text = format!("[{i}] {}", describe(s));
-            if !s.origin.is_empty() {
-                text += &format!(" (ONNX: {})", s.origin.join(", "));
-            }
-            code.extend(quote!(__comment!(#text);));
-        }
-        code.extend(steps::step(prog, plan, s, looped));
-        code
-    };
     let looped = prog.image_loop.as_ref().map_or(0, |lp| lp.steps);
     let mut body: Vec<TokenStream> = Vec::new();
     if let Some(lp) = &prog.image_loop {
-        let inner = (0..looped).map(|i| layer(i, true));
+        let inner = if steps {
+            (0..looped).map(|i| layer(prog, plan, opts, i, true)).collect()
+        } else {
+            quote!(__looped_steps!();)
+        };
         let images = lit(lp.images);
         if opts.comments {
             let text = format!(
@@ -100,9 +155,13 @@ pub fn generate(prog: &Program, plan: &Plan, opts: &Options) -> Result<Generated
             );
             body.push(quote!(__comment!(#text);));
         }
-        body.push(quote!(for image in 0..#images { #(#inner)* }));
+        body.push(quote!(for image in 0..#images { #inner }));
     }
-    body.extend((looped..prog.steps.len()).map(|i| layer(i, false)));
+    if steps {
+        body.extend((looped..prog.steps.len()).map(|i| layer(prog, plan, opts, i, false)));
+    } else {
+        body.push(quote!(__steps!();));
+    }
 
     let (in_len, out_len) = (lit(prog.input_len()), lit(prog.output_len()));
     let arena_len = lit(plan.arena_len);
@@ -293,7 +352,7 @@ pub fn generate(prog: &Program, plan: &Plan, opts: &Options) -> Result<Generated
             }
         }
     };
-    Ok(Generated { tokens })
+    Ok(tokens)
 }
 
 /// The struct's name as an identifier: any Rust identifier, raw ones (`r#Net`) included.

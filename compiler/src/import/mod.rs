@@ -19,6 +19,12 @@ use crate::options::{Limits, Options, ShapeOptions};
 pub use ops::SUPPORTED_OPS;
 pub use tensor::checked_dims;
 
+/// A TensorProto as an IR tensor (data in the message, not external), with the limits'
+/// checks: how tests read ONNX's own test data (`input_0.pb`).
+pub fn tensor_from_proto(t: &TensorProto, limits: &Limits) -> Result<Tensor> {
+    tensor::convert(t, &ExternalData::new(None, limits), limits)
+}
+
 /// What a tensor name refers to while importing.
 enum Value<'m> {
     Node(NodeId),
@@ -117,6 +123,12 @@ impl<'m> NodeCx<'_, 'm> {
     /// Adds the node's IR node, named after its first output.
     pub fn add(&mut self, op: Op, operands: &[NodeId]) -> NodeId {
         let name = self.proto.output.first().cloned().unwrap_or_default();
+        self.imp.graph.add(op, name, vec![self.proto.name.clone()], operands)
+    }
+
+    /// Adds an intermediate IR node of this ONNX node (one node imported as several).
+    pub fn add_part(&mut self, op: Op, operands: &[NodeId], part: usize) -> NodeId {
+        let name = format!("{}#{part}", self.proto.output.first().cloned().unwrap_or_default());
         self.imp.graph.add(op, name, vec![self.proto.name.clone()], operands)
     }
 

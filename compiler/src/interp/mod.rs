@@ -15,6 +15,12 @@ use crate::ir::{DType, Data, Graph, Op, Tensor, TensorType};
 
 /// Runs the graph on `inputs` (one tensor per graph input, in order) and returns the outputs.
 pub fn run(g: &Graph, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+    run_limited(g, inputs, u64::MAX)
+}
+
+/// `run`, refusing to hold more than `max_bytes` of computed tensors at once (the CLI passes
+/// `Limits::max_arena_bytes`, what the compiled code may use).
+pub fn run_limited(g: &Graph, inputs: &[Tensor], max_bytes: u64) -> Result<Vec<Tensor>> {
     if inputs.len() != g.inputs.len() {
         return Err(err!(usage, "the graph has {} inputs, {} were given", g.inputs.len(), inputs.len()));
     }
@@ -42,6 +48,8 @@ pub fn run(g: &Graph, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
         }
     }
     let mut values: Vec<Option<Val>> = (0..g.node_bound()).map(|_| None).collect();
+    let bytes = |t: &TensorType| t.elements() as u64 * 4;
+    let mut live = 0u64;
     for &n in &order {
         let node = g.node(n);
         let val = match &node.op {
@@ -54,11 +62,23 @@ pub fn run(g: &Graph, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
                     .map(|o| values[o.index()].as_ref().map(Val::get))
                     .collect::<Option<_>>()
                     .ok_or_else(|| Error::internal("operand evaluated out of order"))?;
-                let out = eval(op, &args, g.ty(n)?).map_err(|e| e.at_node(&g.context(n)))?;
+                let ty = g.ty(n)?;
+                live += bytes(ty);
+                if live > max_bytes {
+                    return Err(err!(
+                        limit,
+                        "the reference interpreter would hold {live} bytes of tensors at once, more than the limit of {max_bytes} (Limits::max_arena_bytes)"
+                    )
+                    .at_node(&g.context(n)));
+                }
+                let out = eval(op, &args, ty).map_err(|e| e.at_node(&g.context(n)))?;
                 for o in operands {
                     uses[o.index()] -= 1;
-                    if uses[o.index()] == 0 && !g.is_output(o) {
-                        values[o.index()] = None;
+                    if uses[o.index()] == 0
+                        && !g.is_output(o)
+                        && let Some(Val::Owned(t)) = values[o.index()].take()
+                    {
+                        live -= bytes(&t.type_of());
                     }
                 }
                 Val::Owned(out)
@@ -130,7 +150,8 @@ fn cast(x: &Tensor, to: DType) -> Result<Tensor> {
             let (lo, hi) = to.int_range().ok_or_else(|| err!(internal, "Cast to {to}"))?;
             let int = |f: f32| {
                 let t = f.trunc() as f64;
-                if t >= lo as f64 && t <= hi as f64 && !(to == DType::I64 && t >= 9.223372036854775807e18) {
+                // `hi + 1` exactly, as f64: 2^63 for i64, whose hi itself rounds up to 2^63.
+                if t >= lo as f64 && t < hi as f64 + 1.0 {
                     Ok(t as i64)
                 } else {
                     Err(err!(invalid, "Cast of {f} to {to} is out of range (ONNX leaves the result undefined)"))

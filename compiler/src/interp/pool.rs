@@ -28,8 +28,9 @@ pub fn pool(p: &Pool, x: &Tensor, out: &TensorType) -> Result<Tensor> {
                 let x0 = (ox * win.strides[1]) as isize - pl;
                 let r = match p.kind {
                     PoolKind::Max => {
-                        // A running `maxps`, as the kernels (and ONNX Runtime's MLAS) compute it.
-                        let mut m = f32::NEG_INFINITY;
+                        // A running `maxps`, started where the kernels (and ONNX Runtime)
+                        // start it.
+                        let mut m = crate::lower::window_of(win).max_start();
                         for ky in 0..win.kernel[0] {
                             for kx in 0..win.kernel[1] {
                                 let iy = y0 + (ky * win.dilations[0]) as isize;

@@ -95,7 +95,7 @@ pub fn infer(op: &Op, inputs: &[&TensorType], values: &[Option<&Tensor>]) -> Res
                 return Err(err!(invalid, "bias shape {:?} should be [{m}]", inputs[s].shape));
             }
             let mut win = c.window;
-            win.resolve_auto_pad([h, wd]);
+            win.resolve_auto_pad([h, wd]).map_err(Error::unsupported)?;
             let oh = win.output_size(0, h, false);
             let ow = win.output_size(1, wd, false);
             let (Some(oh), Some(ow)) = (oh, ow) else {
@@ -193,7 +193,7 @@ pub fn infer(op: &Op, inputs: &[&TensorType], values: &[Option<&Tensor>]) -> Res
             expect_rank(x, 4, "pooling input (only 2-D pooling is supported)")?;
             let (h, w) = (x.shape[2], x.shape[3]);
             let mut win = p.window;
-            win.resolve_auto_pad([h, w]);
+            win.resolve_auto_pad([h, w]).map_err(Error::unsupported)?;
             // ONNX Runtime refuses a pad as large as the kernel, for either kind of pooling.
             if (0..4).any(|i| win.pads[i] >= win.kernel[i % 2]) {
                 return Err(err!(invalid, "pads {:?} are not all smaller than the kernel {:?}", win.pads, win.kernel));
@@ -402,7 +402,8 @@ pub fn resolve(op: &mut Op, inputs: &[&TensorType]) {
                     c.window.kernel = [w.shape[2], w.shape[3]];
                 }
                 if x.rank() == 4 && c.window.kernel.iter().chain(&c.window.strides).all(|&v| v > 0) {
-                    c.window.resolve_auto_pad([x.shape[2], x.shape[3]]);
+                    // A refusal is reported by `infer`, which resolves again.
+                    let _ = c.window.resolve_auto_pad([x.shape[2], x.shape[3]]);
                 }
             }
         }
@@ -411,7 +412,7 @@ pub fn resolve(op: &mut Op, inputs: &[&TensorType]) {
                 && x.rank() == 4
                 && p.window.kernel.iter().chain(&p.window.strides).all(|&v| v > 0)
             {
-                p.window.resolve_auto_pad([x.shape[2], x.shape[3]]);
+                let _ = p.window.resolve_auto_pad([x.shape[2], x.shape[3]]);
             }
         }
         Op::Transpose { perm } if perm.is_empty() => {

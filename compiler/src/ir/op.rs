@@ -85,6 +85,18 @@ pub enum AutoPad {
     Valid,
 }
 
+impl AutoPad {
+    /// The ONNX spelling, for messages.
+    pub fn onnx_name(self) -> &'static str {
+        match self {
+            AutoPad::NotSet => "NOTSET",
+            AutoPad::SameUpper => "SAME_UPPER",
+            AutoPad::SameLower => "SAME_LOWER",
+            AutoPad::Valid => "VALID",
+        }
+    }
+}
+
 /// The spatial window shared by Conv and pooling: kernel, strides, dilations, paddings.
 /// `pads` is `[top, left, bottom, right]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -121,26 +133,41 @@ impl Window {
         Some(if (out - 1) * s >= input + self.pads[a] { out - 1 } else { out })
     }
 
-    /// Replaces `auto_pad` by explicit pads for the given input size (ONNX semantics).
-    pub fn resolve_auto_pad(&mut self, input_hw: [usize; 2]) {
+    /// Replaces `auto_pad` by explicit pads for the given input size (ONNX semantics). SAME
+    /// padding that would have to be negative (a stride larger than the kernel, which ONNX
+    /// Runtime answers by shifting the windows) is refused: `auto_pad` stays set and the error
+    /// says why.
+    pub fn resolve_auto_pad(&mut self, input_hw: [usize; 2]) -> Result<(), String> {
         match self.auto_pad {
             AutoPad::NotSet => {}
             AutoPad::Valid => self.pads = [0; 4],
             AutoPad::SameUpper | AutoPad::SameLower => {
+                let mut pads = [0; 4];
                 for a in 0..2 {
                     let out = input_hw[a].div_ceil(self.strides[a]);
-                    let needed =
-                        ((out.saturating_sub(1)) * self.strides[a] + self.extent(a)).saturating_sub(input_hw[a]);
+                    let covered = out.saturating_sub(1) * self.strides[a] + self.extent(a);
+                    let Some(needed) = covered.checked_sub(input_hw[a]) else {
+                        return Err(format!(
+                            "auto_pad {:?} would need negative padding (stride {} over a kernel of extent {} on {} elements); \
+                             write the pads explicitly",
+                            self.auto_pad.onnx_name(),
+                            self.strides[a],
+                            self.extent(a),
+                            input_hw[a]
+                        ));
+                    };
                     let small = needed / 2;
                     let large = needed - small;
                     let (begin, end) =
                         if self.auto_pad == AutoPad::SameUpper { (small, large) } else { (large, small) };
-                    self.pads[a] = begin;
-                    self.pads[a + 2] = end;
+                    pads[a] = begin;
+                    pads[a + 2] = end;
                 }
+                self.pads = pads;
             }
         }
         self.auto_pad = AutoPad::NotSet;
+        Ok(())
     }
 
     pub fn is_unit(&self) -> bool {

@@ -249,7 +249,7 @@ fn pad6(v: &[usize], fill: usize) -> Result<[usize; MAX_RANK]> {
 }
 
 /// The kernels' window (padding after the input follows from the output size there).
-fn window_of(w: &crate::ir::Window) -> k::Window {
+pub(crate) fn window_of(w: &crate::ir::Window) -> k::Window {
     k::Window {
         kernel_h: w.kernel[0],
         kernel_w: w.kernel[1],

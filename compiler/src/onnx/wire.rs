@@ -387,7 +387,7 @@ mod tests {
     #[test]
     fn empty_nodes_are_counted_before_decoding() {
         // 2 bytes each on the wire: the graph field holding a million empty nodes.
-        let nodes = vec![0x0a, 0x00].repeat(1_000_000);
+        let nodes = [0x0a, 0x00].repeat(1_000_000);
         let mut graph = vec![0x3a];
         let mut len = nodes.len();
         while len >= 0x80 {

@@ -2,7 +2,7 @@
 //! exports leave BatchNormalization (Conv -> Mul -> Add) and Paddle leaves biases
 //! (Conv -> Add(Reshape(bias)), MatMul -> Add).
 
-use super::batchnorm_fold::{add_to_bias, foldable_conv, scale_conv};
+use super::batchnorm_fold::{add_to_bias, fold_stays_finite, foldable_conv, scale_conv};
 use super::{PassReport, bypass, per_channel, private_constant};
 
 use crate::error::Result;
@@ -25,6 +25,11 @@ pub fn run(g: &mut Graph, _options: &Options) -> Result<PassReport> {
         if foldable_conv(g, x) {
             let channels = g.shape(x)?[1];
             let Some(v) = per_channel(&constant, channels, 4) else { continue };
+            let zeros = vec![0.0; channels];
+            let (scale, shift) = if op == BinaryOp::Mul { (&v, &zeros) } else { (&vec![1.0; channels], &v) };
+            if !fold_stays_finite(g, x, scale, shift) {
+                continue;
+            }
             match op {
                 BinaryOp::Mul => scale_conv(g, x, &v, &vec![0.0; channels])?,
                 _ => add_to_bias(g, x, |m, b| b + v[m], channels)?,
@@ -34,7 +39,9 @@ pub fn run(g: &mut Graph, _options: &Options) -> Result<PassReport> {
         } else if op == BinaryOp::Add && foldable_gemm(g, x) {
             let cols = g.shape(x)?[1];
             let Some(v) = column_values(&constant, cols) else { continue };
-            add_gemm_bias(g, x, v)?;
+            if !add_gemm_bias(g, x, v)? {
+                continue;
+            }
             bypass(g, n, x);
             report.fused("add->gemm");
         }
@@ -65,9 +72,13 @@ fn foldable_gemm(g: &Graph, x: NodeId) -> bool {
             || g.operand(x, 2).is_some_and(|c| g.constant(c).is_some_and(|t| t.shape.len() <= 1 || t.shape[0] == 1)))
 }
 
-/// Adds `v` (one value per column) to the Gemm's C, creating C = v when it has none.
-fn add_gemm_bias(g: &mut Graph, gemm: NodeId, v: Vec<f32>) -> Result<()> {
-    let Op::Gemm(gm) = g.op(gemm).clone() else { return Ok(()) };
+/// Adds `v` (one value per column) to the Gemm's C, creating C = v when it has none; false
+/// (and nothing changed) when that would not be finite.
+fn add_gemm_bias(g: &mut Graph, gemm: NodeId, v: Vec<f32>) -> Result<bool> {
+    let Op::Gemm(gm) = g.op(gemm).clone() else { return Ok(false) };
+    if !v.iter().all(|x| x.is_finite()) {
+        return Ok(false);
+    }
     if !gm.has_c {
         let name = format!("{}_bias", g.node(gemm).name);
         let c = g.add_constant(Tensor::f32(vec![v.len()], v), name, vec![]);
@@ -78,17 +89,20 @@ fn add_gemm_bias(g: &mut Graph, gemm: NodeId, v: Vec<f32>) -> Result<()> {
             gm.has_c = true;
             gm.beta = 1.0;
         }
-        return Ok(());
+        return Ok(true);
     }
     // y = alpha*AB + beta*C + v  ==  alpha*AB + beta*(C + v/beta); C is [n], [1, n] or scalar.
     let cols = v.len();
-    let c = private_constant(g, gemm, 2)?;
-    let old = c.as_f32().unwrap_or_default().to_vec();
+    let Some(old) = g.operand(gemm, 2).and_then(|c| g.constant(c)).and_then(|t| t.as_f32()) else { return Ok(false) };
     let merged: Vec<f32> = (0..cols).map(|j| old[if old.len() == 1 { 0 } else { j }] + v[j] / gm.beta).collect();
+    if !merged.iter().all(|m| (m * gm.beta).is_finite()) {
+        return Ok(false);
+    }
+    let c = private_constant(g, gemm, 2)?;
     *c = Tensor::f32(vec![cols], merged);
     let ty = c.type_of();
     if let Some(cn) = g.operand(gemm, 2) {
         g.node_mut(cn).ty = Some(ty);
     }
-    Ok(())
+    Ok(true)
 }

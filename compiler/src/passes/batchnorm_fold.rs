@@ -5,7 +5,7 @@
 //! still merge into a producer).
 
 use super::{PassReport, bypass, private_constant};
-use crate::error::Result;
+use crate::error::{Result, err};
 use crate::ir::{BinaryOp, Graph, NodeId, Op, Tensor};
 use crate::options::Options;
 
@@ -20,8 +20,18 @@ pub fn run(g: &mut Graph, _options: &Options) -> Result<PassReport> {
         let (gamma, beta, mean, var) = (&params[0], &params[1], &params[2], &params[3]);
         let scale: Vec<f32> = gamma.iter().zip(var).map(|(g, v)| g / (v + epsilon).sqrt()).collect();
         let shift: Vec<f32> = (0..scale.len()).map(|c| beta[c] - mean[c] * scale[c]).collect();
+        // var + epsilon <= 0 (or overflowing statistics): ONNX Runtime's (x - mean) / 0 gives
+        // inf for some x and NaN at x = mean, which no scale and shift reproduce.
+        if let Some(c) = (0..scale.len()).find(|&c| !scale[c].is_finite() || !shift[c].is_finite()) {
+            return Err(err!(
+                unsupported,
+                "BatchNormalization channel {c} (var {}, epsilon {epsilon}) has no finite scale and shift",
+                var[c]
+            )
+            .at_node(&g.context(n)));
+        }
         let x = operands[0];
-        if foldable_conv(g, x) {
+        if foldable_conv(g, x) && fold_stays_finite(g, x, &scale, &shift) {
             scale_conv(g, x, &scale, &shift)?;
             bypass(g, n, x);
             report.fused("batchnorm->conv");
@@ -48,6 +58,19 @@ pub(crate) fn foldable_conv(g: &Graph, x: NodeId) -> bool {
             .as_conv()
             .and_then(|c| c.bias_slot())
             .is_none_or(|s| g.operand(x, s).is_some_and(|b| g.constant(b).is_some()))
+}
+
+/// Whether scaling the conv's weights and bias per channel (and shifting the bias) gives only
+/// finite numbers: a fold that overflows (or multiplies a zero weight by infinity) would put
+/// inf or NaN where the separate Mul and Add would not.
+pub(crate) fn fold_stays_finite(g: &Graph, conv: NodeId, scale: &[f32], shift: &[f32]) -> bool {
+    let Some(w) = g.operand(conv, 1).and_then(|w| g.constant(w)).and_then(|t| t.as_f32()) else { return false };
+    let per_channel = w.len() / scale.len().max(1);
+    let bias = g.op(conv).as_conv().and_then(|c| c.bias_slot()).and_then(|s| g.operand(conv, s));
+    let bias = bias.and_then(|b| g.constant(b)).and_then(|t| t.as_f32());
+    scale.iter().chain(shift).all(|v| v.is_finite())
+        && w.iter().enumerate().all(|(i, v)| (v * scale[i / per_channel.max(1)]).is_finite())
+        && bias.is_none_or(|b| b.iter().zip(scale).zip(shift).all(|((b, s), t)| (b * s + t).is_finite()))
 }
 
 /// conv' = conv * scale + shift, per output channel, by rewriting its weight and bias.

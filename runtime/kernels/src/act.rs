@@ -37,13 +37,15 @@ impl Act {
     /// The activation as clamp bounds plus a hard-swish flag, which is how the SIMD epilogues
     /// apply every activation but Sigmoid: `y = clamp(a*x + b, lo, hi) * (x if swish else 1)`.
     /// Returns `None` for Sigmoid.
+    /// Plain clamps shift by -0.0, the one addend that keeps every x as it is (x + 0.0 turns
+    /// -0.0 into 0.0, where ONNX Runtime's Relu keeps it).
     #[inline(always)]
     pub fn as_affine_clamp(self) -> Option<AffineClamp> {
         let inf = f32::INFINITY;
         Some(match self {
-            Act::None => AffineClamp { scale: 1.0, shift: 0.0, lo: -inf, hi: inf, times_x: false },
-            Act::Relu => AffineClamp { scale: 1.0, shift: 0.0, lo: 0.0, hi: inf, times_x: false },
-            Act::Clip { min, max } => AffineClamp { scale: 1.0, shift: 0.0, lo: min, hi: max, times_x: false },
+            Act::None => AffineClamp { scale: 1.0, shift: -0.0, lo: -inf, hi: inf, times_x: false },
+            Act::Relu => AffineClamp { scale: 1.0, shift: -0.0, lo: 0.0, hi: inf, times_x: false },
+            Act::Clip { min, max } => AffineClamp { scale: 1.0, shift: -0.0, lo: min, hi: max, times_x: false },
             Act::HardSigmoid { alpha, beta } => {
                 AffineClamp { scale: alpha, shift: beta, lo: 0.0, hi: 1.0, times_x: false }
             }
@@ -77,7 +79,7 @@ pub struct AffineClamp {
 
 impl AffineClamp {
     pub const IDENTITY: AffineClamp =
-        AffineClamp { scale: 1.0, shift: 0.0, lo: f32::NEG_INFINITY, hi: f32::INFINITY, times_x: false };
+        AffineClamp { scale: 1.0, shift: -0.0, lo: f32::NEG_INFINITY, hi: f32::INFINITY, times_x: false };
 
     /// No scaling or shift before the clamp (Relu, Relu6, Clip, none).
     #[inline(always)]
@@ -174,6 +176,8 @@ mod tests {
         assert_eq!(Act::Clip { min: f32::NAN, max: 1.0 }.apply(-5.0), -5.0);
         assert_eq!(Act::Clip { min: 0.0, max: f32::NAN }.apply(5.0), 5.0);
         assert_eq!(Act::Relu.apply(-0.0).to_bits(), (-0.0f32).to_bits(), "as ONNX Runtime: -0 stays");
+        let c = Act::Relu.as_affine_clamp().unwrap();
+        assert_eq!((-0.0f32).mul_add(c.scale, c.shift).to_bits(), (-0.0f32).to_bits(), "the SIMD form keeps it too");
         assert_eq!(Act::Clip { min: 2.0, max: 1.0 }.apply(0.0), 1.0, "min > max gives max");
     }
 

@@ -297,7 +297,9 @@ mod simd {
         let taps = &taps[..count.min(MAX_TAPS)];
         // The farthest input any tap reads from a pixel's first input.
         let reach = taps.iter().map(|t| t.input).max().unwrap_or(0);
-        let listed = count <= MAX_TAPS && c.width == NV * S::LANES;
+        // A row whose window lies wholly in the padding (pads as large as the kernel) has no
+        // taps: its pixels are the bias, which the general path gives.
+        let listed = !ky.is_empty() && count <= MAX_TAPS && c.width == NV * S::LANES;
         let mut ox = 0;
         while ox < p.out_w {
             if ox >= lo && ox < hi && hi - lo >= PX {

@@ -66,7 +66,7 @@ fn pool_scalar(p: &Pool2d, input: &[f32], output: &mut [f32]) {
             for ox in 0..p.out_w {
                 let kx = p.win.taps_x(ox, p.in_w);
                 let out = &mut output[((b * p.out_h + oy) * p.out_w + ox) * c..][..c];
-                out.fill(if p.kind == PoolKind::Max { f32::NEG_INFINITY } else { 0.0 });
+                out.fill(if p.kind == PoolKind::Max { p.win.max_start() } else { 0.0 });
                 for y in ky.clone() {
                     let iy = oy * p.win.stride_h + y * p.win.dilation_h - p.win.pad_top;
                     for x in kx.clone() {
@@ -168,7 +168,7 @@ mod simd {
                     let mut c0 = 0;
                     while c0 < c {
                         let w = S::LANES.min(c - c0);
-                        let mut acc = S::splat(if p.kind == PoolKind::Max { f32::NEG_INFINITY } else { 0.0 });
+                        let mut acc = S::splat(if p.kind == PoolKind::Max { p.win.max_start() } else { 0.0 });
                         for y in ky.clone() {
                             let iy = oy * p.win.stride_h + y * p.win.dilation_h - p.win.pad_top;
                             for x in kx.clone() {

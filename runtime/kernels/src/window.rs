@@ -18,6 +18,13 @@ pub struct Window {
 }
 
 impl Window {
+    /// Where a max pool starts, as ONNX Runtime starts it: its kernel for undilated windows
+    /// (MLAS) at -inf, its kernel for dilated ones at the lowest finite float, which a window
+    /// with nothing but padding (possible only when dilated) or -inf then gives.
+    pub fn max_start(&self) -> f32 {
+        if self.dilation_h == 1 && self.dilation_w == 1 { f32::NEG_INFINITY } else { f32::MIN }
+    }
+
     /// A `kernel` x `kernel` window with the same stride and leading padding on both axes and
     /// no dilation (what MobileNets' convolutions and most benches and tests use).
     pub const fn square(kernel: usize, stride: usize, pad: usize) -> Window {

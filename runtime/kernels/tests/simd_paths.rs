@@ -195,7 +195,8 @@ fn depthwise_paths_agree() {
         let (kh, kw) = if r.below(4) == 0 { (k, 1 + r.below(3)) } else { (k, k) };
         let (sh, sw) = ([1, 2][r.below(2)], [1, 2][r.below(2)]);
         let (dh, dw) = if r.below(5) == 0 { (2, 2) } else { (1, 1) };
-        let (pt, pl, pb, pr) = (r.below(kh), r.below(kw), r.below(kh), r.below(kw));
+        // Pads up to one more than the kernel: whole rows and columns of windows in the padding.
+        let (pt, pl, pb, pr) = (r.below(kh + 2), r.below(kw + 2), r.below(kh + 2), r.below(kw + 2));
         // A third of the rows are 7, 14, 21 or 28 output columns wide (blocks of 7 columns).
         let in_w = if r.below(3) == 0 {
             let ext = (kw - 1) * dw + 1;
@@ -255,14 +256,15 @@ fn conv2d_paths_agree() {
         // Rows wide enough for interior groups of 16 pixels at stride 2 (the AVX-512 tile of one
         // vector of channels), and narrower.
         let (in_h, in_w) = (kh + r.below(9), kw + r.below(72));
-        let (pt, pl) = (r.below(kh), r.below(kw));
+        // Pads up to one more than the kernel: whole rows and columns of windows in the padding.
+        let (pt, pl, pb, pr) = (r.below(kh + 2), r.below(kw + 2), r.below(kh + 2), r.below(kw + 2));
         let p = Conv2d {
             batch: 1 + r.below(2),
             in_h,
             in_w,
             in_c,
-            out_h: (in_h + pt - kh) / sh + 1,
-            out_w: (in_w + pl - kw) / sw + 1,
+            out_h: (in_h + pt + pb - kh) / sh + 1,
+            out_w: (in_w + pl + pr - kw) / sw + 1,
             out_c,
             groups,
             win: Window {

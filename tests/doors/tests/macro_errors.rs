@@ -17,6 +17,14 @@ fn problems_are_compile_errors_at_the_arguments() {
         .output("y")
         .to_bytes();
     std::fs::write(dir.join("tanh.onnx"), tanh).unwrap();
+    // Pads whose sum overflows i64 (the macro runs with overflow checks on).
+    let pads = mobilenet_compiler::onnx::builder::ModelBuilder::new(13)
+        .input("x", &[1, 4])
+        .tensor(mobilenet_compiler::onnx::builder::int64_tensor("p", &[0, 1 << 62, 0, 1 << 62]))
+        .node("Pad", &["x", "p"], &["y"], vec![])
+        .output("y")
+        .to_bytes();
+    std::fs::write(dir.join("pads.onnx"), pads).unwrap();
     let fixture = root.join("models/fixtures/paddle_like.dynhw.op11.onnx");
     let fixture = fixture.display();
     std::fs::write(
@@ -33,6 +41,8 @@ mobilenet_runtime::mobilenet_model!(pub Unsupported, "tanh.onnx");
 mobilenet_runtime::mobilenet_model!(pub Symbolic, "{fixture}");
 mobilenet_runtime::mobilenet_model!(pub BadShape, "{fixture}", input_shape = [1, 3, 16]);
 mobilenet_runtime::mobilenet_model!(pub BadSetting, "{fixture}", threads = 2);
+mobilenet_runtime::mobilenet_model!(pub Overflow, "pads.onnx");
+mobilenet_runtime::mobilenet_model!(pub r#RawName, "{fixture}", input_shape = [1, 3, 48, 192]);
 "#
     );
     std::fs::write(dir.join("src/lib.rs"), &src).unwrap();
@@ -53,6 +63,7 @@ mobilenet_runtime::mobilenet_model!(pub BadSetting, "{fixture}", threads = 2);
         ("symbolic dimension 2", &format!("\"{fixture}\"")),
         ("has rank 4", "[1, 3, 16]"),
         ("unknown setting `threads`", "threads"),
+        ("pad 4611686018427387904 is larger than any tensor", "\"pads.onnx\""),
     ];
     let diagnostics: Vec<serde_json::Value> = stdout
         .lines()
@@ -60,6 +71,8 @@ mobilenet_runtime::mobilenet_model!(pub BadSetting, "{fixture}", threads = 2);
         .filter(|v| v["reason"] == "compiler-message" && v["message"]["level"] == "error")
         .map(|v| v["message"].clone())
         .collect();
+    // A raw identifier is a name like any other.
+    assert!(!stdout.contains("RawName"), "r#RawName must compile: {diagnostics:#?}");
     for (needle, spanned) in expected {
         let d = diagnostics
             .iter()

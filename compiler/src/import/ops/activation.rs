@@ -28,15 +28,16 @@ pub fn hard_sigmoid(cx: &mut NodeCx) -> Result<NodeId> {
 }
 
 /// Opset < 11: bounds are attributes. Opset >= 11: optional inputs 1 and 2, which must be
-/// constants. A missing bound is unbounded.
+/// constants. A missing bound is the lowest or the largest finite float (ONNX's default, which
+/// ONNX Runtime follows: Clip without a max turns +inf into 3.4e38).
 pub fn clip(cx: &mut NodeCx) -> Result<NodeId> {
     let (min, max) = if cx.opset < 11 {
         (cx.attrs.float("min")?, cx.attrs.float("max")?)
     } else {
         (cx.static_scalar(1, "the min bound")?, cx.static_scalar(2, "the max bound")?)
     };
-    let min = min.unwrap_or(f32::NEG_INFINITY);
-    let max = max.unwrap_or(f32::INFINITY);
+    let min = min.unwrap_or(f32::MIN);
+    let max = max.unwrap_or(f32::MAX);
     // Clip-6 requires min <= max (ONNX Runtime refuses it); from opset 11 the result is max.
     if cx.opset < 11 && min > max {
         return Err(err!(invalid, "Clip's min {min} is greater than its max {max}"));

@@ -32,6 +32,15 @@ pub fn window(attrs: &Attrs, kernel_required: bool) -> Result<Window> {
             return Err(err!(invalid, "auto_pad '{other}' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID"));
         }
     };
+    // ONNX Runtime refuses dilated SAME convolutions and pads dilated SAME pooling windows
+    // differently from the ONNX definition: neither has an answer both would agree on.
+    if dilations != [1, 1] && matches!(auto_pad, AutoPad::SameUpper | AutoPad::SameLower) {
+        return Err(err!(
+            unsupported,
+            "dilations {dilations:?} with auto_pad {} are not supported",
+            auto_pad.onnx_name()
+        ));
+    }
     Ok(Window {
         kernel,
         strides: [strides[0], strides[1]],

@@ -17,7 +17,8 @@ fn binary(cx: &mut NodeCx, op: BinaryOp) -> Result<NodeId> {
     Ok(cx.add(Op::Binary(op), &[a, b]))
 }
 
-/// Max and Min are variadic: one input is a copy, more than two fold left to right.
+/// Max and Min are variadic: one input is a copy, more than two fold left to right (each
+/// step broadcasts, as the whole does).
 fn variadic(cx: &mut NodeCx, op: BinaryOp) -> Result<NodeId> {
     match cx.input_count() {
         0 => Err(err!(invalid, "{} needs at least one input", op.name())),
@@ -26,7 +27,15 @@ fn variadic(cx: &mut NodeCx, op: BinaryOp) -> Result<NodeId> {
             Ok(cx.add(Op::Identity { dropout: false }, &[x]))
         }
         2 => binary(cx, op),
-        n => Err(err!(unsupported, "{} with {n} inputs is not supported (2 are)", op.name())),
+        n => {
+            let mut acc = cx.input(0)?;
+            for i in 1..n - 1 {
+                let x = cx.input(i)?;
+                acc = cx.add_part(Op::Binary(op), &[acc, x], i);
+            }
+            let last = cx.input(n - 1)?;
+            Ok(cx.add(Op::Binary(op), &[acc, last]))
+        }
     }
 }
 

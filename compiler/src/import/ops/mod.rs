@@ -109,7 +109,7 @@ pub fn lookup(op_type: &str) -> Option<ImportFn> {
 /// each of its type, and an input count in range. ONNX Runtime refuses the same nodes.
 pub fn check_schema(node: &NodeProto, opset: i64) -> Result<()> {
     let op = node.op_type.as_str();
-    let Some(v) = schema::VERSIONS.iter().filter(|v| v.op == op && v.since <= opset).last() else {
+    let Some(v) = schema::VERSIONS.iter().rev().find(|v| v.op == op && v.since <= opset) else {
         let first = schema::VERSIONS.iter().find(|v| v.op == op).map_or(0, |v| v.since);
         return Err(err!(
             unsupported,
