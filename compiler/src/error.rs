@@ -4,7 +4,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// What went wrong, broadly. The CLI maps every kind to exit status 2 except `Internal`.
+/// What went wrong, broadly. The CLI exits with status 2 for every kind; an `Internal` one (a
+/// compiler bug, a panic included) says "internal compiler error".
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {
     /// Reading or writing a file failed.

@@ -175,12 +175,21 @@ enum Format {
 }
 
 fn main() -> ExitCode {
-    // A bug must still end in one line, not a backtrace.
-    std::panic::set_hook(Box::new(|info| {
-        eprintln!("mobilenetc: internal error (please report): {info}");
-    }));
     let cli = Cli::parse();
-    match execute(cli.command) {
+    // A bug must still end in one line and status 2, as an internal error, not in a backtrace
+    // and status 101: the panic's message is kept for that line.
+    let message = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let seen = message.clone();
+    std::panic::set_hook(Box::new(move |info| {
+        if let Ok(mut m) = seen.lock() {
+            *m = info.to_string();
+        }
+    }));
+    let result = std::panic::catch_unwind(|| execute(cli.command)).unwrap_or_else(|_| {
+        let m = message.lock().map(|m| m.replace('\n', " ")).unwrap_or_default();
+        Err(Error::internal(format!("{m} (please report)")))
+    });
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
