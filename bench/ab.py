@@ -94,7 +94,7 @@ def kernels_main(out):
 def build(rev, out):
     """Builds mobilenetc of `rev` and the runners of the chosen models; returns {model: binary}."""
     src = checkout(rev, out)
-    subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "mobilenet-compiler", "--bin", "mobilenetc"],
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "mobilenetc"],
                    cwd=src, check=True)
     env = dict(os.environ, MOBILENETC_CACHE=os.path.join(out, "cache-" + os.path.basename(src)))
     runners = {}

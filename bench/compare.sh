@@ -17,5 +17,5 @@ fi
 if ! "$venv/bin/python" -c "import onnxruntime, ai_edge_litert, onnx, numpy" 2>/dev/null; then
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt"
 fi
-(cd "$root" && cargo build --release --quiet -p mobilenet-compiler --bin mobilenetc)
+(cd "$root" && cargo build --release --quiet --bin mobilenetc)
 exec "$venv/bin/python" "$here/compare.py" --mobilenetc "$root/target/release/mobilenetc" "$@"

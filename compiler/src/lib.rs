@@ -29,12 +29,12 @@ pub mod import;
 pub mod interp;
 pub mod ir;
 pub mod lower;
+#[cfg(feature = "npy")]
 pub mod npy;
 pub mod onnx;
 pub mod options;
 pub mod passes;
 pub mod plan;
-pub mod runner;
 pub mod stats;
 
 use std::path::Path;

@@ -6,7 +6,12 @@
 //! ```ignore
 //! mobilenet_model!(pub Classifier, "models/cls.onnx", batch = 4);
 //! mobilenet_model!(pub Paddle, "models/ppocr_cls.onnx", input_shape = [1, 3, 48, 192]);
+//! mobilenet_model!(pub Fast, "models/mobilenetv2.onnx", threads = 4); // then `net.set_threads(4)`
 //! ```
+//!
+//! The settings are those of `mobilenet_compiler::Compiler` a model needs: `batch` (for a
+//! symbolic batch dimension), `input_shape` (for other symbolic dimensions) and `threads` (the
+//! most threads `set_threads` will accept; the arena holds scratch memory for each).
 //!
 //! Any problem (missing file, unsupported op, bad shape, bad setting) becomes a `compile_error!`
 //! pointing at the argument it concerns; the macro never panics. The expansion mentions the
@@ -27,6 +32,7 @@ struct Args {
     path: LitStr,
     batch: Option<LitInt>,
     input_shape: Option<(Span, Vec<usize>)>,
+    threads: Option<LitInt>,
 }
 
 impl Parse for Args {
@@ -35,7 +41,7 @@ impl Parse for Args {
         let name: Ident = input.parse()?;
         input.parse::<Token![,]>()?;
         let path: LitStr = input.parse()?;
-        let mut args = Args { vis, name, path, batch: None, input_shape: None };
+        let mut args = Args { vis, name, path, batch: None, input_shape: None, threads: None };
         while input.parse::<Option<Token![,]>>()?.is_some() {
             if input.is_empty() {
                 break;
@@ -48,6 +54,11 @@ impl Parse for Args {
                     lit.base10_parse::<usize>()?;
                     args.batch = Some(lit);
                 }
+                "threads" => {
+                    let lit: LitInt = input.parse()?;
+                    lit.base10_parse::<usize>()?;
+                    args.threads = Some(lit);
+                }
                 "input_shape" => {
                     let content;
                     let bracket = bracketed!(content in input);
@@ -58,7 +69,9 @@ impl Parse for Args {
                 other => {
                     return Err(syn::Error::new(
                         key.span(),
-                        format!("unknown setting `{other}`; the settings are `batch = N` and `input_shape = [..]`"),
+                        format!(
+                            "unknown setting `{other}`; the settings are `batch = N`, `input_shape = [..]` and `threads = N`"
+                        ),
                     ));
                 }
             }
@@ -102,6 +115,9 @@ fn expand(args: &Args) -> syn::Result<TokenStream> {
     if let Some((_, dims)) = &args.input_shape {
         compiler = compiler.input_shape(dims);
     }
+    if let Some(t) = &args.threads {
+        compiler = compiler.threads(t.base10_parse()?);
+    }
     let compiled = compiler.compile().map_err(|e| error_at(args, &e))?;
     let track: Vec<String> = compiled.frontend.optimized.source.files.iter().map(|f| f.display().to_string()).collect();
     let vis = &args.vis;
@@ -115,6 +131,9 @@ fn expand(args: &Args) -> syn::Result<TokenStream> {
 /// else at the path.
 fn error_at(args: &Args, e: &Error) -> syn::Error {
     let span = match e.kind() {
+        ErrorKind::Usage if e.message().starts_with("threads") => {
+            args.threads.as_ref().map_or_else(|| args.path.span(), |t| t.span())
+        }
         ErrorKind::Usage => args
             .input_shape
             .as_ref()

@@ -34,8 +34,12 @@ fn main() {
             .unwrap_or_else(|e| panic!("{e}"));
         writeln!(build_door, "include!(concat!(env!(\"OUT_DIR\"), \"/{file}.rs\"));").unwrap();
         let rel = relative(Path::new(&manifest), &f.path);
-        writeln!(macro_door, "mobilenet_runtime::mobilenet_model!(pub M{i}, {rel:?}, input_shape = {shape:?});")
-            .unwrap();
+        // Through the macro, compiled for up to 2 threads (run on 1 and on 2).
+        writeln!(
+            macro_door,
+            "mobilenet_runtime::mobilenet_model!(pub M{i}, {rel:?}, input_shape = {shape:?}, threads = 2);"
+        )
+        .unwrap();
         let batch4 = symbolic_batch(f).then(|| {
             let file = format!("m{i}_b4");
             let mut shape4 = shape.clone();
@@ -51,7 +55,7 @@ fn main() {
         });
         writeln!(
             entries,
-            "Entry {{ name: {:?}, fixture: {i}, build_door: |cpu, x| run!(build_door::M{i}, cpu, x), macro_door: |cpu, x| run!(macro_door::M{i}, cpu, x), copied_weights: |cpu, x| run!(build_door::M{i}, cpu, x, copied), batch4: {} }},",
+            "Entry {{ name: {:?}, fixture: {i}, build_door: |cpu, x| run!(build_door::M{i}, cpu, x), macro_door: |cpu, x| run!(macro_door::M{i}, cpu, x), macro_threads2: |cpu, x| run!(macro_door::M{i}, cpu, x, threads 2), copied_weights: |cpu, x| run!(build_door::M{i}, cpu, x, copied), batch4: {} }},",
             f.name,
             batch4.unwrap_or_else(|| "None".into())
         )

@@ -4,7 +4,7 @@
 //! API (`new`, `with_arena`, `run`, `run_slice`, shape constants). It knows the IR only through
 //! the lowered program, and nothing of ONNX.
 
-mod params;
+pub(crate) mod params;
 mod steps;
 pub mod text;
 

@@ -10,13 +10,23 @@ fn u(v: usize) -> Literal {
     Literal::usize_unsuffixed(v)
 }
 
+/// A count, as an unsuffixed literal.
+pub fn lit(v: usize) -> TokenStream {
+    let l = u(v);
+    quote!(#l)
+}
+
 /// A float constant (activation bounds), with the infinities and NaN spelled out (they have no
-/// literal).
+/// literal), and the largest finite floats (Clip's default bounds) by name.
 pub fn float(v: f32) -> TokenStream {
     if v == f32::INFINITY {
         quote!(f32::INFINITY)
     } else if v == f32::NEG_INFINITY {
         quote!(f32::NEG_INFINITY)
+    } else if v == f32::MAX {
+        quote!(f32::MAX)
+    } else if v == f32::MIN {
+        quote!(f32::MIN)
     } else if v.is_nan() {
         quote!(f32::NAN)
     } else {

@@ -8,6 +8,7 @@
 //! laid out as the next kernel wants becomes a view of the same memory; otherwise a strided copy
 //! is inserted. Weights are packed for their kernel (`pack.rs`) into one 64-byte-aligned blob.
 
+pub(crate) mod call;
 mod conv;
 mod dense;
 mod elementwise;

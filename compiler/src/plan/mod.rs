@@ -6,7 +6,8 @@
 use crate::error::{Error, Result};
 use mobilenet_kernels as k;
 
-use crate::lower::{Kernel, Loc, Program, Region, Step};
+use crate::lower::call::{self, CheckArgs};
+use crate::lower::{Loc, Program, Region, Step};
 
 mod place;
 
@@ -221,43 +222,10 @@ pub fn check(prog: &Program, plan: &Plan) -> Result<()> {
 }
 
 /// The kernel's own check of a step's arguments (`mobilenet_kernels::check`), with the lengths
-/// of the regions generated code passes, in the argument order `exec` and `codegen::steps` use,
-/// for `threads` threads.
+/// of the regions generated code passes, for `threads` threads.
 fn check_call(s: &Step, threads: usize) -> k::check::Check {
     let skip = usize::from(s.in_place);
-    let lens: Vec<usize> = s.reads.iter().skip(skip).map(|r| r.len).collect();
-    let get = |i: usize| lens.get(i).copied().ok_or("a read is missing");
-    let opt = |present: bool, i: usize| if present { get(i).map(Some) } else { Ok(None) };
-    let (out, scratch) = (s.write.len, s.scratch.map_or(0, |r| r.len));
-    match &s.kernel {
-        Kernel::Gemm { p, bias, residual, .. } => {
-            k::gemm::check(p, get(0)?, get(1)?, opt(*bias, 2)?, opt(*residual, 2 + *bias as usize)?, out)
-        }
-        Kernel::GatedGemm { p, images, residual } => {
-            k::gemm::check_gated(p, *images, get(0)?, get(1)?, get(3)?, Some(get(2)?), opt(*residual, 4)?, out, scratch)
-        }
-        Kernel::Depthwise { p, residual } => k::depthwise::check(p, get(0)?, get(1)?, get(2)?, opt(*residual, 3)?, out),
-        Kernel::Conv2d { p, residual } => k::direct::check(p, get(0)?, get(1)?, get(2)?, opt(*residual, 3)?, out),
-        Kernel::Fused { p, residual } => {
-            let w = k::fused::WeightLens {
-                expand: get(1)?,
-                expand_bias: get(2)?,
-                depthwise: get(3)?,
-                depthwise_bias: get(4)?,
-                project: get(5)?,
-                project_bias: get(6)?,
-            };
-            k::fused::check(p, threads, get(0)?, &w, opt(*residual, 7)?, out, scratch)
-        }
-        Kernel::Pool2d(p) => k::pool::check_pool2d(p, get(0)?, out),
-        Kernel::GlobalAverage(p) => k::pool::check_global(p, get(0)?, out),
-        Kernel::MeanRows { rows, len } => k::pool::check_mean_rows(*rows, *len, get(0)?, out),
-        Kernel::Binary(p) if s.in_place => k::elementwise::check_binary_in_place(p, out, get(0)?),
-        Kernel::Binary(p) => k::elementwise::check_binary(p, get(0)?, get(1)?, out),
-        Kernel::Activation(_) if s.in_place => Ok(()),
-        Kernel::Activation(_) => k::elementwise::check_activation(get(0)?, out),
-        Kernel::Softmax(p) => k::softmax::check(p, get(0)?, out),
-        Kernel::Copy(p) => k::layout::check_copy(p, get(0)?, out),
-        Kernel::Fill(_) => Ok(()),
-    }
+    let reads = s.reads.iter().skip(skip).map(|r| r.len).collect();
+    let args = CheckArgs { threads, reads, out: s.write.len, scratch: s.scratch.map_or(0, |r| r.len) };
+    call::check(s, &args)
 }

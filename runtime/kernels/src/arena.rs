@@ -4,35 +4,27 @@
 /// A region of the arena: `(offset, len)` in f32 elements.
 pub type Region = (usize, usize);
 
-/// Returns the `R` read regions and the write region of `arena`. Panics if a read overlaps the
-/// write (the memory plan never produces that; the compiler checks it before emitting code).
-#[inline]
-pub fn split<const R: usize>(arena: &mut [f32], reads: [Region; R], write: Region) -> ([&[f32]; R], &mut [f32]) {
-    let (before, rest) = arena.split_at_mut(write.0);
-    let (out, after) = rest.split_at_mut(write.1);
-    let (before, after): (&[f32], &[f32]) = (before, after);
-    let end = write.0 + write.1;
-    let views = reads.map(|(off, len)| {
-        if off + len <= write.0 {
-            &before[off..off + len]
-        } else if off >= end {
-            &after[off - end..off - end + len]
-        } else {
-            panic!("arena read [{off}, {}) overlaps the write [{}, {end})", off + len, write.0)
-        }
-    });
-    (views, out)
+/// The arena around one or two written regions: what reads may borrow while those are written.
+pub struct Around<'a> {
+    /// The parts before, between and after the written regions, with their offsets.
+    gaps: [(usize, &'a [f32]); 3],
 }
 
-/// Like [`split`], with two written regions (a kernel's output and its scratch memory); reads
-/// may lie anywhere outside both.
-#[inline]
-pub fn split2<const R: usize>(
-    arena: &mut [f32],
-    reads: [Region; R],
-    a: Region,
-    b: Region,
-) -> ([&[f32]; R], &mut [f32], &mut [f32]) {
+impl<'a> Around<'a> {
+    /// The region `r`, which must lie wholly outside the written regions (panics otherwise:
+    /// the memory plan never produces that, and the compiler checks it before emitting code).
+    pub fn view(&self, (off, len): Region) -> &'a [f32] {
+        self.gaps
+            .iter()
+            .find(|(start, g)| off >= *start && off + len <= start + g.len())
+            .map(|(start, g)| &g[off - start..off - start + len])
+            .unwrap_or_else(|| panic!("arena read [{off}, {}) overlaps a write", off + len))
+    }
+}
+
+/// Splits `arena` into the two written regions `a` and `b` (returned in that order) and the rest,
+/// which reads borrow from. `b` may be empty.
+pub fn around(arena: &mut [f32], a: Region, b: Region) -> (Around<'_>, &mut [f32], &mut [f32]) {
     let (first, second, swapped) = if a.0 <= b.0 { (a, b, false) } else { (b, a, true) };
     assert!(
         first.0 + first.1 <= second.0,
@@ -47,13 +39,29 @@ pub fn split2<const R: usize>(
     let (gap1, rest) = rest.split_at_mut(second.0 - first.0 - first.1);
     let (w2, gap2) = rest.split_at_mut(second.1);
     let gaps: [(usize, &[f32]); 3] = [(0, gap0), (first.0 + first.1, gap1), (second.0 + second.1, gap2)];
-    let views = reads.map(|(off, len)| {
-        gaps.iter()
-            .find(|(start, g)| off >= *start && off + len <= start + g.len())
-            .map(|(start, g)| &g[off - start..off - start + len])
-            .unwrap_or_else(|| panic!("arena read [{off}, {}) overlaps a write", off + len))
-    });
-    if swapped { (views, w2, w1) } else { (views, w1, w2) }
+    let rest = Around { gaps };
+    if swapped { (rest, w2, w1) } else { (rest, w1, w2) }
+}
+
+/// Returns the `R` read regions and the write region of `arena`. Panics if a read overlaps the
+/// write.
+#[inline]
+pub fn split<const R: usize>(arena: &mut [f32], reads: [Region; R], write: Region) -> ([&[f32]; R], &mut [f32]) {
+    let (rest, out, _) = around(arena, write, (write.0 + write.1, 0));
+    (reads.map(|r| rest.view(r)), out)
+}
+
+/// Like [`split`], with two written regions (a kernel's output and its scratch memory); reads
+/// may lie anywhere outside both.
+#[inline]
+pub fn split2<const R: usize>(
+    arena: &mut [f32],
+    reads: [Region; R],
+    a: Region,
+    b: Region,
+) -> ([&[f32]; R], &mut [f32], &mut [f32]) {
+    let (rest, w1, w2) = around(arena, a, b);
+    (reads.map(|r| rest.view(r)), w1, w2)
 }
 
 /// Shared views of `R` regions (for steps that write outside the arena).

@@ -44,6 +44,7 @@ pub fn depthwise(
 /// What `depthwise` requires: NHWC input and output of the sizes `p` gives, `[kh][kw][c]`
 /// weights, a per-channel bias, a residual shaped as the output.
 pub fn check(
+    _threads: usize,
     p: &Depthwise,
     input: usize,
     weights: usize,
@@ -72,7 +73,7 @@ pub fn depthwise_parallel(
     residual: Option<&[f32]>,
     output: &mut [f32],
 ) {
-    expect(check(p, input.len(), weights.len(), bias.len(), residual.map(<[f32]>::len), output.len()));
+    expect(check(threads.count(), p, input.len(), weights.len(), bias.len(), residual.map(<[f32]>::len), output.len()));
     threads.for_rows(p.batch * p.out_h, 4, output, p.out_w * p.channels, &|rows, out| {
         let (r0, r1) = (rows.start, rows.end);
         dispatch!(

@@ -61,7 +61,15 @@ pub fn conv2d(
 }
 
 /// What `conv2d` requires.
-pub fn check(p: &Conv2d, input: usize, weights: usize, bias: usize, residual: Option<usize>, output: usize) -> Check {
+pub fn check(
+    _threads: usize,
+    p: &Conv2d,
+    input: usize,
+    weights: usize,
+    bias: usize,
+    residual: Option<usize>,
+    output: usize,
+) -> Check {
     ensure!(p.groups > 0 && p.in_c.is_multiple_of(p.groups) && p.out_c.is_multiple_of(p.groups), "conv2d: groups");
     ensure!(p.win.is_valid(), "conv2d: zero stride");
     ensure!(input == p.input_len(), "conv2d: input");
@@ -83,7 +91,7 @@ pub fn conv2d_parallel(
     residual: Option<&[f32]>,
     output: &mut [f32],
 ) {
-    expect(check(p, input.len(), weights.len(), bias.len(), residual.map(<[f32]>::len), output.len()));
+    expect(check(threads.count(), p, input.len(), weights.len(), bias.len(), residual.map(<[f32]>::len), output.len()));
     threads.for_rows(p.batch * p.out_h, 4, output, p.out_w * p.out_c, &|rows, out| {
         rows_on(cpu, p, input, weights, bias, residual, rows.start, rows.end, out)
     });

@@ -187,8 +187,8 @@ impl WeightLens {
 /// What `inverted_residual` requires on `threads` threads (`scratch`: at least
 /// `threads * scratch_len(threads)`).
 pub fn check(
-    p: &InvertedResidual,
     threads: usize,
+    p: &InvertedResidual,
     input: usize,
     w: &WeightLens,
     residual: Option<usize>,
@@ -246,7 +246,7 @@ pub fn inverted_residual(
     scratch: &mut [f32],
 ) {
     let lens = WeightLens::of(w);
-    expect(check(p, threads.count(), input.len(), &lens, residual.map(<[f32]>::len), output.len(), scratch.len()));
+    expect(check(threads.count(), p, input.len(), &lens, residual.map(<[f32]>::len), output.len(), scratch.len()));
     if p.splits_channels(threads.count()) {
         return by_channels(threads, cpu, p, input, w, residual, output, scratch);
     }

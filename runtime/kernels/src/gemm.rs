@@ -81,9 +81,17 @@ impl View {
     }
 }
 
-/// What `gemm` (and `gemm_parallel`) require: `a` is `m x k`, `b` packed `k x n`, `bias`
-/// padded, `residual` and `out` `m x n`.
-pub fn check(p: &Gemm, a: usize, b: usize, bias: Option<usize>, residual: Option<usize>, out: usize) -> Check {
+/// What `gemm_parallel` (and `gemm`, on one thread) requires: `a` is `m x k`, `b` packed
+/// `k x n`, `bias` padded, `residual` and `out` `m x n`.
+pub fn check(
+    _threads: usize,
+    p: &Gemm,
+    a: usize,
+    b: usize,
+    bias: Option<usize>,
+    residual: Option<usize>,
+    out: usize,
+) -> Check {
     check_view(p, &View::whole(p), a, b, bias, residual, out)
 }
 
@@ -109,6 +117,7 @@ pub fn check_view(
 
 /// What `gated_parallel` requires (`scratch` holds the gated `b`).
 pub fn check_gated(
+    threads: usize,
     p: &Gemm,
     images: usize,
     a: usize,
@@ -122,7 +131,7 @@ pub fn check_gated(
     ensure!(images > 0 && p.m.is_multiple_of(images), "gated gemm: rows are not a whole number of images");
     ensure!(gate == images * p.k, "gated gemm: gate");
     ensure!(scratch == b, "gated gemm: scratch");
-    check(p, a, b, bias, residual, out)
+    check(threads, p, a, b, bias, residual, out)
 }
 
 pub fn gemm(cpu: Cpu, p: &Gemm, a: &[f32], b: &[f32], bias: Option<&[f32]>, residual: Option<&[f32]>, out: &mut [f32]) {
@@ -164,7 +173,7 @@ pub fn gemm_parallel(
     if threads.count() == 1 {
         return gemm(cpu, p, a, b, bias, residual, out);
     }
-    expect(check(p, a.len(), b.len(), bias.map(<[f32]>::len), residual.map(<[f32]>::len), out.len()));
+    expect(check(threads.count(), p, a.len(), b.len(), bias.map(<[f32]>::len), residual.map(<[f32]>::len), out.len()));
     let (k, n) = (p.k, p.n);
     if p.m == 1 {
         // One row (a classifier, an SE layer) has no rows to share: the threads take panels
@@ -205,6 +214,7 @@ pub fn gated_parallel(
     scratch: &mut [f32],
 ) {
     expect(check_gated(
+        threads.count(),
         p,
         images,
         a.len(),

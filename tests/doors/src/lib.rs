@@ -8,6 +8,12 @@ macro_rules! run {
         m.set_cpu($cpu);
         m.run_slice($x).expect("input length").to_vec()
     }};
+    ($model:ty, $cpu:expr, $x:expr, threads $n:expr) => {{
+        let mut m = <$model>::new();
+        m.set_cpu($cpu);
+        m.set_threads($n).expect("compiled for that many threads");
+        m.run_slice($x).expect("input length").to_vec()
+    }};
     ($model:ty, $cpu:expr, $x:expr, copied) => {{
         let mut m = <$model>::new();
         m.set_cpu($cpu);
@@ -34,6 +40,8 @@ pub struct Entry {
     pub fixture: usize,
     pub build_door: Runner,
     pub macro_door: Runner,
+    /// The macro door's model (`threads = 2`) on 2 threads.
+    pub macro_threads2: Runner,
     /// The build.rs door's model reading its weights from `copy_weights_to_huge_pages`' copy.
     pub copied_weights: Runner,
     /// The model compiled for batch 4, when its batch is symbolic.

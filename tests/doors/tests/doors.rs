@@ -17,7 +17,9 @@ fn main() {
         let f = fixtures[e.fixture].clone();
         assert_eq!(f.name, e.name, "registry and fixture list agree");
         for level in SimdLevel::ALL {
-            for (door, runner) in [("build_rs", e.build_door), ("macro", e.macro_door)] {
+            for (door, runner) in
+                [("build_rs", e.build_door), ("macro", e.macro_door), ("macro_2_threads", e.macro_threads2)]
+            {
                 let f = f.clone();
                 let name = format!("{door}::{}::{}", level.name(), e.name);
                 trials.push(

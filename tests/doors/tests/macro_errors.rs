@@ -40,7 +40,8 @@ fn problems_are_compile_errors_at_the_arguments() {
 mobilenet_runtime::mobilenet_model!(pub Unsupported, "tanh.onnx");
 mobilenet_runtime::mobilenet_model!(pub Symbolic, "{fixture}");
 mobilenet_runtime::mobilenet_model!(pub BadShape, "{fixture}", input_shape = [1, 3, 16]);
-mobilenet_runtime::mobilenet_model!(pub BadSetting, "{fixture}", threads = 2);
+mobilenet_runtime::mobilenet_model!(pub BadSetting, "{fixture}", optimise = 2);
+mobilenet_runtime::mobilenet_model!(pub NoThreads, "{fixture}", input_shape = [1, 3, 48, 192], threads = 0);
 mobilenet_runtime::mobilenet_model!(pub Overflow, "pads.onnx");
 mobilenet_runtime::mobilenet_model!(pub r#RawName, "{fixture}", input_shape = [1, 3, 48, 192]);
 "#
@@ -62,7 +63,8 @@ mobilenet_runtime::mobilenet_model!(pub r#RawName, "{fixture}", input_shape = [1
         ("operator ai.onnx::Tanh is not supported", "\"tanh.onnx\""),
         ("symbolic dimension 2", &format!("\"{fixture}\"")),
         ("has rank 4", "[1, 3, 16]"),
-        ("unknown setting `threads`", "threads"),
+        ("unknown setting `optimise`", "optimise"),
+        ("threads must be 1 to", "0"),
         ("pad 4611686018427387904 is larger than any tensor", "\"pads.onnx\""),
     ];
     let diagnostics: Vec<serde_json::Value> = stdout

@@ -7,9 +7,9 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use mobilenet_compiler::ir::print;
-use mobilenet_compiler::{
-    Compiler, Error, Frontend, InputShape, Options, ShapeOptions, frontend, interp, npy, runner, stats,
-};
+use mobilenet_compiler::{Compiler, Error, Frontend, InputShape, Options, ShapeOptions, frontend, interp, npy, stats};
+
+mod runner;
 
 #[derive(Parser)]
 #[command(name = "mobilenetc", version, about = "Ahead-of-time MobileNet compiler: ONNX in, specialised Rust out")]

@@ -9,22 +9,31 @@ use std::process::Command;
 
 use quote::quote;
 
-use crate::codegen::{self, Weights};
-use crate::compile::Compiled;
-use crate::error::{Error, ErrorKind, Result};
+use mobilenet_compiler::codegen::{self, Weights};
+use mobilenet_compiler::compile::Compiled;
+use mobilenet_compiler::{Error, ErrorKind, Result};
 
-/// Where the runtime crate is: `MOBILENET_RUNTIME_PATH`, else the one beside this compiler's
-/// sources.
-pub fn runtime_path() -> Result<PathBuf> {
-    let path = std::env::var_os("MOBILENET_RUNTIME_PATH")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime"));
-    path.join("Cargo.toml").is_file().then(|| path.canonicalize().unwrap_or(path.clone())).ok_or_else(|| {
+/// The mobilenet-runtime the runner is built against, as a Cargo dependency: the folder
+/// `MOBILENET_RUNTIME_PATH` names; else the `runtime/` beside this program's sources when it was
+/// built from a checkout of the repository; else the published crate of this version.
+pub fn runtime_dependency() -> Result<String> {
+    let path = match std::env::var_os("MOBILENET_RUNTIME_PATH") {
+        Some(p) => PathBuf::from(p),
+        None => {
+            let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime");
+            if !beside.join("Cargo.toml").is_file() {
+                return Ok(format!("version = \"={}\"", env!("CARGO_PKG_VERSION")));
+            }
+            beside
+        }
+    };
+    let path = path.canonicalize().ok().filter(|p| p.join("Cargo.toml").is_file()).ok_or_else(|| {
         Error::usage(format!(
             "the mobilenet-runtime crate is not at {}; set MOBILENET_RUNTIME_PATH to its folder",
             path.display()
         ))
-    })
+    })?;
+    Ok(format!("path = {:?}", path.display().to_string()))
 }
 
 /// The cache folder: `MOBILENETC_CACHE`, else `$XDG_CACHE_HOME/mobilenetc`, else
@@ -45,140 +54,11 @@ pub fn cache_dir() -> PathBuf {
 /// A built runner binary for one compiled model.
 pub struct Runner {
     pub binary: PathBuf,
-    /// True when this call had to build it (false: reused from the cache).
-    pub built: bool,
 }
 
-const MAIN: &str = r#"// The runner mobilenetc builds around a generated model.
-include!("model.rs");
-
-use std::io::Write;
-
-fn read_f32(path: &str) -> Vec<f32> {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
-    bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
-}
-
-fn fail(msg: &str) -> ! {
-    eprintln!("runner: {msg}");
-    std::process::exit(2)
-}
-
-/// The long-running modes (`bench`, `serve`) read the weights from a copy on huge pages, as a
-/// server would (`copy_weights_to_huge_pages`); `MOBILENET_WEIGHTS=embedded` keeps them in place
-/// (to measure what the copy does). `run` and `once` are one inference: they read the weights in
-/// place and have them mapped on a helper thread meanwhile (`map_weights_in_background`).
-fn long_running(net: &mut Model) {
-    match std::env::var("MOBILENET_WEIGHTS").as_deref() {
-        Ok("embedded") => {}
-        Ok("huge-pages") | Err(_) => net.copy_weights_to_huge_pages(),
-        Ok(other) => fail(&format!("MOBILENET_WEIGHTS={other}: expected `embedded` or `huge-pages`")),
-    }
-}
-
-/// The benchmark-worker protocol of bench/compare.py, on stdin/stdout: `ready` once warm, then
-/// for each line `time MS`, back-to-back inferences for MS milliseconds (at least one) answered
-/// with a JSON list of their durations in ms; `quit` ends.
-fn serve(net: &mut Model) {
-    let x = vec![0.5f32; Model::INPUT_LEN];
-    let x: &[f32; Model::INPUT_LEN] = x.as_slice().try_into().unwrap();
-    for _ in 0..10 {
-        std::hint::black_box(net.run(x));
-    }
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "ready");
-    let _ = out.flush();
-    let mut line = String::new();
-    while { line.clear(); std::io::stdin().read_line(&mut line).map(|n| n > 0).unwrap_or(false) } {
-        let mut words = line.split_whitespace();
-        match (words.next(), words.next().and_then(|w| w.parse::<f64>().ok())) {
-            (Some("time"), Some(ms)) => {
-                let start = std::time::Instant::now();
-                let mut times = Vec::new();
-                while times.is_empty() || start.elapsed().as_secs_f64() * 1e3 < ms {
-                    let t = std::time::Instant::now();
-                    std::hint::black_box(net.run(std::hint::black_box(x)));
-                    times.push(format!("{:.4}", t.elapsed().as_secs_f64() * 1e3));
-                }
-                let _ = writeln!(out, "[{}]", times.join(","));
-                let _ = out.flush();
-            }
-            (Some("quit"), _) => break,
-            _ => fail("protocol: expected 'time MS' or 'quit'"),
-        }
-    }
-}
-
-fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let mut net = Model::new();
-    let threads = std::env::var("MOBILENET_THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(1);
-    net.set_threads(threads).unwrap_or_else(|e| fail(&e.to_string()));
-    match args.get(1).map(String::as_str) {
-        Some("run") => {
-            net.map_weights_in_background();
-            let x = read_f32(&args[2]);
-            let y = net.run_slice(&x).unwrap_or_else(|e| fail(&e.to_string()));
-            let bytes: Vec<u8> = y.iter().flat_map(|v| v.to_le_bytes()).collect();
-            std::fs::write(&args[3], bytes).unwrap_or_else(|e| fail(&e.to_string()));
-        }
-        Some("bench") => {
-            long_running(&mut net);
-            let warmup: usize = args[2].parse().unwrap_or(10);
-            let runs: usize = args[3].parse().unwrap_or(50);
-            // A fixed pseudo-random input (the timing does not depend on the values).
-            let mut s = 0x2545_f491u32;
-            let x: Vec<f32> = (0..Model::INPUT_LEN)
-                .map(|_| {
-                    s ^= s << 13;
-                    s ^= s >> 17;
-                    s ^= s << 5;
-                    (s as f32 / u32::MAX as f32) * 2.0 - 1.0
-                })
-                .collect();
-            let x: &[f32; Model::INPUT_LEN] = x.as_slice().try_into().unwrap();
-            for _ in 0..warmup {
-                std::hint::black_box(net.run(std::hint::black_box(x)));
-            }
-            let mut times = Vec::with_capacity(runs);
-            for _ in 0..runs {
-                let t = std::time::Instant::now();
-                std::hint::black_box(net.run(std::hint::black_box(x)));
-                times.push(t.elapsed().as_secs_f64() * 1e3);
-            }
-            times.sort_by(f64::total_cmp);
-            let median = if runs % 2 == 1 { times[runs / 2] } else { (times[runs / 2 - 1] + times[runs / 2]) / 2.0 };
-            let mean = times.iter().sum::<f64>() / runs as f64;
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(
-                out,
-                "{{\"runs\": {runs}, \"warmup\": {warmup}, \"median_ms\": {median:.4}, \"min_ms\": {:.4}, \"mean_ms\": {mean:.4}, \"max_ms\": {:.4}, \"batch\": {}, \"threads\": {}, \"simd\": \"{}\", \"arena_bytes\": {}}}",
-                times[0],
-                times[runs - 1],
-                Model::BATCH,
-                net.threads(),
-                net.cpu().level().name(),
-                Model::ARENA_BYTES,
-            );
-        }
-        Some("once") => {
-            // Cold start: the process is timed from spawn to its output by the caller.
-            // `once in-place` leaves the weights' pages to the first inference (to measure the helper).
-            if args.get(2).map(String::as_str) != Some("in-place") {
-                net.map_weights_in_background();
-            }
-            let x = vec![0.5f32; Model::INPUT_LEN];
-            let y = net.run_slice(&x).unwrap_or_else(|e| fail(&e.to_string()));
-            println!("{}", y.iter().sum::<f32>());
-        }
-        Some("serve") => {
-            long_running(&mut net);
-            serve(&mut net)
-        }
-        _ => fail("usage: runner run IN OUT | runner bench WARMUP RUNS | runner once [in-place] | runner serve"),
-    }
-}
-"#;
+/// The runner program (`runner/main.rs`, built and linted with this crate as its `runner`
+/// example), which includes the generated model from `MOBILENET_RUNNER_MODEL`.
+const MAIN: &str = include_str!("../runner/main.rs");
 
 /// The target the runner is linked statically for, where glibc's static libraries are the
 /// norm (x86_64 Linux), unless `MOBILENETC_LINK=dynamic`: a process that needs no dynamic
@@ -197,14 +77,14 @@ fn static_target() -> Result<Option<&'static str>> {
 
 /// Writes the runner crate for `compiled` into the cache (if not there yet) and builds it.
 pub fn build(compiled: &Compiled) -> Result<Runner> {
-    let runtime = runtime_path()?;
+    let runtime = runtime_dependency()?;
     let mut c = compiled.clone();
     c.struct_name = "Model".into();
     c.visibility = "pub".into();
     let source = c.source(Weights::IncludeBytes(quote!("model.weights.bin")))?;
     let weights = codegen::weight_bytes(&c.program);
     let mut h = std::hash::DefaultHasher::new();
-    (source.as_str(), &weights, runtime.to_string_lossy().as_ref(), MAIN, env!("CARGO_PKG_VERSION")).hash(&mut h);
+    (source.as_str(), &weights, runtime.as_str(), MAIN, env!("CARGO_PKG_VERSION")).hash(&mut h);
     let key = format!("{:016x}", h.finish());
     let cache = std::path::absolute(cache_dir()).map_err(|e| Error::io(&cache_dir(), &e))?;
     let dir = cache.join(format!("runner-{key}"));
@@ -222,9 +102,8 @@ pub fn build(compiled: &Compiled) -> Result<Runner> {
     std::fs::create_dir_all(dir.join("src")).map_err(|e| io(&dir, e))?;
     let manifest = format!(
         "[package]\nname = \"{package}\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
-         [dependencies]\nmobilenet-runtime = {{ path = {:?}, default-features = false, features = [\"std\"] }}\n\n\
-         [profile.release]\ndebug = false\n\n[workspace]\n",
-        runtime.display().to_string()
+         [dependencies]\nmobilenet-runtime = {{ {runtime}, default-features = false, features = [\"std\"] }}\n\n\
+         [profile.release]\ndebug = false\n\n[workspace]\n"
     );
     let config = match static_target {
         Some(triple) => format!("[target.{triple}]\nrustflags = [\"-C\", \"target-feature=+crt-static\"]\n"),
@@ -248,6 +127,8 @@ pub fn build(compiled: &Compiled) -> Result<Runner> {
     let mut build = Command::new(&cargo);
     // From the crate's folder, so that cargo reads its .cargo/config.toml.
     build.current_dir(&dir).args(["build", "--release", "--quiet", "--manifest-path"]).arg(dir.join("Cargo.toml"));
+    // The model the runner program includes (set here, whatever the environment has).
+    build.env("MOBILENET_RUNNER_MODEL", dir.join("src/model.rs"));
     if let Some(triple) = static_target {
         // Named, so that the static flag applies to the runner and not to build scripts.
         build.args(["--target", triple]);
@@ -263,7 +144,7 @@ pub fn build(compiled: &Compiled) -> Result<Runner> {
             String::from_utf8_lossy(&out.stderr)
         )));
     }
-    Ok(Runner { binary, built: !existed })
+    Ok(Runner { binary })
 }
 
 /// `MOBILENET_WEIGHTS`, which the runner reads in its long-running modes, checked before it runs,
