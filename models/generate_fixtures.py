@@ -341,42 +341,8 @@ def write_manifest():
         f.write("\n".join(lines))
 
 
-def write_demo_image(path, size=256):
-    """A synthetic 256x256 RGB picture (sky, sun, hills, a house) for the README's demo; PNG
-    written with zlib so that no imaging library is needed."""
-    import struct
-    import zlib
-
-    y, x = np.mgrid[0:size, 0:size].astype(np.float32) / size
-    img = np.zeros((size, size, 3), np.float32)
-    img[..., 0] = 0.35 + 0.3 * y
-    img[..., 1] = 0.55 + 0.25 * y
-    img[..., 2] = 0.95 - 0.2 * y
-    sun = (x - 0.78) ** 2 + (y - 0.2) ** 2 < 0.012
-    img[sun] = [1.0, 0.85, 0.2]
-    hill = y > 0.62 + 0.08 * np.sin(7 * x)
-    img[hill] = np.stack([0.2 + 0.1 * x, 0.55 - 0.2 * y, 0.2 + 0 * x], -1)[hill]
-    house = (x > 0.25) & (x < 0.5) & (y > 0.5) & (y < 0.75)
-    img[house] = [0.75, 0.3, 0.25]
-    roof = (y > 0.38) & (y <= 0.5) & (np.abs(x - 0.375) < (y - 0.38) * 1.2)
-    img[roof] = [0.4, 0.2, 0.15]
-    door = (x > 0.34) & (x < 0.41) & (y > 0.62) & (y < 0.75)
-    img[door] = [0.3, 0.18, 0.1]
-    pixels = (np.clip(img, 0, 1) * 255).astype(np.uint8)
-    raw = b"".join(b"\x00" + row.tobytes() for row in pixels)
-
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0))
-    png += chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
-    with open(path, "wb") as f:
-        f.write(png)
-
-
 def main():
     os.makedirs(OUT, exist_ok=True)
-    write_demo_image(os.path.join(os.path.dirname(OUT), "images", "demo.png"))
     for make in [torch_legacy_v2, old_opset_v1, v3_hardswish, paddle_like, keras_like, torch_new_external]:
         make()
         print("wrote", make.__name__, file=sys.stderr)

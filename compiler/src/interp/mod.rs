@@ -11,6 +11,7 @@ mod linear;
 mod pool;
 
 use crate::error::{Error, Result, err};
+pub(crate) use crate::ir::row_major_strides as strides;
 use crate::ir::{DType, Data, Graph, Op, Tensor, TensorType};
 
 /// Runs the graph on `inputs` (one tensor per graph input, in order) and returns the outputs.
@@ -185,15 +186,6 @@ pub fn known_value(op: &Op, types: &[&TensorType], values: &[Option<&Tensor>], t
         }
         _ => None,
     }
-}
-
-/// Row-major strides of a shape.
-pub(crate) fn strides(shape: &[usize]) -> Vec<usize> {
-    let mut s = vec![1; shape.len()];
-    for i in (0..shape.len().saturating_sub(1)).rev() {
-        s[i] = s[i + 1] * shape[i + 1];
-    }
-    s
 }
 
 /// Calls `f(flat_output_index, multi_index)` for every element of `shape`, in row-major order.

@@ -20,7 +20,7 @@ use petgraph::stable_graph::StableDiGraph;
 use petgraph::visit::{EdgeRef, IntoEdgeReferences, NodeIndexable};
 
 pub use op::{Activation, AutoPad, BinaryOp, Conv, Gemm, Op, Pool, PoolKind, Window};
-pub use tensor::{DType, Data, Tensor, TensorType};
+pub use tensor::{DType, Data, Tensor, TensorType, row_major_strides};
 
 use crate::error::{Error, NodeContext, Result};
 

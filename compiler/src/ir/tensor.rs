@@ -179,6 +179,16 @@ impl Tensor {
     }
 }
 
+/// Row-major strides of a shape (in elements): the one definition the interpreter and lowering
+/// share.
+pub fn row_major_strides(shape: &[usize]) -> Vec<usize> {
+    let mut s = vec![1; shape.len()];
+    for i in (0..shape.len().saturating_sub(1)).rev() {
+        s[i] = s[i + 1] * shape[i + 1];
+    }
+    s
+}
+
 /// The static type of an IR value: element type and concrete shape.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct TensorType {

@@ -24,6 +24,7 @@ use mobilenet_kernels as k;
 use mobilenet_kernels::Act;
 
 use crate::error::{Error, Result, err};
+use crate::ir::row_major_strides as row_major;
 use crate::ir::{Activation, BinaryOp, Graph, NodeId, Op, Tensor};
 use crate::options::Limits;
 
@@ -202,14 +203,6 @@ struct Value {
     region: Region,
     shape: Vec<usize>,
     strides: Vec<usize>,
-}
-
-fn row_major(shape: &[usize]) -> Vec<usize> {
-    let mut s = vec![1; shape.len()];
-    for i in (0..shape.len().saturating_sub(1)).rev() {
-        s[i] = s[i + 1] * shape[i + 1];
-    }
-    s
 }
 
 /// NCHW logical shape, NHWC memory: strides (n: HWC, c: 1, h: WC, w: C).

@@ -1,11 +1,9 @@
-//! Classify an image with the MobileNet build.rs compiled (the bundled demo, or the model in
-//! `MOBILENET_MODEL` at build time): prints the top-5 and the latency.
+//! Classify an image with the MobileNet build.rs compiled (the bundled pretrained MobileNetV2, or
+//! the model in `MOBILENET_MODEL` at build time): prints the top-5 and the latency.
 //!
 //! ```sh
-//! cargo run --release -p classify -- models/images/demo.png
-//! MOBILENET_MODEL=../shared/models/pretrained/coral_mobilenet_v2_1.0_224_quant.float.onnx \
-//!   cargo run --release -p classify -- ../shared/models/images/chelsea.png \
-//!   --preprocess coral --labels ../shared/models/labels/imagenet_labels_1001_with_background.coral.txt
+//! cargo run --release -p classify -- models/images/chelsea.png
+//! MOBILENET_MODEL=path/to/model.onnx cargo run --release -p classify -- photo.jpg --labels labels.txt
 //! ```
 
 use std::path::PathBuf;
@@ -19,17 +17,21 @@ include!(concat!(env!("OUT_DIR"), "/model.rs"));
 
 const DESCRIPTION: &str = include_str!(concat!(env!("OUT_DIR"), "/model_description.txt"));
 
+/// Whether build.rs compiled the bundled model, whose labels are embedded here.
+const BUNDLED: bool = cfg!(bundled_model);
+const BUNDLED_LABELS: &str = include_str!("../../../models/labels/imagenet_1001.txt");
+
 #[derive(Parser)]
 #[command(about = "Classify an image with a MobileNet compiled to Rust at build time")]
 struct Args {
     /// PNG or JPEG image.
     image: PathBuf,
-    /// Labels, one per line, in output order.
+    /// Labels, one per line, in output order (default: the bundled model's).
     #[arg(long)]
     labels: Option<PathBuf>,
-    /// How to turn pixels into inputs.
-    #[arg(long, value_enum, default_value_t = Preprocess::Imagenet)]
-    preprocess: Preprocess,
+    /// How to turn pixels into inputs (default: the bundled model's, coral; else imagenet).
+    #[arg(long, value_enum)]
+    preprocess: Option<Preprocess>,
     /// Timed runs for the latency figure.
     #[arg(long, default_value_t = 20)]
     runs: usize,
@@ -54,9 +56,13 @@ fn classify(args: &Args) -> Result<(), String> {
     // One-shot process: the weights' pages get mapped while the image is decoded.
     net.map_weights_in_background();
     let img = load_image(&args.image)?;
-    let x = to_input(&img, layout, args.preprocess);
+    let preprocess = args.preprocess.unwrap_or(if BUNDLED { Preprocess::Coral } else { Preprocess::Imagenet });
+    let x = to_input(&img, layout, preprocess);
     let scores = net.run_slice(&x).map_err(|e| e.to_string())?.to_vec();
-    let labels = read_labels(args.labels.as_deref(), scores.len())?;
+    let labels = match (&args.labels, BUNDLED) {
+        (None, true) => BUNDLED_LABELS.lines().map(str::to_string).collect(),
+        (path, _) => read_labels(path.as_deref(), scores.len())?,
+    };
     let probs = probabilities(&scores);
 
     println!("model:  {DESCRIPTION}");
@@ -67,7 +73,7 @@ fn classify(args: &Args) -> Result<(), String> {
         Model::ARENA_BYTES,
         construct.as_secs_f64() * 1e6
     );
-    println!("image:  {} ({}x{}), preprocess {:?}", args.image.display(), img.width(), img.height(), args.preprocess);
+    println!("image:  {} ({}x{}), preprocess {preprocess:?}", args.image.display(), img.width(), img.height());
     println!("top-5:");
     for (rank, (i, s)) in top_k(&scores, 5).into_iter().enumerate() {
         let label = labels.get(i).map(String::as_str).unwrap_or("?");
