@@ -547,18 +547,23 @@ impl Model {
     pub const INPUT_NAME: &'static str = "input";
     /// Shape of the input (row-major, as the ONNX file declares it, batch first).
     pub const INPUT_SHAPE: [usize; 4] = [1, 3, 32, 32];
+    /// Elements of the input.
     pub const INPUT_LEN: usize = 3072;
     /// Name of the ONNX output.
     pub const OUTPUT_NAME: &'static str = "logits";
+    /// Shape of the output (row-major).
     pub const OUTPUT_SHAPE: [usize; 2] = [1, 7];
+    /// Elements of the output.
     pub const OUTPUT_LEN: usize = 7;
     /// Images per run (the batch the model was compiled for).
     pub const BATCH: usize = 1;
     /// f32 elements of working memory (`with_arena` needs at least this many).
     pub const ARENA_LEN: usize = 20480;
+    /// Bytes of working memory.
     pub const ARENA_BYTES: usize = 81920;
     /// What one buffer per intermediate tensor would need, for comparison.
     pub const NAIVE_ARENA_BYTES: usize = 225024;
+    /// Bytes of the embedded weights.
     pub const WEIGHTS_BYTES: usize = 80576;
     /// Most threads `set_threads` accepts (chosen at compile time: the arena holds
     /// scratch memory for each).
@@ -636,14 +641,34 @@ impl<A: AsMut<[f32]>> Model<A> {
     }
 }
 ::mobilenet_runtime::__if_alloc! {
-    #[allow(dead_code)] impl Model { #[doc =
-    " A model with its own arena (allocated here, once) on the best SIMD path this CPU has (or the one `MOBILENET_SIMD` asks for)."]
-    pub fn new() -> Self { Model { arena : ::mobilenet_runtime::Arena::new(20480), cpu :
-    ::mobilenet_runtime::Cpu::detect(), threads : ::mobilenet_runtime::Threads::single(),
-    weights : ::mobilenet_runtime::WeightMemory::embedded(), } } } #[allow(dead_code)]
-    impl < A : AsMut < [f32] >> Model < A > { #[doc =
-    " Copies the weights (80576 bytes) into memory of the model's own, on 2 MiB pages where Linux grants them, and reads them from there: for a long-running process, steady-state inference up to a few per cent faster (MobileNetV2 about 2%, MobileNetV1 0.5 nothing) for about a millisecond per 5 MB of weights, once (`new()` reads them in place, which starts in microseconds). On Linux the embedded copy's pages are handed back once copied, so memory use grows only by the rounding to whole 2 MiB pages. Calling it again does nothing; so does calling it for weights under 1 MiB."]
-    pub fn copy_weights_to_huge_pages(& mut self) { self.weights
-    .copy_to_huge_pages(__mobilenet_Model::embedded()); } } impl Default for Model { fn
-    default() -> Self { Self::new() } }
+    #[allow(dead_code)]
+    impl Model {
+        /// A model with its own arena (allocated here, once) on the best SIMD path this CPU has (or
+        /// the one `MOBILENET_SIMD` asks for).
+        pub fn new() -> Self {
+            Model {
+                arena: ::mobilenet_runtime::Arena::new(20480),
+                cpu: ::mobilenet_runtime::Cpu::detect(),
+                threads: ::mobilenet_runtime::Threads::single(),
+                weights: ::mobilenet_runtime::WeightMemory::embedded(),
+            }
+        }
+    }
+    #[allow(dead_code)]
+    impl<A: AsMut<[f32]>> Model<A> {
+        /// Copies the weights (80576 bytes) into memory of the model's own, on 2 MiB pages where
+        /// Linux grants them, and reads them from there: for a long-running process, steady-state
+        /// inference can be a few per cent faster, for about a millisecond per 5 MB of weights, once
+        /// (`new()` reads them in place, which starts in microseconds). On Linux the embedded copy's
+        /// pages are handed back once copied, so memory use grows only by the rounding to whole 2
+        /// MiB pages. Calling it again does nothing; so does calling it for weights under 1 MiB.
+        pub fn copy_weights_to_huge_pages(&mut self) {
+            self.weights.copy_to_huge_pages(__mobilenet_Model::embedded());
+        }
+    }
+    impl Default for Model {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
 }

@@ -2,6 +2,8 @@
 //!
 //! Exit status: 0 on success, 2 on bad input or usage (one line on stderr naming the problem).
 
+#![warn(missing_docs)]
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 

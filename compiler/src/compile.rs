@@ -33,10 +33,15 @@ pub struct Compiler {
 /// Everything the pipeline produced for one model.
 #[derive(Clone, Debug)]
 pub struct Compiled {
+    /// The imported and the optimised graph, with what each pass did.
     pub frontend: Frontend,
+    /// The lowered program: kernel calls over regions.
     pub program: Program,
+    /// The program's arena placement.
     pub plan: Plan,
+    /// Name of the struct to generate.
     pub struct_name: String,
+    /// Its visibility as Rust source (`pub`, `pub(crate)`, or empty).
     pub visibility: String,
 }
 
@@ -85,11 +90,13 @@ impl Compiler {
         self
     }
 
+    /// Bounds on what the file may ask for (size, nodes, weights); see [`Limits`].
     pub fn limits(mut self, limits: Limits) -> Self {
         self.options.limits = limits;
         self
     }
 
+    /// Replaces every front-end option at once (shapes and limits).
     pub fn options(mut self, options: Options) -> Self {
         self.options = options;
         self
@@ -101,6 +108,7 @@ impl Compiler {
         self
     }
 
+    /// The ONNX file this compiler reads.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -171,6 +179,8 @@ fn write_pair(dir: &Path, name: &str, source: &str, weights: &[u8]) -> Result<Pa
 }
 
 impl Compiled {
+    /// Code-generation options for this model: where the weights go, whether layers get
+    /// comments, which files the generated code should make the user's crate rebuild on.
     pub fn codegen_options(
         &self,
         weights: Weights,

@@ -27,9 +27,13 @@ pub enum ErrorKind {
 /// The ONNX node an error is about.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeContext {
+    /// The node's name in the file (may be empty: ONNX does not require one).
     pub name: String,
+    /// Its op type, e.g. `Conv`.
     pub op_type: String,
+    /// Its operator-set domain (empty for the default ONNX domain).
     pub domain: String,
+    /// The opset version of that domain the model imports.
     pub opset: i64,
 }
 
@@ -78,12 +82,15 @@ impl fmt::Display for Error {
     }
 }
 
+/// A `Result` whose error is the compiler's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// An error of the given kind with a message.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Error(Box::new(Inner { kind, message: message.into(), file: None, node: None }))
     }
+    /// What kind of error it is (for exit codes and tests).
     pub fn kind(&self) -> ErrorKind {
         self.0.kind
     }
@@ -91,27 +98,35 @@ impl Error {
     pub fn message(&self) -> &str {
         &self.0.message
     }
+    /// The file the error is about, if known.
     pub fn file(&self) -> Option<&Path> {
         self.0.file.as_deref()
     }
+    /// The ONNX node the error is about, if any.
     pub fn node(&self) -> Option<&NodeContext> {
         self.0.node.as_ref()
     }
+    /// The model is malformed or inconsistent.
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Invalid, message)
     }
+    /// The model is valid ONNX but uses something the compiler does not support.
     pub fn unsupported(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Unsupported, message)
     }
+    /// The caller asked for something impossible (options, arguments).
     pub fn usage(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Usage, message)
     }
+    /// The model exceeds a configured limit.
     pub fn limit(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Limit, message)
     }
+    /// A bug in the compiler: an invariant did not hold.
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Internal, message)
     }
+    /// An I/O error on `path`.
     pub fn io(path: &Path, err: &std::io::Error) -> Self {
         Self::new(ErrorKind::Io, err.to_string()).in_file(path)
     }

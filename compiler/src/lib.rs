@@ -20,6 +20,8 @@
 //! # Ok::<(), mobilenet_compiler::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod codegen;
 pub mod compile;
 pub mod error;
@@ -49,8 +51,11 @@ pub use passes::PassReport;
 /// optimised graph, and what each pass did.
 #[derive(Clone, Debug)]
 pub struct Frontend {
+    /// The graph as imported and typed.
     pub imported: Graph,
+    /// The graph after every pass.
     pub optimized: Graph,
+    /// What each pass did, in order.
     pub reports: Vec<PassReport>,
 }
 

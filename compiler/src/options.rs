@@ -47,6 +47,7 @@ impl Default for Limits {
 pub struct InputShape {
     /// The graph input it applies to; `None` means "the only input".
     pub name: Option<String>,
+    /// Every dimension.
     pub dims: Vec<usize>,
 }
 
@@ -80,6 +81,8 @@ pub struct ShapeOptions {
 /// Everything the front half needs to turn a file into an optimized IR.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Options {
+    /// Static shapes for symbolic inputs.
     pub shapes: ShapeOptions,
+    /// Bounds on what a file may ask for.
     pub limits: Limits,
 }

@@ -11,14 +11,20 @@ use crate::passes::total_fusions;
 /// One Conv or Gemm layer of the optimised graph.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Layer {
+    /// The ONNX node name.
     pub name: String,
+    /// The IR op (with fusions, e.g. `Conv+relu6`).
     pub op: String,
+    /// Output shape.
     pub output: Vec<usize>,
+    /// Multiply-accumulates.
     pub macs: u64,
+    /// Weights.
     pub params: u64,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
+/// What `mobilenetc stats` prints: size, cost, fusions, memory.
 pub struct Stats {
     /// Weights the compiled model carries, after folding (f32 values).
     pub params: u64,
@@ -26,8 +32,9 @@ pub struct Stats {
     pub macs: u64,
     /// Bytes of those weights.
     pub weights_bytes: u64,
-    /// Operations (not counting inputs and constants) as imported, and after optimisation.
+    /// Operations (not counting inputs and constants) as imported.
     pub nodes_imported: usize,
+    /// Operations after optimisation.
     pub nodes_optimized: usize,
     /// Bytes of the planned arena (intermediate activations, f32), when the model lowers to
     /// code; `None` with `lowering_error` otherwise.
@@ -35,11 +42,13 @@ pub struct Stats {
     /// What one buffer per intermediate tensor would take.
     pub naive_arena_bytes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Why the model does not lower to code, when it does not.
     pub lowering_error: Option<String>,
     /// Fusions applied, by kind.
     pub fusions: BTreeMap<String, usize>,
     /// Operations left after optimisation, by op.
     pub ops_optimized: BTreeMap<String, usize>,
+    /// Every Conv and Gemm layer, in order.
     pub layers: Vec<Layer>,
 }
 
@@ -62,6 +71,7 @@ fn macs_of(g: &Graph, n: NodeId) -> Result<u64> {
     })
 }
 
+/// Statistics of an optimised model.
 pub fn compute(fe: &Frontend) -> Result<Stats> {
     let g = &fe.optimized;
     let planned = crate::lower::lower(g, 1).and_then(|mut p| crate::plan::plan(&mut p));

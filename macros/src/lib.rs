@@ -17,6 +17,8 @@
 //! pointing at the argument it concerns; the macro never panics. The expansion mentions the
 //! ONNX file (and its external data) through `include_bytes!`, so editing it rebuilds the crate.
 
+#![warn(missing_docs)]
+
 use std::path::PathBuf;
 
 use mobilenet_compiler::codegen::{self, Weights};

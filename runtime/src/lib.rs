@@ -14,6 +14,7 @@
 //! `macros` (default; the proc-macro). With `default-features = false` the crate is `no_std` and
 //! allocation-free: give the model its memory with `Model::with_arena`.
 
+#![warn(missing_docs)]
 #![no_std]
 #[cfg(feature = "alloc")]
 extern crate alloc;
@@ -53,13 +54,28 @@ macro_rules! __if_alloc {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Error {
     /// The input slice has the wrong number of elements.
-    InputLength { expected: usize, actual: usize },
+    InputLength {
+        /// Elements the model takes.
+        expected: usize,
+        /// Elements given.
+        actual: usize,
+    },
     /// The memory given to `with_arena` is too small.
-    ArenaTooSmall { required: usize, actual: usize },
+    ArenaTooSmall {
+        /// Elements the model needs.
+        required: usize,
+        /// Elements given.
+        actual: usize,
+    },
     /// The requested SIMD level is not supported by this CPU.
     UnsupportedSimd(SimdLevel),
     /// A thread count outside 1..=max (the maximum is chosen when the model is compiled).
-    Threads { requested: usize, max: usize },
+    Threads {
+        /// The count asked for.
+        requested: usize,
+        /// The most the model allows.
+        max: usize,
+    },
 }
 
 impl core::fmt::Display for Error {

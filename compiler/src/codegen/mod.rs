@@ -27,10 +27,13 @@ pub enum Weights {
 }
 
 #[derive(Clone, Debug)]
+/// How to emit one model.
 pub struct Options {
+    /// Name of the generated struct.
     pub struct_name: String,
     /// Visibility of the struct and its API, as Rust tokens (`pub`, `pub(crate)`, or empty).
     pub visibility: TokenStream,
+    /// Where the weight blob goes.
     pub weights: Weights,
     /// Emit a comment naming the ONNX nodes above every layer (for `to_source`).
     pub comments: bool,
@@ -44,6 +47,7 @@ pub struct Options {
 /// Generated code (the weight blob is `weight_bytes`, written beside it or inline).
 #[derive(Clone, Debug)]
 pub struct Generated {
+    /// The generated items (the struct, its impl and the weight constant).
     pub tokens: TokenStream,
 }
 
@@ -188,17 +192,19 @@ fn file_tokens(prog: &Program, plan: &Plan, opts: &Options, steps: bool) -> Resu
         ),
     ]
     .map(|line| text::comment_text(&line));
-    let new_doc = " A model with its own arena (allocated here, once) on the best SIMD path this CPU has (or the one `MOBILENET_SIMD` asks for).";
+    let new_doc = wrap_doc(
+        " A model with its own arena (allocated here, once) on the best SIMD path this CPU has (or the one `MOBILENET_SIMD` asks for).",
+    );
 
-    let copy_doc = format!(
+    let copy_doc = wrap_doc(&format!(
         " Copies the weights ({} bytes) into memory of the model's own, on 2 MiB pages where Linux grants them, \
-         and reads them from there: for a long-running process, steady-state inference up to a few per cent faster \
-         (MobileNetV2 about 2%, MobileNetV1 0.5 nothing) for about a millisecond per 5 MB of weights, once \
-         (`new()` reads them in place, which starts in microseconds). \
+         and reads them from there: for a long-running process, steady-state inference can be a few per cent \
+         faster, for about a millisecond per 5 MB of weights, once (`new()` reads them in place, which starts \
+         in microseconds). \
          On Linux the embedded copy's pages are handed back once copied, so memory use grows only by the rounding \
          to whole 2 MiB pages. Calling it again does nothing; so does calling it for weights under 1 MiB.",
         weights_bytes
-    );
+    ));
     let tokens = quote! {
         #(#[doc = #doc_lines])*
         #[allow(dead_code)]
@@ -237,18 +243,23 @@ fn file_tokens(prog: &Program, plan: &Plan, opts: &Options, steps: bool) -> Resu
             #vis const INPUT_NAME: &'static str = #in_name;
             /// Shape of the input (row-major, as the ONNX file declares it, batch first).
             #vis const INPUT_SHAPE: [usize; #in_rank] = [#(#in_shape),*];
+            /// Elements of the input.
             #vis const INPUT_LEN: usize = #in_len;
             /// Name of the ONNX output.
             #vis const OUTPUT_NAME: &'static str = #out_name;
+            /// Shape of the output (row-major).
             #vis const OUTPUT_SHAPE: [usize; #out_rank] = [#(#out_shape),*];
+            /// Elements of the output.
             #vis const OUTPUT_LEN: usize = #out_len;
             /// Images per run (the batch the model was compiled for).
             #vis const BATCH: usize = #batch;
             /// f32 elements of working memory (`with_arena` needs at least this many).
             #vis const ARENA_LEN: usize = #arena_len;
+            /// Bytes of working memory.
             #vis const ARENA_BYTES: usize = #arena_bytes;
             /// What one buffer per intermediate tensor would need, for comparison.
             #vis const NAIVE_ARENA_BYTES: usize = #naive_bytes;
+            /// Bytes of the embedded weights.
             #vis const WEIGHTS_BYTES: usize = #weights_len;
             /// Most threads `set_threads` accepts (chosen at compile time: the arena holds
             /// scratch memory for each).
@@ -326,7 +337,7 @@ fn file_tokens(prog: &Program, plan: &Plan, opts: &Options, steps: bool) -> Resu
         ::mobilenet_runtime::__if_alloc! {
             #[allow(dead_code)]
             impl #name {
-                #[doc = #new_doc]
+                #(#[doc = #new_doc])*
                 #vis fn new() -> Self {
                     #name {
                         arena: ::mobilenet_runtime::Arena::new(#arena_len),
@@ -339,7 +350,7 @@ fn file_tokens(prog: &Program, plan: &Plan, opts: &Options, steps: bool) -> Resu
 
             #[allow(dead_code)]
             impl<A: AsMut<[f32]>> #name<A> {
-                #[doc = #copy_doc]
+                #(#[doc = #copy_doc])*
                 #vis fn copy_weights_to_huge_pages(&mut self) {
                     self.weights.copy_to_huge_pages(#module::embedded());
                 }
@@ -453,12 +464,51 @@ fn act_text(a: mobilenet_kernels::Act) -> String {
     }
 }
 
+/// Splits a documentation paragraph into lines of at most about 90 characters (each with the
+/// leading space a `///` comment has), so that the generated source stays readable.
+fn wrap_doc(text: &str) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split_whitespace() {
+        let line = lines.last_mut().expect("one line at least");
+        if line.len() + word.len() + 1 > 90 && !line.is_empty() {
+            lines.push(String::new());
+        }
+        let line = lines.last_mut().expect("one line at least");
+        line.push(' ');
+        line.push_str(word);
+    }
+    lines
+}
+
 /// Formats generated tokens as a source file (prettyplease), turning the comment markers into
 /// `//` comments and prefixing `header` lines.
 pub fn to_source(tokens: &TokenStream, header: &[String]) -> Result<String> {
-    let file: syn::File =
-        syn::parse2(tokens.clone()).map_err(|e| Error::internal(format!("generated code does not parse: {e}")))?;
-    let text = prettyplease::unparse(&file);
+    let parse = |tokens: TokenStream| -> Result<syn::File> {
+        syn::parse2(tokens).map_err(|e| Error::internal(format!("generated code does not parse: {e}")))
+    };
+    let mut file = parse(tokens.clone())?;
+    // prettyplease leaves macro bodies as one run of tokens: format the items inside the
+    // runtime's `__if_alloc!` blocks on their own and put them back in place of a marker.
+    let mut bodies = Vec::new();
+    for item in &mut file.items {
+        if let syn::Item::Macro(m) = item
+            && m.mac.path.segments.last().is_some_and(|s| s.ident == "__if_alloc")
+        {
+            let body = prettyplease::unparse(&parse(m.mac.tokens.clone())?);
+            let marker = quote::format_ident!("__formatted_body_{}", bodies.len());
+            m.mac.tokens = quote!(#marker);
+            bodies.push((marker.to_string(), body));
+        }
+    }
+    let mut text = prettyplease::unparse(&file);
+    for (marker, body) in bodies {
+        let at = text.find(&marker).ok_or_else(|| Error::internal("formatted macro body lost"))?;
+        let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+        let indented: String =
+            body.lines().map(|l| if l.is_empty() { "\n".to_string() } else { format!("    {l}\n") }).collect();
+        text.replace_range(line_start..line_end, indented.trim_end_matches('\n'));
+    }
     let mut out = String::with_capacity(text.len() + 256);
     for line in header {
         out += &format!("// {}\n", text::comment_text(line));

@@ -24,11 +24,13 @@ pub use tensor::{DType, Data, Tensor, TensorType, row_major_strides};
 
 use crate::error::{Error, NodeContext, Result};
 
+/// Index of a node in the graph; stable across removals.
 pub type NodeId = petgraph::stable_graph::NodeIndex;
 
 /// One IR node: an operation and the value it produces.
 #[derive(Clone, Debug)]
 pub struct Node {
+    /// What the node computes.
     pub op: Op,
     /// Name of the produced value (the ONNX tensor name where there is one).
     pub name: String,
@@ -42,22 +44,29 @@ pub struct Node {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(untagged)]
 pub enum DeclaredDim {
+    /// A known size.
     Fixed(usize),
+    /// A named, unknown size (e.g. `batch`).
     Symbolic(String),
 }
 
 /// A graph input: its IR node and the shape the file declared for it.
 #[derive(Clone, Debug)]
 pub struct GraphInput {
+    /// The ONNX name of the input.
     pub name: String,
+    /// The `Op::Input` node standing for it.
     pub node: NodeId,
+    /// The shape as declared in the file.
     pub declared: Vec<DeclaredDim>,
 }
 
 /// A graph output: the ONNX name and the node producing it.
 #[derive(Clone, Debug)]
 pub struct GraphOutput {
+    /// The ONNX name of the output.
     pub name: String,
+    /// The node producing it.
     pub node: NodeId,
 }
 
@@ -72,7 +81,9 @@ pub enum GroupKind {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
+/// A run of convolutions the fusion pass marked to execute as one block.
 pub struct FusedGroup {
+    /// Which pattern the group follows.
     pub kind: GroupKind,
     /// The convolutions, in execution order.
     pub nodes: Vec<NodeId>,
@@ -81,24 +92,33 @@ pub struct FusedGroup {
 /// Where the graph came from, for messages and dumps.
 #[derive(Clone, Debug, Default)]
 pub struct SourceInfo {
+    /// The ONNX file, when the graph came from one.
     pub path: Option<PathBuf>,
     /// Every file read to build the graph (the model and its external data), so that build
     /// systems can rebuild when one changes.
     pub files: Vec<PathBuf>,
+    /// The producer named in the file (`pytorch`, `tf2onnx`, ...).
     pub producer: String,
+    /// The default-domain opset the file imports.
     pub opset: i64,
 }
 
 #[derive(Clone, Debug, Default)]
+/// The IR: a DAG of typed operations, each producing one value. Edge weights are operand
+/// slots.
 pub struct Graph {
+    /// The nodes, with operand slots as edge weights.
     pub dag: StableDiGraph<Node, usize>,
+    /// The graph inputs, in the file's order.
     pub inputs: Vec<GraphInput>,
     /// Through `outputs()` and `add_output`, which keep `output_at` in step.
     outputs: Vec<GraphOutput>,
     /// For each node that is a graph output, its positions in `outputs` (so that asking whether
     /// a node is an output costs the same for a graph with 10,000 outputs as with one).
     output_at: HashMap<NodeId, Vec<usize>>,
+    /// Fused groups marked by the fusion pass.
     pub groups: Vec<FusedGroup>,
+    /// Where the graph came from.
     pub source: SourceInfo,
 }
 
@@ -114,12 +134,15 @@ pub enum ConvKind {
 }
 
 impl Graph {
+    /// The node `n`.
     pub fn node(&self, n: NodeId) -> &Node {
         &self.dag[n]
     }
+    /// The node `n`, mutably.
     pub fn node_mut(&mut self, n: NodeId) -> &mut Node {
         &mut self.dag[n]
     }
+    /// The operation of node `n`.
     pub fn op(&self, n: NodeId) -> &Op {
         &self.dag[n].op
     }
@@ -127,6 +150,7 @@ impl Graph {
     pub fn node_bound(&self) -> usize {
         self.dag.node_bound()
     }
+    /// Whether `n` is still in the graph.
     pub fn contains(&self, n: NodeId) -> bool {
         self.dag.contains_node(n)
     }
@@ -156,6 +180,7 @@ impl Graph {
         edges.into_iter().map(|(_, s)| s).collect()
     }
 
+    /// The operand of `n` in slot `slot`, if connected.
     pub fn operand(&self, n: NodeId, slot: usize) -> Option<NodeId> {
         self.dag.edges_directed(n, Direction::Incoming).find(|e| *e.weight() == slot).map(|e| e.source())
     }
@@ -179,6 +204,7 @@ impl Graph {
         u
     }
 
+    /// Whether `n` produces a graph output.
     pub fn is_output(&self, n: NodeId) -> bool {
         self.output_at.contains_key(&n)
     }
@@ -188,6 +214,7 @@ impl Graph {
         &self.outputs
     }
 
+    /// Appends a graph output `name` produced by `node`.
     pub fn add_output(&mut self, name: impl Into<String>, node: NodeId) {
         self.output_at.entry(node).or_default().push(self.outputs.len());
         self.outputs.push(GraphOutput { name: name.into(), node });
@@ -260,6 +287,7 @@ impl Graph {
         })
     }
 
+    /// The static shape of `n` (an error before shape inference).
     pub fn shape(&self, n: NodeId) -> Result<&[usize]> {
         Ok(&self.ty(n)?.shape)
     }

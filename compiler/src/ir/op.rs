@@ -12,23 +12,30 @@ use super::tensor::{DType, Tensor};
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Activation {
+    /// max(x, 0).
     Relu,
     /// clamp(x, min, max); Relu6 is `Clip { min: 0, max: 6 }`.
     Clip {
+        /// Lower bound.
         min: f32,
+        /// Upper bound.
         max: f32,
     },
     /// clamp(alpha * x + beta, 0, 1).
     HardSigmoid {
+        /// Slope.
         alpha: f32,
+        /// Offset.
         beta: f32,
     },
     /// x * clamp(x / 6 + 1/2, 0, 1).
     HardSwish,
+    /// 1 / (1 + exp(-x)).
     Sigmoid,
 }
 
 impl Activation {
+    /// Relu6, the activation of MobileNetV1 and V2.
     pub const RELU6: Activation = Activation::Clip { min: 0.0, max: 6.0 };
 
     /// The activation of one value: the kernels' formula (`mobilenet_kernels::Act::apply`),
@@ -80,8 +87,11 @@ impl From<Activation> for mobilenet_kernels::Act {
 pub enum AutoPad {
     /// Use the explicit `pads`.
     NotSet,
+    /// Pad so that the output is `ceil(input / stride)`, the odd pixel at the end.
     SameUpper,
+    /// As `SameUpper`, the odd pixel at the beginning.
     SameLower,
+    /// No padding.
     Valid,
 }
 
@@ -101,10 +111,15 @@ impl AutoPad {
 /// `pads` is `[top, left, bottom, right]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Window {
+    /// Kernel height and width.
     pub kernel: [usize; 2],
+    /// Vertical and horizontal strides.
     pub strides: [usize; 2],
+    /// Vertical and horizontal dilations.
     pub dilations: [usize; 2],
+    /// Padding: top, left, bottom, right.
     pub pads: [usize; 4],
+    /// How ONNX asks for padding to be derived (resolved by shape inference).
     pub auto_pad: AutoPad,
 }
 
@@ -170,6 +185,7 @@ impl Window {
         Ok(())
     }
 
+    /// A 1x1 window with unit strides and no padding.
     pub fn is_unit(&self) -> bool {
         self.kernel == [1, 1] && self.strides == [1, 1] && self.pads == [0; 4]
     }
@@ -178,12 +194,15 @@ impl Window {
 /// A 2-D convolution with its fused epilogue: `y = act(conv(x, w) + bias + residual)`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Conv {
+    /// Kernel, strides, dilations and padding.
     pub window: Window,
+    /// Number of channel groups (the channel count for a depthwise conv).
     pub group: usize,
     /// Operand 2 is a bias of shape `[M]`.
     pub has_bias: bool,
     /// The last operand is added to the result before the activation (a fused residual Add).
     pub has_residual: bool,
+    /// Activation applied last, if any.
     pub act: Option<Activation>,
 }
 
@@ -192,9 +211,11 @@ impl Conv {
     pub fn operand_count(&self) -> usize {
         2 + self.has_bias as usize + self.has_residual as usize
     }
+    /// The operand slot of the bias, if any.
     pub fn bias_slot(&self) -> Option<usize> {
         self.has_bias.then_some(2)
     }
+    /// The operand slot of the residual, if any.
     pub fn residual_slot(&self) -> Option<usize> {
         self.has_residual.then_some(2 + self.has_bias as usize)
     }
@@ -204,21 +225,34 @@ impl Conv {
 /// activation). Operands: a, b, then c (if any).
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Gemm {
+    /// Scale of the product.
     pub alpha: f32,
+    /// Scale of C.
     pub beta: f32,
+    /// A is transposed.
     pub trans_a: bool,
+    /// B is transposed.
     pub trans_b: bool,
+    /// Operand 2 (C) is present.
     pub has_c: bool,
+    /// Activation applied last, if any.
     pub act: Option<Activation>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+/// A broadcasting binary elementwise operation.
 pub enum BinaryOp {
+    /// a + b.
     Add,
+    /// a - b.
     Sub,
+    /// a * b.
     Mul,
+    /// a / b.
     Div,
+    /// The larger of a and b.
     Max,
+    /// The smaller of a and b.
     Min,
 }
 
@@ -227,6 +261,7 @@ impl BinaryOp {
     pub fn apply(self, a: f32, b: f32) -> f32 {
         mobilenet_kernels::elementwise::BinOp::from(self).apply(a, b)
     }
+    /// The op on integers (shape arithmetic); `None` on overflow or division by zero.
     pub fn apply_int(self, a: i64, b: i64) -> Option<i64> {
         match self {
             BinaryOp::Add => a.checked_add(b),
@@ -237,6 +272,7 @@ impl BinaryOp {
             BinaryOp::Min => Some(a.min(b)),
         }
     }
+    /// The ONNX op type.
     pub fn name(self) -> &'static str {
         match self {
             BinaryOp::Add => "Add",
@@ -264,16 +300,22 @@ impl From<BinaryOp> for mobilenet_kernels::elementwise::BinOp {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+/// Which reduction a pooling window applies.
 pub enum PoolKind {
+    /// The largest value in the window.
     Max,
+    /// The mean of the window.
     Average,
 }
 
 /// MaxPool / AveragePool over the two spatial axes.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Pool {
+    /// Max or average.
     pub kind: PoolKind,
+    /// Kernel, strides, dilations and padding.
     pub window: Window,
+    /// Round the output size up rather than down.
     pub ceil_mode: bool,
     /// AveragePool only: padded positions count in the divisor.
     pub count_include_pad: bool,
@@ -283,17 +325,23 @@ pub struct Pool {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Op {
     /// A graph input (no operands). The index is its position among the graph's inputs.
-    Input { index: usize },
+    Input {
+        /// Position among the graph inputs.
+        index: usize,
+    },
     /// A constant (no operands).
     Constant(Tensor),
-    /// Operands: x, w, [bias], [residual].
+    /// Operands: x, w, bias?, residual?.
     Conv(Conv),
-    /// Operands: a, b, [c].
+    /// Operands: a, b, c?.
     Gemm(Gemm),
     /// Operands: a, b (numpy-style batched matmul).
     MatMul,
     /// Inference-mode BatchNormalization. Operands: x, scale, bias, mean, var.
-    BatchNorm { epsilon: f32 },
+    BatchNorm {
+        /// Added to the variance.
+        epsilon: f32,
+    },
     /// Operand: x.
     Activation(Activation),
     /// Operands: a, b (numpy broadcasting).
@@ -303,37 +351,98 @@ pub enum Op {
     /// Operand: x.
     Pool(Pool),
     /// Operand: x. Empty `axes` reduces every axis.
-    ReduceMean { axes: Vec<i64>, keepdims: bool },
+    ReduceMean {
+        /// Axes to reduce (negative counts from the end).
+        axes: Vec<i64>,
+        /// Keep reduced axes as size 1.
+        keepdims: bool,
+    },
     /// Operands: x, shape (an int64 tensor, folded to a constant before codegen).
-    Reshape { allow_zero: bool },
+    Reshape {
+        /// A 0 in the shape means size 0 rather than "copy the input dimension".
+        allow_zero: bool,
+    },
     /// Operand: x. Flattens to 2-D at `axis`.
-    Flatten { axis: i64 },
+    Flatten {
+        /// Dimensions before it form the first axis of the result.
+        axis: i64,
+    },
     /// Operand: x. `None` removes every dimension of size 1.
-    Squeeze { axes: Option<Vec<i64>> },
+    Squeeze {
+        /// Axes to remove.
+        axes: Option<Vec<i64>>,
+    },
     /// Operand: x.
-    Unsqueeze { axes: Vec<i64> },
+    Unsqueeze {
+        /// Positions of the new size-1 axes in the result.
+        axes: Vec<i64>,
+    },
     /// Operand: x. The canonical form of Reshape/Flatten/Squeeze/Unsqueeze once every shape is
     /// known: the same elements in the same row-major order, viewed with another shape.
-    View { shape: Vec<usize> },
+    View {
+        /// The new shape.
+        shape: Vec<usize>,
+    },
     /// Operand: x. An empty perm (reverse the axes) is filled in by shape inference.
-    Transpose { perm: Vec<usize> },
+    Transpose {
+        /// Result axis `i` is input axis `perm[i]`.
+        perm: Vec<usize>,
+    },
     /// Constant-mode Pad. Operand: x. `pads` = begins then ends, one per axis of `axes` (all
     /// axes when `None`; shape inference expands the `Some` form).
-    Pad { pads: Vec<i64>, axes: Option<Vec<i64>>, value: f32 },
+    Pad {
+        /// Begins, then ends.
+        pads: Vec<i64>,
+        /// The axes `pads` applies to.
+        axes: Option<Vec<i64>>,
+        /// The padding value.
+        value: f32,
+    },
     /// Operand: x. `coerce_2d`: opset < 13 semantics (flatten at `axis`, softmax over the rest).
-    Softmax { axis: i64, coerce_2d: bool },
+    Softmax {
+        /// The axis normalised over.
+        axis: i64,
+        /// Opset < 13: softmax over every axis from `axis` on.
+        coerce_2d: bool,
+    },
     /// Operand: x. Produces the (sliced) shape of x as int64.
-    Shape { start: i64, end: Option<i64> },
+    Shape {
+        /// First dimension reported.
+        start: i64,
+        /// One past the last (all of them when `None`).
+        end: Option<i64>,
+    },
     /// Operands: data, indices.
-    Gather { axis: i64 },
+    Gather {
+        /// The axis indexed.
+        axis: i64,
+    },
     /// Operand: x. One entry per sliced axis.
-    Slice { starts: Vec<i64>, ends: Vec<i64>, axes: Vec<i64>, steps: Vec<i64> },
+    Slice {
+        /// First index per sliced axis.
+        starts: Vec<i64>,
+        /// End index (exclusive) per sliced axis.
+        ends: Vec<i64>,
+        /// The sliced axes.
+        axes: Vec<i64>,
+        /// Step per sliced axis.
+        steps: Vec<i64>,
+    },
     /// Operands: the tensors to join.
-    Concat { axis: i64 },
+    Concat {
+        /// The axis joined along.
+        axis: i64,
+    },
     /// Operand: x.
-    Cast { to: DType },
+    Cast {
+        /// The target element type.
+        to: DType,
+    },
     /// Operand: x. Also stands for inference-mode Dropout.
-    Identity { dropout: bool },
+    Identity {
+        /// Imported from a Dropout (named so in dumps).
+        dropout: bool,
+    },
 }
 
 impl Op {
@@ -391,10 +500,12 @@ impl Op {
         }
     }
 
+    /// Whether the node is a constant.
     pub fn is_constant(&self) -> bool {
         matches!(self, Op::Constant(_))
     }
 
+    /// The convolution parameters, if this is a Conv.
     pub fn as_conv(&self) -> Option<&Conv> {
         match self {
             Op::Conv(c) => Some(c),

@@ -10,16 +10,27 @@ use std::sync::Arc;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DType {
+    /// float32.
     F32,
+    /// float64 (constants only; computed as f32).
     F64,
+    /// int8.
     I8,
+    /// uint8.
     U8,
+    /// int16.
     I16,
+    /// uint16.
     U16,
+    /// int32.
     I32,
+    /// uint32.
     U32,
+    /// int64.
     I64,
+    /// uint64 (values above `i64::MAX` are refused).
     U64,
+    /// bool, stored as 0 or 1.
     Bool,
 }
 
@@ -32,6 +43,7 @@ impl DType {
     pub fn is_int(self) -> bool {
         !self.is_float()
     }
+    /// Short name for dumps (`f32`, `i64`, ...).
     pub fn name(self) -> &'static str {
         match self {
             DType::F32 => "f32",
@@ -91,45 +103,57 @@ impl fmt::Display for DType {
 /// pass that changes a tensor copies it first if another graph still holds it.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Data {
+    /// Float elements.
     F32(Arc<Vec<f32>>),
+    /// Integer and boolean elements, widened.
     I64(Arc<Vec<i64>>),
 }
 
 /// A dense row-major tensor.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tensor {
+    /// Element type.
     pub dtype: DType,
+    /// Dimensions.
     pub shape: Vec<usize>,
+    /// Elements, row-major.
     pub data: Data,
 }
 
 impl Tensor {
+    /// A float32 tensor.
     pub fn f32(shape: Vec<usize>, values: Vec<f32>) -> Tensor {
         debug_assert_eq!(shape.iter().product::<usize>(), values.len());
         Tensor { dtype: DType::F32, shape, data: Data::F32(Arc::new(values)) }
     }
+    /// An integer or boolean tensor of type `dtype`.
     pub fn int(dtype: DType, shape: Vec<usize>, values: Vec<i64>) -> Tensor {
         debug_assert!(!dtype.is_float());
         debug_assert_eq!(shape.iter().product::<usize>(), values.len());
         Tensor { dtype, shape, data: Data::I64(Arc::new(values)) }
     }
+    /// A 1-D int64 tensor.
     pub fn i64_vec(values: Vec<i64>) -> Tensor {
         Tensor::int(DType::I64, vec![values.len()], values)
     }
+    /// A rank-0 float32 tensor.
     pub fn scalar_f32(v: f32) -> Tensor {
         Tensor::f32(vec![], vec![v])
     }
+    /// A float32 tensor of zeros.
     pub fn zeros(shape: Vec<usize>) -> Tensor {
         let n = shape.iter().product();
         Tensor::f32(shape, vec![0.0; n])
     }
 
+    /// Number of elements.
     pub fn len(&self) -> usize {
         match &self.data {
             Data::F32(v) => v.len(),
             Data::I64(v) => v.len(),
         }
     }
+    /// Whether it has no elements.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -141,6 +165,7 @@ impl Tensor {
             Data::I64(_) => None,
         }
     }
+    /// The float elements, mutably (copied first if shared); `None` for integer tensors.
     pub fn as_f32_mut(&mut self) -> Option<&mut Vec<f32>> {
         match &mut self.data {
             Data::F32(v) => Some(Arc::make_mut(v)),
@@ -174,6 +199,7 @@ impl Tensor {
         })
     }
 
+    /// Its static type.
     pub fn type_of(&self) -> TensorType {
         TensorType { dtype: self.dtype, shape: self.shape.clone() }
     }
@@ -192,20 +218,26 @@ pub fn row_major_strides(shape: &[usize]) -> Vec<usize> {
 /// The static type of an IR value: element type and concrete shape.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct TensorType {
+    /// Element type.
     pub dtype: DType,
+    /// Dimensions.
     pub shape: Vec<usize>,
 }
 
 impl TensorType {
+    /// A type from its parts.
     pub fn new(dtype: DType, shape: Vec<usize>) -> Self {
         TensorType { dtype, shape }
     }
+    /// A float32 type.
     pub fn f32(shape: Vec<usize>) -> Self {
         TensorType { dtype: DType::F32, shape }
     }
+    /// Number of elements.
     pub fn elements(&self) -> usize {
         self.shape.iter().product()
     }
+    /// Number of dimensions.
     pub fn rank(&self) -> usize {
         self.shape.len()
     }

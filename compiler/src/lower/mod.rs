@@ -47,14 +47,18 @@ pub enum Loc {
 /// A contiguous run of f32: `len` elements from `offset` within `loc`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Region {
+    /// The memory it lives in.
     pub loc: Loc,
+    /// First element, in f32 from the start of that memory.
     pub offset: usize,
+    /// Number of elements.
     pub len: usize,
 }
 
 /// An arena buffer before placement.
 #[derive(Clone, Debug)]
 pub struct Buffer {
+    /// Number of f32 elements.
     pub len: usize,
     /// The IR value it holds (for comments and dumps).
     pub name: String,
@@ -63,8 +67,11 @@ pub struct Buffer {
 /// One kernel call. `reads` are in the kernel's argument order.
 #[derive(Clone, Debug)]
 pub struct Step {
+    /// The kernel and its parameters.
     pub kernel: Kernel,
+    /// What it reads, in the kernel's argument order.
     pub reads: Vec<Region>,
+    /// What it writes.
     pub write: Region,
     /// Working memory for this step only (an arena buffer): the fused block's rings and tiles.
     pub scratch: Option<Region>,
@@ -98,27 +105,64 @@ impl Step {
 }
 
 #[derive(Clone, Debug, PartialEq)]
+/// A kernel of `mobilenet-kernels` with its parameters; the docs list what a step reads.
 pub enum Kernel {
-    /// reads: a, b, [bias], [residual]. `images`: the rows are that many equal runs, one per
+    /// reads: a, b, bias?, residual?. `images`: the rows are that many equal runs, one per
     /// image (a pointwise conv's pixels); 1 where the rows do not follow the images.
-    Gemm { p: k::gemm::Gemm, bias: bool, residual: bool, images: usize },
-    /// reads: input, weights, bias, [residual]
-    Depthwise { p: k::depthwise::Depthwise, residual: bool },
-    /// reads: input, weights, bias, [residual]
-    Conv2d { p: k::direct::Conv2d, residual: bool },
+    Gemm {
+        /// Sizes, strides and activation.
+        p: k::gemm::Gemm,
+        /// A bias is read.
+        bias: bool,
+        /// A residual is read.
+        residual: bool,
+        /// Equal runs of rows, one per image.
+        images: usize,
+    },
+    /// reads: input, weights, bias, residual?
+    Depthwise {
+        /// Shape, window and activation.
+        p: k::depthwise::Depthwise,
+        /// A residual is read.
+        residual: bool,
+    },
+    /// reads: input, weights, bias, residual?
+    Conv2d {
+        /// Shape, window and activation.
+        p: k::direct::Conv2d,
+        /// A residual is read.
+        residual: bool,
+    },
     /// A pointwise conv whose input first goes through a squeeze-and-excitation gate (a Mul
     /// by `[images, k, 1, 1]`), the gate folded into `b` per image. reads: a, b, bias, gate,
-    /// [residual]; scratch (the gated `b`).
-    GatedGemm { p: k::gemm::Gemm, images: usize, residual: bool },
+    /// residual?; scratch (the gated `b`).
+    GatedGemm {
+        /// Sizes, strides and activation.
+        p: k::gemm::Gemm,
+        /// Images in the batch (one gate each).
+        images: usize,
+        /// A residual is read.
+        residual: bool,
+    },
     /// expand -> depthwise -> project in row tiles. reads: input, the six weight arrays (in
-    /// `fused::Weights` order; the expand ones empty without expansion), [residual]; scratch.
-    Fused { p: k::fused::InvertedResidual, residual: bool },
+    /// `fused::Weights` order; the expand ones empty without expansion), residual?; scratch.
+    Fused {
+        /// The three convolutions' shapes and activations.
+        p: k::fused::InvertedResidual,
+        /// A residual is read.
+        residual: bool,
+    },
     /// reads: input
     Pool2d(k::pool::Pool2d),
     /// reads: input
     GlobalAverage(k::pool::GlobalPool),
     /// reads: input
-    MeanRows { rows: usize, len: usize },
+    MeanRows {
+        /// Rows averaged.
+        rows: usize,
+        /// Elements per row.
+        len: usize,
+    },
     /// reads: a, b (or, in place: b)
     Binary(k::elementwise::Binary),
     /// reads: input (or nothing, in place)
@@ -134,12 +178,19 @@ pub enum Kernel {
 /// The lowered model.
 #[derive(Clone, Debug)]
 pub struct Program {
+    /// Kernel calls in execution order.
     pub steps: Vec<Step>,
+    /// Arena buffers, placed by the memory plan.
     pub buffers: Vec<Buffer>,
+    /// The packed weight blob.
     pub weights: Vec<f32>,
+    /// ONNX name of the input.
     pub input_name: String,
+    /// Its shape.
     pub input_shape: Vec<usize>,
+    /// ONNX name of the output.
     pub output_name: String,
+    /// Its shape.
     pub output_shape: Vec<usize>,
     /// Where the output is when the last step has run (row-major, contiguous).
     pub output: Region,
@@ -153,7 +204,9 @@ pub struct Program {
 /// step on one image; the steps after them run once on the whole batch.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImageLoop {
+    /// How many steps run per image.
     pub steps: usize,
+    /// Images in the batch.
     pub images: usize,
     /// Memories that hold every image (the input, and the arena buffers the loop hands on to
     /// the steps after it), with the distance between images: a loop step's region there is
@@ -162,9 +215,11 @@ pub struct ImageLoop {
 }
 
 impl Program {
+    /// Elements of the input.
     pub fn input_len(&self) -> usize {
         self.input_shape.iter().product()
     }
+    /// Elements of the output.
     pub fn output_len(&self) -> usize {
         self.output_shape.iter().product()
     }

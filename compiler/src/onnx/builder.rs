@@ -63,6 +63,7 @@ impl ModelBuilder {
         self
     }
 
+    /// Adds a node in the default domain (named after its first output).
     pub fn node(mut self, op: &str, inputs: &[&str], outputs: &[&str], attributes: Vec<AttributeProto>) -> Self {
         let name = format!("{op}_{}", self.graph().node.len());
         self.graph().node.push(NodeProto {
@@ -76,10 +77,12 @@ impl ModelBuilder {
         self
     }
 
+    /// The model.
     pub fn build(self) -> ModelProto {
         self.model
     }
 
+    /// The model, encoded as an ONNX file.
     pub fn to_bytes(&self) -> Vec<u8> {
         self.model.encode_to_vec()
     }
@@ -114,6 +117,7 @@ pub fn value_info(name: &str, dims: &[i64]) -> ValueInfoProto {
     }
 }
 
+/// A float32 initializer.
 pub fn float_tensor(name: &str, dims: &[i64], values: &[f32]) -> TensorProto {
     TensorProto {
         name: name.into(),
@@ -124,6 +128,7 @@ pub fn float_tensor(name: &str, dims: &[i64], values: &[f32]) -> TensorProto {
     }
 }
 
+/// A 1-D int64 initializer.
 pub fn int64_tensor(name: &str, values: &[i64]) -> TensorProto {
     TensorProto {
         name: name.into(),
@@ -151,18 +156,22 @@ pub fn external_tensor(name: &str, dims: &[i64], location: &str, offset: u64, le
     }
 }
 
+/// An INT attribute.
 pub fn attr_int(name: &str, v: i64) -> AttributeProto {
     AttributeProto { name: name.into(), r#type: attribute_type::INT, i: v, ..Default::default() }
 }
 
+/// An INTS attribute.
 pub fn attr_ints(name: &str, v: &[i64]) -> AttributeProto {
     AttributeProto { name: name.into(), r#type: attribute_type::INTS, ints: v.to_vec(), ..Default::default() }
 }
 
+/// A FLOAT attribute.
 pub fn attr_float(name: &str, v: f32) -> AttributeProto {
     AttributeProto { name: name.into(), r#type: attribute_type::FLOAT, f: v, ..Default::default() }
 }
 
+/// A STRING attribute.
 pub fn attr_string(name: &str, v: &str) -> AttributeProto {
     AttributeProto { name: name.into(), r#type: attribute_type::STRING, s: v.as_bytes().to_vec(), ..Default::default() }
 }

@@ -28,6 +28,7 @@ pub struct ExternalData {
 }
 
 impl ExternalData {
+    /// External data resolved next to `model_path` (none allowed without a path).
     pub fn new(model_path: Option<&Path>, limits: &Limits) -> Self {
         let base = model_path.map(|p| match p.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),

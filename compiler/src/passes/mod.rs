@@ -27,23 +27,30 @@ use crate::options::Options;
 /// `mobilenetc stats`); `changes` count other rewrites.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct PassReport {
+    /// The pass name.
     pub pass: &'static str,
+    /// Fusions, by kind.
     pub fusions: BTreeMap<String, usize>,
+    /// Other rewrites, by kind.
     pub changes: BTreeMap<String, usize>,
 }
 
 impl PassReport {
+    /// An empty report for `pass`.
     pub fn new(pass: &'static str) -> Self {
         PassReport { pass, ..Default::default() }
     }
+    /// Counts one fusion of `kind`.
     pub fn fused(&mut self, kind: impl Into<String>) {
         *self.fusions.entry(kind.into()).or_default() += 1;
     }
+    /// Counts `n` rewrites of `kind`.
     pub fn changed(&mut self, kind: impl Into<String>, n: usize) {
         if n > 0 {
             *self.changes.entry(kind.into()).or_default() += n;
         }
     }
+    /// Whether the pass changed nothing.
     pub fn is_empty(&self) -> bool {
         self.fusions.is_empty() && self.changes.is_empty()
     }
@@ -62,6 +69,7 @@ impl std::fmt::Display for PassReport {
     }
 }
 
+/// A pass: rewrites the graph in place and reports what it did.
 pub type PassFn = fn(&mut Graph, &Options) -> Result<PassReport>;
 
 /// The optimisation pipeline, in order. Shape inference comes first: every later pass (and the

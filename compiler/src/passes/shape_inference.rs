@@ -15,6 +15,7 @@ use crate::options::{Limits, Options};
 /// Most elements of computed values shape inference keeps.
 const MAX_KNOWN_ELEMENTS: usize = 1 << 20;
 
+/// Gives every node its static type, resolving symbolic dimensions from `options`.
 pub fn run(g: &mut Graph, options: &Options) -> Result<PassReport> {
     let mut report = PassReport::new("shape_inference");
     let mut known: HashMap<NodeId, Tensor> = HashMap::new();

@@ -15,6 +15,7 @@ mod place;
 pub const ARENA_ALIGN: usize = 16;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
+/// The memory plan: where each arena buffer lives.
 pub struct Plan {
     /// Offset (in f32) of every buffer of the program.
     pub offsets: Vec<usize>,
@@ -25,9 +26,11 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Arena size in bytes.
     pub fn arena_bytes(&self) -> usize {
         self.arena_len * 4
     }
+    /// What one buffer per tensor would need, in bytes.
     pub fn naive_bytes(&self) -> usize {
         self.naive_len * 4
     }

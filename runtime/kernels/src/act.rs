@@ -3,20 +3,27 @@
 /// An elementwise activation. `None` is the identity.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Act {
+    /// x.
     None,
+    /// max(x, 0).
     Relu,
     /// clamp(x, min, max); Relu6 is `Clip { min: 0.0, max: 6.0 }`.
     Clip {
+        /// Lower bound.
         min: f32,
+        /// Upper bound.
         max: f32,
     },
     /// clamp(alpha * x + beta, 0, 1).
     HardSigmoid {
+        /// Slope.
         alpha: f32,
+        /// Offset.
         beta: f32,
     },
     /// x * clamp(x / 6 + 1/2, 0, 1).
     HardSwish,
+    /// 1 / (1 + exp(-x)).
     Sigmoid,
 }
 
@@ -70,14 +77,20 @@ impl Act {
 /// `clamp(scale * x + shift, lo, hi)`, multiplied by x when `times_x`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AffineClamp {
+    /// Factor before the clamp.
     pub scale: f32,
+    /// Added before the clamp.
     pub shift: f32,
+    /// Lower bound.
     pub lo: f32,
+    /// Upper bound.
     pub hi: f32,
+    /// Multiply the clamped value by x (HardSwish).
     pub times_x: bool,
 }
 
 impl AffineClamp {
+    /// x itself.
     pub const IDENTITY: AffineClamp =
         AffineClamp { scale: 1.0, shift: -0.0, lo: f32::NEG_INFINITY, hi: f32::INFINITY, times_x: false };
 
@@ -88,6 +101,7 @@ impl AffineClamp {
     }
 
     #[inline(always)]
+    /// No change to x at all.
     pub fn is_identity(&self) -> bool {
         self.is_clamp() && self.lo == f32::NEG_INFINITY && self.hi == f32::INFINITY
     }

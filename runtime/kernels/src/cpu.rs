@@ -12,8 +12,10 @@ pub enum SimdLevel {
 }
 
 impl SimdLevel {
+    /// Every level, slowest first.
     pub const ALL: [SimdLevel; 3] = [SimdLevel::Scalar, SimdLevel::Avx2, SimdLevel::Avx512];
 
+    /// Lower-case name (`scalar`, `avx2`, `avx512`), as `mobilenetc bench --simd` spells it.
     pub fn name(self) -> &'static str {
         match self {
             SimdLevel::Scalar => "scalar",
@@ -88,6 +90,7 @@ impl Cpu {
         level.is_supported().then_some(Cpu { level })
     }
 
+    /// The SIMD level the kernels use.
     pub fn level(self) -> SimdLevel {
         self.level
     }

@@ -9,26 +9,38 @@ use crate::threads::Threads;
 use crate::window::Window;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
+/// A depthwise convolution (one filter per channel) over NHWC images.
 pub struct Depthwise {
+    /// Images.
     pub batch: usize,
+    /// Input height.
     pub in_h: usize,
+    /// Input width.
     pub in_w: usize,
+    /// Channels (input and output).
     pub channels: usize,
+    /// Output height.
     pub out_h: usize,
+    /// Output width.
     pub out_w: usize,
+    /// Kernel, strides, dilations, leading padding.
     pub win: Window,
+    /// Activation applied last.
     pub act: Act,
 }
 
 impl Depthwise {
+    /// Elements of the input.
     pub fn input_len(&self) -> usize {
         self.batch * self.in_h * self.in_w * self.channels
     }
+    /// Elements of the output.
     pub fn output_len(&self) -> usize {
         self.batch * self.out_h * self.out_w * self.channels
     }
 }
 
+/// `output = act(depthwise(input) + bias + residual)` on one thread.
 pub fn depthwise(
     cpu: Cpu,
     p: &Depthwise,

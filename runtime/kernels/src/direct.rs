@@ -11,16 +11,27 @@ use crate::threads::Threads;
 use crate::window::Window;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
+/// A general 2-D convolution (any window, any groups) over NHWC images.
 pub struct Conv2d {
+    /// Images.
     pub batch: usize,
+    /// Input height.
     pub in_h: usize,
+    /// Input width.
     pub in_w: usize,
+    /// Input channels.
     pub in_c: usize,
+    /// Output height.
     pub out_h: usize,
+    /// Output width.
     pub out_w: usize,
+    /// Output channels.
     pub out_c: usize,
+    /// Channel groups.
     pub groups: usize,
+    /// Kernel, strides, dilations, leading padding.
     pub win: Window,
+    /// Activation applied last.
     pub act: Act,
     /// The input is NCHW (the caller's image as torch declares it) rather than NHWC: the first
     /// conv then reads it in place, with no layout copy before it.
@@ -37,17 +48,21 @@ impl Conv2d {
             ((b * self.in_h + iy) * self.in_w + ix) * self.in_c + ci
         }
     }
+    /// Elements of the input.
     pub const fn input_len(&self) -> usize {
         self.batch * self.in_h * self.in_w * self.in_c
     }
+    /// Elements of the output.
     pub const fn output_len(&self) -> usize {
         self.batch * self.out_h * self.out_w * self.out_c
     }
+    /// Elements of the packed weights.
     pub fn weights_len(&self) -> usize {
         self.win.kernel_h * self.win.kernel_w * self.in_c * (self.out_c / self.groups.max(1))
     }
 }
 
+/// `output = act(conv(input) + bias + residual)` on one thread.
 pub fn conv2d(
     cpu: Cpu,
     p: &Conv2d,

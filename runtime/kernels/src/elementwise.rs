@@ -7,17 +7,25 @@ use crate::cpu::Cpu;
 use crate::layout::{MAX_RANK, checked_extent, walk3};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A binary elementwise operation.
 pub enum BinOp {
+    /// a + b.
     Add,
+    /// a - b.
     Sub,
+    /// a * b.
     Mul,
+    /// a / b.
     Div,
+    /// The larger of a and b (NaN if either is NaN).
     Max,
+    /// The smaller of a and b (NaN if either is NaN).
     Min,
 }
 
 impl BinOp {
     #[inline(always)]
+    /// The operation on one pair of values, as every SIMD path computes it.
     pub fn apply(self, a: f32, b: f32) -> f32 {
         match self {
             BinOp::Add => a + b,
@@ -44,17 +52,25 @@ impl BinOp {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A broadcasting binary operation: the output is `shape`, row-major; `a` and `b` are read
+/// through their strides (0 along broadcast axes).
 pub struct Binary {
+    /// The operation.
     pub op: BinOp,
+    /// Output shape, padded with leading 1s.
     pub shape: [usize; MAX_RANK],
+    /// Strides of `a` in elements.
     pub a_strides: [usize; MAX_RANK],
+    /// Strides of `b` in elements.
     pub b_strides: [usize; MAX_RANK],
 }
 
 impl Binary {
+    /// Elements of the output.
     pub fn len(&self) -> usize {
         self.shape.iter().product()
     }
+    /// Whether the output is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -95,6 +111,7 @@ pub fn check_activation_in_place(_act: Act, _data: usize) -> Check {
     Ok(())
 }
 
+/// `out = a op b`.
 pub fn binary(cpu: Cpu, p: &Binary, a: &[f32], b: &[f32], out: &mut [f32]) {
     expect(check_binary(p, a.len(), b.len(), out.len()));
     dispatch!(cpu, binary_entry, binary_body::<Scalar>(p, a, b, out), (p, a, b, out));

@@ -21,25 +21,37 @@ use crate::threads::Threads;
 use crate::window::Window;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
+/// One inverted-residual block (expand, depthwise, project) computed in row tiles.
 pub struct InvertedResidual {
+    /// Images.
     pub batch: usize,
+    /// Height of the depthwise input.
     pub in_h: usize,
+    /// Width of the depthwise input.
     pub in_w: usize,
+    /// Channels of the block input.
     pub in_c: usize,
     /// Channels of the depthwise conv: the expanded width, or `in_c` without expansion.
     pub hidden: usize,
     /// Whether an expand 1x1 conv comes first.
     pub expand: bool,
+    /// Activation of the expand conv.
     pub expand_act: Act,
     /// A general convolution that comes first instead (not with `expand`): the block's input
     /// is this conv's input, and `in_h`, `in_w`, `in_c` (= `hidden`) describe its output, the
     /// depthwise input. Its weights and bias come in `Weights::expand` and `expand_bias`.
     pub stem: Option<Conv2d>,
+    /// Output height.
     pub out_h: usize,
+    /// Output width.
     pub out_w: usize,
+    /// The depthwise window.
     pub win: Window,
+    /// Activation of the depthwise conv.
     pub dw_act: Act,
+    /// Output channels.
     pub out_c: usize,
+    /// Activation of the project conv (usually none).
     pub project_act: Act,
     /// Output rows computed per step (the project GEMM runs on `tile_rows * strip_w` pixels).
     pub tile_rows: usize,
@@ -54,11 +66,17 @@ pub struct InvertedResidual {
 /// depthwise (`[kh][kw][hidden]`, bias), project (packed GEMM `b`, padded bias).
 #[derive(Clone, Copy, Debug)]
 pub struct Weights<'a> {
+    /// Expand weights.
     pub expand: &'a [f32],
+    /// Expand bias.
     pub expand_bias: &'a [f32],
+    /// Depthwise weights.
     pub depthwise: &'a [f32],
+    /// Depthwise bias.
     pub depthwise_bias: &'a [f32],
+    /// Project weights.
     pub project: &'a [f32],
+    /// Project bias.
     pub project_bias: &'a [f32],
 }
 
@@ -148,6 +166,7 @@ impl InvertedResidual {
         self.ring_len(channels) + self.tile_rows * self.out_w * channels + (taps + 1) * channels + self.output_len()
     }
 
+    /// Elements of the input.
     pub const fn input_len(&self) -> usize {
         match &self.stem {
             Some(c) => c.input_len(),
@@ -155,6 +174,7 @@ impl InvertedResidual {
         }
     }
 
+    /// Elements of the output.
     pub const fn output_len(&self) -> usize {
         self.batch * self.out_h * self.out_w * self.out_c
     }
@@ -163,15 +183,22 @@ impl InvertedResidual {
 /// The lengths of a block's weight arrays (`Weights` without the data).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WeightLens {
+    /// Elements of `Weights::expand`.
     pub expand: usize,
+    /// Elements of `Weights::expand_bias`.
     pub expand_bias: usize,
+    /// Elements of `Weights::depthwise`.
     pub depthwise: usize,
+    /// Elements of `Weights::depthwise_bias`.
     pub depthwise_bias: usize,
+    /// Elements of `Weights::project`.
     pub project: usize,
+    /// Elements of `Weights::project_bias`.
     pub project_bias: usize,
 }
 
 impl WeightLens {
+    /// The lengths of `w`.
     pub fn of(w: &Weights) -> Self {
         WeightLens {
             expand: w.expand.len(),

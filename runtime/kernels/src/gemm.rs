@@ -25,9 +25,13 @@ pub const PANEL: usize = 64;
 /// is `[padded(n)]`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Gemm {
+    /// Rows of `a` and of the output.
     pub m: usize,
+    /// Columns of `a`, rows of `b`.
     pub k: usize,
+    /// Columns of `b` and of the output.
     pub n: usize,
+    /// Activation applied last.
     pub act: Act,
 }
 
@@ -67,8 +71,11 @@ pub fn pack_b(b: &[f32], k: usize, n: usize, out: &mut [f32]) {
 /// expand matrix and by its rows of the project matrix, where the compiler packed them.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct View {
+    /// Rows of the packed matrix.
     pub rows: usize,
+    /// Columns of the packed matrix.
     pub cols: usize,
+    /// First row used.
     pub k0: usize,
     /// A multiple of [`COLUMN_ALIGN`].
     pub n0: usize,
@@ -134,6 +141,7 @@ pub fn check_gated(
     check(threads, p, a, b, bias, residual, out)
 }
 
+/// `out = act(a · b + bias + residual)` on one thread.
 pub fn gemm(cpu: Cpu, p: &Gemm, a: &[f32], b: &[f32], bias: Option<&[f32]>, residual: Option<&[f32]>, out: &mut [f32]) {
     gemm_view(cpu, p, &View::whole(p), a, b, bias, residual, out)
 }

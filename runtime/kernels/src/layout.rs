@@ -11,10 +11,15 @@ pub const MAX_RANK: usize = 6;
 /// `src_offset + Σ i[a] * src_strides[a]`) into a view of `dst`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StridedCopy {
+    /// Shape of the copied view, padded with leading 1s.
     pub shape: [usize; MAX_RANK],
+    /// Strides of the source view in elements.
     pub src_strides: [usize; MAX_RANK],
+    /// First source element.
     pub src_offset: usize,
+    /// Strides of the destination view in elements.
     pub dst_strides: [usize; MAX_RANK],
+    /// First destination element.
     pub dst_offset: usize,
 }
 
@@ -74,6 +79,7 @@ pub fn check_copy(p: &StridedCopy, src: usize, dst: usize) -> Check {
     Ok(())
 }
 
+/// Copies the view of `src` into the view of `dst`.
 pub fn copy(cpu: Cpu, p: &StridedCopy, src: &[f32], dst: &mut [f32]) {
     expect(check_copy(p, src.len(), dst.len()));
     dispatch!(cpu, copy_entry, copy_body(p, src, dst), (p, src, dst));
@@ -105,6 +111,7 @@ pub fn check_fill(_dst: usize, _value: f32) -> Check {
     Ok(())
 }
 
+/// Sets every element of `dst` to `value`.
 pub fn fill(dst: &mut [f32], value: f32) {
     dst.fill(value);
 }

@@ -10,6 +10,7 @@
 //! Kernels check slice lengths once on entry and panic on a mismatch: generated code passes
 //! lengths fixed at compile time, so a panic there is a compiler bug, never a data problem.
 
+#![warn(missing_docs)]
 #![no_std]
 #[cfg(feature = "std")]
 extern crate std;

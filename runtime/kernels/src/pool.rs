@@ -5,25 +5,39 @@ use crate::cpu::Cpu;
 use crate::window::Window;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which reduction a pooling window applies.
 pub enum PoolKind {
+    /// The largest value (padding never wins).
     Max,
     /// `count_include_pad`: padded positions count in the divisor (ONNX semantics).
     Average {
+        /// Padding counts in the divisor.
         count_include_pad: bool,
     },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Max or average pooling over NHWC images.
 pub struct Pool2d {
+    /// Images.
     pub batch: usize,
+    /// Input height.
     pub in_h: usize,
+    /// Input width.
     pub in_w: usize,
+    /// Channels.
     pub channels: usize,
+    /// Output height.
     pub out_h: usize,
+    /// Output width.
     pub out_w: usize,
+    /// Kernel, strides, dilations, leading padding.
     pub win: Window,
+    /// Padding after the last row.
     pub pad_bottom: usize,
+    /// Padding after the last column.
     pub pad_right: usize,
+    /// Max or average.
     pub kind: PoolKind,
 }
 
@@ -53,6 +67,7 @@ pub fn check_pool2d(p: &Pool2d, input: usize, output: usize) -> Check {
     Ok(())
 }
 
+/// Pools `input` into `output`.
 pub fn pool2d(cpu: Cpu, p: &Pool2d, input: &[f32], output: &mut [f32]) {
     expect(check_pool2d(p, input.len(), output.len()));
     dispatch!(cpu, pool_entry, pool_scalar(p, input, output), (p, input, output));
@@ -92,8 +107,11 @@ fn pool_scalar(p: &Pool2d, input: &[f32], output: &mut [f32]) {
 /// Average over all pixels of each image: `[batch][pixels][channels] -> [batch][channels]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GlobalPool {
+    /// Images.
     pub batch: usize,
+    /// Pixels per image.
     pub pixels: usize,
+    /// Channels.
     pub channels: usize,
 }
 
@@ -104,6 +122,7 @@ pub fn check_global(p: &GlobalPool, input: usize, output: usize) -> Check {
     Ok(())
 }
 
+/// Averages every channel of every image over its pixels.
 pub fn global_average(cpu: Cpu, p: &GlobalPool, input: &[f32], output: &mut [f32]) {
     expect(check_global(p, input.len(), output.len()));
     dispatch!(cpu, global_entry, global_scalar(p, input, output), (p, input, output));
@@ -124,8 +143,6 @@ fn global_scalar(p: &GlobalPool, input: &[f32], output: &mut [f32]) {
     }
 }
 
-/// Mean of each row: `[rows][len] -> [rows]` (the generic ReduceMean, after a transpose that
-/// puts the reduced axes last).
 /// What `mean_rows` requires.
 pub fn check_mean_rows(rows: usize, len: usize, input: usize, output: usize) -> Check {
     ensure!(input == rows * len, "mean_rows: input");
@@ -133,6 +150,8 @@ pub fn check_mean_rows(rows: usize, len: usize, input: usize, output: usize) -> 
     Ok(())
 }
 
+/// Mean of each row: `[rows][len] -> [rows]` (the generic ReduceMean, after a transpose that
+/// puts the reduced axes last).
 pub fn mean_rows(cpu: Cpu, rows: usize, len: usize, input: &[f32], output: &mut [f32]) {
     expect(check_mean_rows(rows, len, input.len(), output.len()));
     dispatch!(cpu, mean_rows_entry, mean_rows_body(len, input, output), (len, input, output));

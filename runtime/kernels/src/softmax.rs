@@ -5,9 +5,13 @@ use crate::check::{Check, ensure, expect};
 use crate::cpu::Cpu;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Softmax over the middle axis of `[outer][len][inner]`.
 pub struct Softmax {
+    /// Product of the axes before the normalised one.
     pub outer: usize,
+    /// Length of the normalised axis.
     pub len: usize,
+    /// Product of the axes after it.
     pub inner: usize,
 }
 
@@ -19,6 +23,7 @@ pub fn check(p: &Softmax, input: usize, output: usize) -> Check {
     Ok(())
 }
 
+/// `output = softmax(input)` along the middle axis.
 pub fn softmax(cpu: Cpu, p: &Softmax, input: &[f32], output: &mut [f32]) {
     expect(check(p, input.len(), output.len()));
     dispatch!(cpu, entry, body(p, input, output), (p, input, output));

@@ -47,6 +47,7 @@ impl Threads {
         }
     }
 
+    /// Threads work is split over (1 without a pool).
     pub fn count(&self) -> usize {
         #[cfg(feature = "std")]
         if let Some(p) = &self.pool {

@@ -7,13 +7,21 @@ use core::ops::Range;
 /// window (the padding after follows from the output size).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Window {
+    /// Kernel height.
     pub kernel_h: usize,
+    /// Kernel width.
     pub kernel_w: usize,
+    /// Vertical stride.
     pub stride_h: usize,
+    /// Horizontal stride.
     pub stride_w: usize,
+    /// Vertical dilation.
     pub dilation_h: usize,
+    /// Horizontal dilation.
     pub dilation_w: usize,
+    /// Padding above the first row.
     pub pad_top: usize,
+    /// Padding before the first column.
     pub pad_left: usize,
 }
 

@@ -1,4 +1,8 @@
 //! Every fixture through both doors (see build.rs), in one registry the tests walk.
+//!
+//! `missing_docs` is denied so that generated code documents every public item it emits.
+
+#![deny(missing_docs)]
 
 use mobilenet_runtime::Cpu;
 
@@ -32,13 +36,18 @@ pub mod macro_door {
     include!(concat!(env!("OUT_DIR"), "/macro_door.rs"));
 }
 
+/// Runs one model on one input with a given SIMD path.
 pub type Runner = fn(Cpu, &[f32]) -> Vec<f32>;
 
+/// One fixture's model through every door.
 pub struct Entry {
+    /// The fixture's name.
     pub name: &'static str,
     /// Index into `mobilenet_tests::all_fixtures()`.
     pub fixture: usize,
+    /// The model compiled by build.rs.
     pub build_door: Runner,
+    /// The model compiled by `mobilenet_model!`.
     pub macro_door: Runner,
     /// The macro door's model (`threads = 2`) on 2 threads.
     pub macro_threads2: Runner,
@@ -48,4 +57,5 @@ pub struct Entry {
     pub batch4: Option<Runner>,
 }
 
+/// Every fixture's entry.
 pub static MODELS: &[Entry] = include!(concat!(env!("OUT_DIR"), "/entries.rs"));
