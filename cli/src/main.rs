@@ -318,7 +318,7 @@ fn execute(command: Command) -> Result<(), Error> {
             };
             npy::write(&output, &y)?;
             let argmax =
-                y.as_f32().and_then(|v| v.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i));
+                y.as_f32().and_then(|v| v.iter().enumerate().rev().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i));
             eprintln!(
                 "wrote {} ({}, {how}){}",
                 output.display(),

@@ -204,7 +204,7 @@ fn unsupported_op() {
     let out = stats(&write_model(dir.path(), "tanh.onnx", &m));
     assert_bad_input(&out, "operator ai.onnx::Tanh is not supported");
     assert_bad_input(&out, "node 'Tanh_0' (Tanh, opset 13)");
-    assert_bad_input(&out, "Conv, Div");
+    assert_bad_input(&out, "Conv, DequantizeLinear, Div");
 }
 
 #[test]

@@ -69,6 +69,88 @@ struct InputEntry {
     shape: Vec<usize>,
 }
 
+/// One quantised model of ../shared/models/int8.toml with its reference data and tolerance.
+#[derive(Clone, Debug)]
+pub struct Int8Fixture {
+    /// Short name: the file stem.
+    pub name: String,
+    pub path: PathBuf,
+    pub input_shape: Vec<usize>,
+    pub reference_input: PathBuf,
+    pub reference_output: PathBuf,
+    /// Parity bound: `max |diff| <= rel * max |ref| + abs`.
+    pub rel: f32,
+    pub abs: f32,
+    pub top1: usize,
+}
+
+impl Int8Fixture {
+    /// Compile options fixing the input shape the reference data has.
+    pub fn options(&self) -> Options {
+        Options {
+            shapes: ShapeOptions {
+                batch: None,
+                input_shapes: vec![InputShape { name: None, dims: self.input_shape.clone() }],
+            },
+            ..Options::default()
+        }
+    }
+    pub fn input(&self) -> Tensor {
+        npy::read(&self.reference_input, 1 << 30).expect("reference input reads")
+    }
+    pub fn output(&self) -> Tensor {
+        npy::read(&self.reference_output, 1 << 30).expect("reference output reads")
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Int8Manifest {
+    model: Vec<Int8Entry>,
+}
+
+#[derive(serde::Deserialize)]
+struct Int8Entry {
+    path: String,
+    input: InputEntry,
+    reference_input: String,
+    reference_output: String,
+    tolerance: Tolerance,
+    top1: usize,
+}
+
+#[derive(serde::Deserialize)]
+struct Tolerance {
+    rel: f32,
+    abs: f32,
+}
+
+/// The quantised models of ../shared/models/int8.toml, or `None` (with a note) where absent.
+pub fn int8_fixtures() -> Option<Vec<Int8Fixture>> {
+    let path = shared_manifest().with_file_name("int8.toml");
+    if !path.exists() {
+        eprintln!("note: {} is absent; the tests on quantised models are skipped", path.display());
+        return None;
+    }
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let manifest: Int8Manifest = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let dir = path.parent().expect("a manifest has a folder");
+    let fixtures = manifest
+        .model
+        .into_iter()
+        .map(|m| Int8Fixture {
+            name: m.path.rsplit('/').next().unwrap_or(&m.path).trim_end_matches(".onnx").to_string(),
+            path: dir.join(&m.path),
+            input_shape: m.input.shape,
+            reference_input: dir.join(m.reference_input),
+            reference_output: dir.join(m.reference_output),
+            rel: m.tolerance.rel,
+            abs: m.tolerance.abs,
+            top1: m.top1,
+        })
+        .collect();
+    Some(fixtures)
+}
+
 /// The workspace root.
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ sits in the workspace").to_path_buf()
@@ -131,8 +213,24 @@ pub fn max_diff(actual: &[f32], reference: &[f32]) -> (f32, f32) {
     (diff, scale)
 }
 
+/// The index of the first largest value (numpy's argmax: quantised outputs often tie).
 pub fn argmax(v: &[f32]) -> usize {
-    v.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i).unwrap_or(0)
+    // `max_by` keeps the last of equal elements: over the reversed list, that is the first.
+    v.iter().enumerate().rev().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i).unwrap_or(0)
+}
+
+/// A tensor's elements as f32 (8-bit integers exactly).
+pub fn values(t: &Tensor) -> Vec<f32> {
+    match (t.as_f32(), t.as_i64()) {
+        (Some(v), _) => v.to_vec(),
+        (None, Some(v)) => v.iter().map(|&x| x as f32).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// How many elements of two equally shaped tensors are exactly equal.
+pub fn exactly_equal(a: &Tensor, b: &Tensor) -> usize {
+    values(a).iter().zip(values(b)).filter(|(x, y)| **x == *y).count()
 }
 
 /// Checks `max |diff| <= rel * max |ref| + abs`, equal shapes, no NaN, and (when asked) the same
@@ -141,7 +239,11 @@ pub fn check_close(actual: &Tensor, reference: &Tensor, rel: f32, abs: f32, chec
     if actual.shape != reference.shape {
         return Err(format!("shape {:?} differs from the reference {:?}", actual.shape, reference.shape));
     }
-    let (a, r) = (actual.as_f32().ok_or("output is not float")?, reference.as_f32().ok_or("reference is not float")?);
+    if actual.dtype != reference.dtype {
+        return Err(format!("type {} differs from the reference {}", actual.dtype, reference.dtype));
+    }
+    let (a, r) = (values(actual), values(reference));
+    let (a, r) = (&a[..], &r[..]);
     if a.iter().any(|v| !v.is_finite()) {
         return Err("output has NaN or infinite values".into());
     }

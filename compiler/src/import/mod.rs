@@ -41,6 +41,8 @@ enum Value<'m> {
 pub(crate) struct Importer<'m> {
     graph: Graph,
     opset: i64,
+    /// The model imports the com.microsoft domain (ONNX Runtime's quantised operators).
+    contrib: bool,
     values: HashMap<&'m str, Value<'m>>,
     external: ExternalData,
     limits: &'m Limits,
@@ -215,6 +217,7 @@ fn import_inner(model: &ModelProto, path: Option<&Path>, options: &Options) -> R
     let mut imp = Importer {
         graph: graph_ir,
         opset,
+        contrib: model.opset_import.iter().any(|o| o.domain == ops::CONTRIB_DOMAIN),
         values: HashMap::new(),
         external: ExternalData::new(path, limits),
         limits,
@@ -384,10 +387,21 @@ fn topological_nodes<'m>(
 }
 
 fn import_node<'m>(imp: &mut Importer<'m>, node: &'m NodeProto) -> Result<NodeId> {
-    if !(node.domain.is_empty() || node.domain == "ai.onnx") {
+    let default_domain = node.domain.is_empty() || node.domain == "ai.onnx";
+    if node.domain == ops::CONTRIB_DOMAIN && !imp.contrib {
+        return Err(err!(
+            invalid,
+            "the node is in domain {}, which the model does not declare in its opset_import",
+            node.domain
+        ));
+    }
+    if !(default_domain || node.domain == ops::CONTRIB_DOMAIN) {
         return Err(unsupported_op(node));
     }
-    let Some(import_fn) = ops::lookup(&node.op_type) else {
+    if default_domain && ops::DYNAMIC_QUANTIZATION.contains(&node.op_type.as_str()) {
+        return Err(ops::dynamic_quantization(&node.op_type));
+    }
+    let Some(import_fn) = ops::lookup(&node.domain, &node.op_type) else {
         return Err(unsupported_op(node));
     };
     if node.output.first().is_none_or(|o| o.is_empty()) {
@@ -404,10 +418,12 @@ fn unsupported_op(node: &NodeProto) -> Error {
     let domain = if node.domain.is_empty() { "ai.onnx" } else { &node.domain };
     err!(
         unsupported,
-        "operator {}::{} is not supported; supported operators (domain ai.onnx): {}",
+        "operator {}::{} is not supported; supported operators: {} (ai.onnx) and {} ({})",
         domain,
         node.op_type,
-        SUPPORTED_OPS.join(", ")
+        SUPPORTED_OPS.join(", "),
+        ops::SUPPORTED_CONTRIB_OPS.join(", "),
+        ops::CONTRIB_DOMAIN
     )
 }
 
@@ -426,10 +442,10 @@ fn input_type(
         .ok_or_else(|| err!(unsupported, "graph input '{name}' is not a tensor"))?;
     let dtype = tensor::dtype_of(tensor_type.elem_type)
         .map_err(|e| err!(unsupported, "graph input '{name}': {}", e.message()))?;
-    if dtype != DType::F32 {
+    if !matches!(dtype, DType::F32 | DType::U8 | DType::I8) {
         return Err(err!(
             unsupported,
-            "graph input '{name}' has element type {dtype}; only float32 inputs are supported"
+            "graph input '{name}' has element type {dtype}; only float32, uint8 and int8 inputs are supported"
         ));
     }
     let Some(shape) = &tensor_type.shape else {
@@ -513,7 +529,7 @@ fn input_type(
     }
     let as_i64: Vec<i64> = dims.iter().map(|&d| d.min(i64::MAX as usize) as i64).collect();
     let (dims, _) = checked_dims(&as_i64, limits, &format!("input '{name}'"))?;
-    Ok((declared, TensorType::f32(dims)))
+    Ok((declared, TensorType::new(dtype, dims)))
 }
 
 fn show_declared(d: &[DeclaredDim]) -> String {

@@ -9,6 +9,7 @@ mod elementwise;
 mod layout;
 mod linear;
 mod pool;
+pub(crate) mod quant;
 
 use crate::error::{Error, Result, err};
 pub(crate) use crate::ir::row_major_strides as strides;
@@ -132,6 +133,13 @@ pub fn eval(op: &Op, args: &[&Tensor], out: &TensorType) -> Result<Tensor> {
         Op::Slice { starts, ends, axes, steps } => layout::slice(args[0], starts, ends, axes, steps, out)?,
         Op::Concat { axis } => layout::concat(args, *axis, out)?,
         Op::Cast { to } => cast(args[0], *to)?,
+        Op::Quantize(p) => quant::quantize(p, args[0], out)?,
+        Op::Dequantize(p) => quant::dequantize(p, args[0], out)?,
+        Op::QConv(c) => quant::conv(c, args, out)?,
+        Op::QGemm(g) => quant::gemm(g, args, out)?,
+        Op::QBinary(b) => quant::binary(b, args, out)?,
+        Op::QPool(p) => quant::pool(p, args[0], out)?,
+        Op::QLookup(l) => quant::lookup(l, args[0], out)?,
     };
     if t.shape != out.shape || t.dtype != out.dtype {
         return Err(err!(internal, "{} produced {} where {out} was inferred", op.name(), t.type_of()));

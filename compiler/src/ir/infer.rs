@@ -57,51 +57,10 @@ pub fn infer(op: &Op, inputs: &[&TensorType], values: &[Option<&Tensor>]) -> Res
         Op::Input { .. } => Err(err!(internal, "graph inputs are typed by the importer")),
         Op::Constant(t) => Ok(t.type_of()),
         Op::Conv(c) => {
-            check_window(&c.window)?;
             let (x, w) = (inputs[0], inputs[1]);
             expect_float(x, "Conv input")?;
             expect_float(w, "Conv weight")?;
-            expect_rank(x, 4, "Conv input (only 2-D convolution is supported)")?;
-            expect_rank(w, 4, "Conv weight")?;
-            let (n, ch, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
-            let (m, cpg, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3]);
-            let g = c.group;
-            if g == 0 || ch % g != 0 || m % g != 0 {
-                return Err(err!(
-                    invalid,
-                    "group {g} does not divide the input channels ({ch}) and output channels ({m})"
-                ));
-            }
-            if cpg * g != ch {
-                return Err(err!(
-                    invalid,
-                    "weight {:?} expects {} input channels (group {g}) but the input {:?} has {ch}",
-                    w.shape,
-                    cpg * g,
-                    x.shape
-                ));
-            }
-            if [kh, kw] != c.window.kernel {
-                return Err(err!(
-                    invalid,
-                    "kernel_shape {:?} disagrees with the weight shape {:?}",
-                    c.window.kernel,
-                    w.shape
-                ));
-            }
-            if let Some(s) = c.bias_slot()
-                && inputs[s].shape != [m]
-            {
-                return Err(err!(invalid, "bias shape {:?} should be [{m}]", inputs[s].shape));
-            }
-            let mut win = c.window;
-            win.resolve_auto_pad([h, wd]).map_err(Error::unsupported)?;
-            let oh = win.output_size(0, h, false);
-            let ow = win.output_size(1, wd, false);
-            let (Some(oh), Some(ow)) = (oh, ow) else {
-                return Err(err!(invalid, "kernel {kh}x{kw} is larger than the padded input {h}x{wd}"));
-            };
-            let out = TensorType::f32(vec![n, m, oh, ow]);
+            let out = TensorType::f32(conv_shape(&c.window, c.group, x, w, c.bias_slot().map(|s| inputs[s]))?);
             if let Some(s) = c.residual_slot()
                 && inputs[s].shape != out.shape
             {
@@ -187,21 +146,9 @@ pub fn infer(op: &Op, inputs: &[&TensorType], values: &[Option<&Tensor>]) -> Res
             Ok(TensorType::f32(s))
         }
         Op::Pool(p) => {
-            check_window(&p.window)?;
             let x = inputs[0];
             expect_float(x, "pooling input")?;
-            expect_rank(x, 4, "pooling input (only 2-D pooling is supported)")?;
-            let (h, w) = (x.shape[2], x.shape[3]);
-            let mut win = p.window;
-            win.resolve_auto_pad([h, w]).map_err(Error::unsupported)?;
-            // ONNX Runtime refuses a pad as large as the kernel, for either kind of pooling.
-            if (0..4).any(|i| win.pads[i] >= win.kernel[i % 2]) {
-                return Err(err!(invalid, "pads {:?} are not all smaller than the kernel {:?}", win.pads, win.kernel));
-            }
-            let (Some(oh), Some(ow)) = (win.output_size(0, h, p.ceil_mode), win.output_size(1, w, p.ceil_mode)) else {
-                return Err(err!(invalid, "pooling kernel {:?} is larger than the padded input {h}x{w}", win.kernel));
-            };
-            Ok(TensorType::f32(vec![x.shape[0], x.shape[1], oh, ow]))
+            Ok(TensorType::f32(pool_shape(p, x)?))
         }
         Op::ReduceMean { axes, keepdims } => {
             let x = inputs[0];
@@ -375,7 +322,200 @@ pub fn infer(op: &Op, inputs: &[&TensorType], values: &[Option<&Tensor>]) -> Res
         }
         Op::Cast { to } => Ok(TensorType::new(*to, x.map(|t| t.shape.clone()).unwrap_or_default())),
         Op::Identity { .. } => Ok(inputs[0].clone()),
+        Op::Quantize(q) => {
+            expect_float(x.unwrap_or(inputs[0]), "QuantizeLinear input")?;
+            q.check("QuantizeLinear", false)?;
+            q.axis_in(&inputs[0].shape, "QuantizeLinear")?;
+            Ok(TensorType::new(q.dtype, inputs[0].shape.clone()))
+        }
+        Op::Dequantize(q) => {
+            q.check("DequantizeLinear", true)?;
+            expect_type(inputs[0], q.dtype, "DequantizeLinear input")?;
+            q.axis_in(&inputs[0].shape, "DequantizeLinear")?;
+            Ok(TensorType::f32(inputs[0].shape.clone()))
+        }
+        Op::QConv(c) => {
+            let (x, w) = (inputs[0], inputs[1]);
+            per_tensor(&c.x, x, "QLinearConv input")?;
+            per_tensor(&c.y, x, "QLinearConv output")?;
+            c.w.check("QLinearConv weight", false)?;
+            expect_type(w, c.w.dtype, "QLinearConv weight")?;
+            if c.w.axis_in(&w.shape, "QLinearConv weight")?.is_some_and(|a| a != 0) {
+                return Err(err!(unsupported, "QLinearConv weight scales must run along the output channels (axis 0)"));
+            }
+            let bias = c.has_bias.then(|| inputs[2]);
+            if let Some(b) = bias {
+                expect_type(b, DType::I32, "QLinearConv bias")?;
+            }
+            check_clamp(c.clamp, &c.y)?;
+            let shape = conv_shape(&c.window, c.group, x, w, bias)?;
+            check_accumulator(w.shape[1..].iter().product(), values.get(2).copied().flatten())?;
+            Ok(TensorType::new(c.y.dtype, shape))
+        }
+        Op::QGemm(g) => {
+            let (a, b) = (inputs[0], inputs[1]);
+            per_tensor(&g.a, a, "QGemm A")?;
+            per_tensor(&g.y, a, "QGemm output")?;
+            g.b.check("QGemm B", false)?;
+            expect_type(b, g.b.dtype, "QGemm B")?;
+            expect_rank(a, 2, "QGemm A")?;
+            expect_rank(b, 2, "QGemm B")?;
+            let (m, k) = if g.trans_a { (a.shape[1], a.shape[0]) } else { (a.shape[0], a.shape[1]) };
+            let (k2, n) = if g.trans_b { (b.shape[1], b.shape[0]) } else { (b.shape[0], b.shape[1]) };
+            if k != k2 {
+                return Err(err!(invalid, "QGemm inner dimensions differ: A {:?} and B {:?}", a.shape, b.shape));
+            }
+            let column_axis = if g.trans_b { 0 } else { 1 };
+            if g.b.axis_in(&b.shape, "QGemm B")?.is_some_and(|ax| ax != column_axis) {
+                return Err(err!(unsupported, "QGemm B scales must run along the output columns"));
+            }
+            if g.has_c {
+                let c = inputs[2];
+                expect_type(c, DType::I32, "QGemm C")?;
+                if broadcast(&c.shape, &[m, n]).as_deref() != Some(&[m, n][..]) {
+                    return Err(err!(invalid, "QGemm C {:?} does not broadcast to [{m}, {n}]", c.shape));
+                }
+            }
+            check_clamp(g.clamp, &g.y)?;
+            check_accumulator(k, values.get(2).copied().flatten())?;
+            Ok(TensorType::new(g.y.dtype, vec![m, n]))
+        }
+        Op::QBinary(b) => {
+            let (a, c) = (inputs[0], inputs[1]);
+            per_tensor(&b.a, a, "quantised A")?;
+            per_tensor(&b.b, c, "quantised B")?;
+            per_tensor(&b.y, a, "quantised output")?;
+            check_clamp(b.clamp, &b.y)?;
+            let shape = broadcast(&a.shape, &c.shape)
+                .ok_or_else(|| err!(invalid, "operand shapes {:?} and {:?} do not broadcast", a.shape, c.shape))?;
+            Ok(TensorType::new(b.y.dtype, shape))
+        }
+        Op::QPool(p) => {
+            let x = inputs[0];
+            per_tensor(&p.x, x, "quantised pooling input")?;
+            per_tensor(&p.y, x, "quantised pooling output")?;
+            let shape = match &p.pool {
+                Some(pool) => pool_shape(pool, x)?,
+                None => {
+                    expect_rank(x, 4, "QLinearGlobalAveragePool input")?;
+                    vec![x.shape[0], x.shape[1], 1, 1]
+                }
+            };
+            Ok(TensorType::new(p.y.dtype, shape))
+        }
+        Op::QLookup(l) => {
+            expect_type(inputs[0], l.from, "lookup input")?;
+            let (lo, hi) = super::quant::int_range(l.to);
+            if !matches!(l.from, DType::U8 | DType::I8)
+                || l.table.len() != 256
+                || l.table.iter().any(|v| !(lo..=hi).contains(v))
+            {
+                return Err(err!(internal, "a lookup table must map the 256 values of u8 or i8 into {}", l.to));
+            }
+            Ok(TensorType::new(l.to, inputs[0].shape.clone()))
+        }
     }
+}
+
+fn expect_type(t: &TensorType, dtype: DType, what: &str) -> Result<()> {
+    if t.dtype != dtype {
+        return Err(err!(invalid, "{what} must be {dtype}, got {}", t.dtype));
+    }
+    Ok(())
+}
+
+/// Checks per-tensor parameters of a u8/i8 operand (or of an output, where `t` only gives the
+/// context): the type matches and there is one scale.
+fn per_tensor(q: &super::quant::Quant, t: &TensorType, what: &str) -> Result<()> {
+    q.check(what, false)?;
+    if q.single().is_none() {
+        return Err(err!(unsupported, "{what}: only one scale and zero point per tensor is supported here"));
+    }
+    if what.ends_with("output") {
+        return Ok(());
+    }
+    expect_type(t, q.dtype, what)
+}
+
+/// The int32 accumulator of a quantised product of depth `k` cannot overflow: `k` products of
+/// at most 255 * 255 and a bias each stay within 2^30.
+fn check_accumulator(k: usize, bias: Option<&Tensor>) -> Result<()> {
+    const BOUND: i64 = 1 << 30;
+    if k as u64 * 255 * 255 > BOUND as u64 {
+        return Err(err!(unsupported, "a quantised product over {k} values could overflow its int32 accumulator"));
+    }
+    if let Some(b) = bias.and_then(Tensor::as_i64)
+        && let Some(v) = b.iter().find(|v| v.abs() > BOUND)
+    {
+        return Err(err!(unsupported, "a quantised bias of {v} could overflow the int32 accumulator"));
+    }
+    Ok(())
+}
+
+fn check_clamp(clamp: (i32, i32), y: &super::quant::Quant) -> Result<()> {
+    let (lo, hi) = y.range();
+    if clamp.0 < lo || clamp.1 > hi {
+        return Err(err!(internal, "clamp {clamp:?} exceeds the range of {}", y.dtype));
+    }
+    Ok(())
+}
+
+/// Output shape of a 2-D convolution (float or quantised) with its operand checks.
+fn conv_shape(
+    window: &super::op::Window,
+    g: usize,
+    x: &TensorType,
+    w: &TensorType,
+    bias: Option<&TensorType>,
+) -> Result<Vec<usize>> {
+    check_window(window)?;
+    expect_rank(x, 4, "Conv input (only 2-D convolution is supported)")?;
+    expect_rank(w, 4, "Conv weight")?;
+    let (n, ch, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
+    let (m, cpg, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3]);
+    if g == 0 || ch % g != 0 || m % g != 0 {
+        return Err(err!(invalid, "group {g} does not divide the input channels ({ch}) and output channels ({m})"));
+    }
+    if cpg * g != ch {
+        return Err(err!(
+            invalid,
+            "weight {:?} expects {} input channels (group {g}) but the input {:?} has {ch}",
+            w.shape,
+            cpg * g,
+            x.shape
+        ));
+    }
+    if [kh, kw] != window.kernel {
+        return Err(err!(invalid, "kernel_shape {:?} disagrees with the weight shape {:?}", window.kernel, w.shape));
+    }
+    if let Some(b) = bias
+        && b.shape != [m]
+    {
+        return Err(err!(invalid, "bias shape {:?} should be [{m}]", b.shape));
+    }
+    let mut win = *window;
+    win.resolve_auto_pad([h, wd]).map_err(Error::unsupported)?;
+    let (Some(oh), Some(ow)) = (win.output_size(0, h, false), win.output_size(1, wd, false)) else {
+        return Err(err!(invalid, "kernel {kh}x{kw} is larger than the padded input {h}x{wd}"));
+    };
+    Ok(vec![n, m, oh, ow])
+}
+
+/// Output shape of a 2-D max or average pool.
+fn pool_shape(p: &super::op::Pool, x: &TensorType) -> Result<Vec<usize>> {
+    check_window(&p.window)?;
+    expect_rank(x, 4, "pooling input (only 2-D pooling is supported)")?;
+    let (h, w) = (x.shape[2], x.shape[3]);
+    let mut win = p.window;
+    win.resolve_auto_pad([h, w]).map_err(Error::unsupported)?;
+    // ONNX Runtime refuses a pad as large as the kernel, for either kind of pooling.
+    if (0..4).any(|i| win.pads[i] >= win.kernel[i % 2]) {
+        return Err(err!(invalid, "pads {:?} are not all smaller than the kernel {:?}", win.pads, win.kernel));
+    }
+    let (Some(oh), Some(ow)) = (win.output_size(0, h, p.ceil_mode), win.output_size(1, w, p.ceil_mode)) else {
+        return Err(err!(invalid, "pooling kernel {:?} is larger than the padded input {h}x{w}", win.kernel));
+    };
+    Ok(vec![x.shape[0], x.shape[1], oh, ow])
 }
 
 fn check_window(w: &super::op::Window) -> Result<()> {
@@ -395,24 +535,35 @@ fn check_window(w: &super::op::Window) -> Result<()> {
 /// Fills in what an op leaves to be derived from its operands' shapes: a Conv kernel taken from
 /// the weight when `kernel_shape` is absent (recorded as 0x0), and `auto_pad` turned into pads.
 pub fn resolve(op: &mut Op, inputs: &[&TensorType]) {
-    match op {
-        Op::Conv(c) => {
-            if let (Some(x), Some(w)) = (inputs.first(), inputs.get(1)) {
-                if c.window.kernel == [0, 0] && w.rank() == 4 {
-                    c.window.kernel = [w.shape[2], w.shape[3]];
-                }
-                if x.rank() == 4 && c.window.kernel.iter().chain(&c.window.strides).all(|&v| v > 0) {
-                    // A refusal is reported by `infer`, which resolves again.
-                    let _ = c.window.resolve_auto_pad([x.shape[2], x.shape[3]]);
-                }
+    let conv_window = |window: &mut super::op::Window| {
+        if let (Some(x), Some(w)) = (inputs.first(), inputs.get(1)) {
+            if window.kernel == [0, 0] && w.rank() == 4 {
+                window.kernel = [w.shape[2], w.shape[3]];
+            }
+            if x.rank() == 4 && window.kernel.iter().chain(&window.strides).all(|&v| v > 0) {
+                // A refusal is reported by `infer`, which resolves again.
+                let _ = window.resolve_auto_pad([x.shape[2], x.shape[3]]);
             }
         }
-        Op::Pool(p) => {
-            if let Some(x) = inputs.first()
-                && x.rank() == 4
-                && p.window.kernel.iter().chain(&p.window.strides).all(|&v| v > 0)
-            {
-                let _ = p.window.resolve_auto_pad([x.shape[2], x.shape[3]]);
+    };
+    let pool_window = |window: &mut super::op::Window| {
+        if let Some(x) = inputs.first()
+            && x.rank() == 4
+            && window.kernel.iter().chain(&window.strides).all(|&v| v > 0)
+        {
+            let _ = window.resolve_auto_pad([x.shape[2], x.shape[3]]);
+        }
+    };
+    match op {
+        Op::Conv(c) => conv_window(&mut c.window),
+        Op::QConv(c) => conv_window(&mut c.window),
+        Op::Pool(p) => pool_window(&mut p.window),
+        Op::QPool(super::quant::QPool { pool: Some(p), .. }) => pool_window(&mut p.window),
+        // DequantizeLinear without a zero point: 0 of the input's type.
+        Op::Dequantize(q) if q.zero_point.is_empty() => {
+            if let Some(x) = inputs.first() {
+                q.dtype = x.dtype;
+                q.zero_point = vec![0; q.scale.len()];
             }
         }
         Op::Transpose { perm } if perm.is_empty() => {

@@ -8,6 +8,7 @@
 pub mod infer;
 pub mod op;
 pub mod print;
+pub mod quant;
 pub mod tensor;
 pub mod verify;
 
@@ -20,6 +21,7 @@ use petgraph::stable_graph::StableDiGraph;
 use petgraph::visit::{EdgeRef, IntoEdgeReferences, NodeIndexable};
 
 pub use op::{Activation, AutoPad, BinaryOp, Conv, Gemm, Op, Pool, PoolKind, Window};
+pub use quant::{QBinary, QBinaryKind, QConv, QGemm, QLookup, QPool, Quant};
 pub use tensor::{DType, Data, Tensor, TensorType, row_major_strides};
 
 use crate::error::{Error, NodeContext, Result};

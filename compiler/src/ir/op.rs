@@ -6,6 +6,7 @@
 
 use std::fmt;
 
+use super::quant::{QBinary, QBinaryKind, QConv, QGemm, QLookup, QPool, Quant};
 use super::tensor::{DType, Tensor};
 
 /// An elementwise activation, standalone or fused into the epilogue of a Conv/Gemm.
@@ -443,6 +444,20 @@ pub enum Op {
         /// Imported from a Dropout (named so in dumps).
         dropout: bool,
     },
+    /// QuantizeLinear: float to 8-bit integers with these parameters. Operand: x (f32).
+    Quantize(Quant),
+    /// DequantizeLinear: integers (u8, i8, i32) to float. Operand: q.
+    Dequantize(Quant),
+    /// A quantised convolution (`ir::quant`). Operands: x, w, bias?.
+    QConv(QConv),
+    /// A quantised matrix product. Operands: a, b, c?.
+    QGemm(QGemm),
+    /// A quantised Add or Mul. Operands: a, b.
+    QBinary(QBinary),
+    /// A quantised average pool. Operand: x.
+    QPool(QPool),
+    /// A function of an 8-bit tensor as a table. Operand: x.
+    QLookup(QLookup),
 }
 
 impl Op {
@@ -484,6 +499,17 @@ impl Op {
             Op::Cast { .. } => "Cast",
             Op::Identity { dropout: false } => "Identity",
             Op::Identity { dropout: true } => "Dropout",
+            Op::Quantize(_) => "QuantizeLinear",
+            Op::Dequantize(_) => "DequantizeLinear",
+            Op::QConv(_) => "QLinearConv",
+            Op::QGemm(_) => "QGemm",
+            Op::QBinary(b) => match b.kind {
+                QBinaryKind::Add => "QLinearAdd",
+                QBinaryKind::Mul => "QLinearMul",
+            },
+            Op::QPool(p) if p.pool.is_some() => "QLinearAveragePool",
+            Op::QPool(_) => "QLinearGlobalAveragePool",
+            Op::QLookup(_) => "QLookup",
         }
     }
 
@@ -493,7 +519,9 @@ impl Op {
             Op::Input { .. } | Op::Constant(_) => (0, 0),
             Op::Conv(c) => (c.operand_count(), c.operand_count()),
             Op::Gemm(g) => (2 + g.has_c as usize, 2 + g.has_c as usize),
-            Op::MatMul | Op::Binary(_) | Op::Gather { .. } | Op::Reshape { .. } => (2, 2),
+            Op::MatMul | Op::Binary(_) | Op::Gather { .. } | Op::Reshape { .. } | Op::QBinary(_) => (2, 2),
+            Op::QConv(c) => (2 + c.has_bias as usize, 2 + c.has_bias as usize),
+            Op::QGemm(g) => (2 + g.has_c as usize, 2 + g.has_c as usize),
             Op::BatchNorm { .. } => (5, 5),
             Op::Concat { .. } => (1, usize::MAX),
             _ => (1, 1),
@@ -593,9 +621,68 @@ impl Op {
                 format!("starts={starts:?} ends={ends:?} axes={axes:?} steps={steps:?}")
             }
             Op::Cast { to } => format!("to={to}"),
+            Op::Quantize(q) | Op::Dequantize(q) => q.describe(),
+            Op::QConv(c) => {
+                let w = &c.window;
+                let mut s = format!("k={}x{} s={}x{}", w.kernel[0], w.kernel[1], w.strides[0], w.strides[1]);
+                if w.pads != [0; 4] {
+                    s += &format!(" pads={},{},{},{}", w.pads[0], w.pads[1], w.pads[2], w.pads[3]);
+                }
+                if w.dilations != [1, 1] {
+                    s += &format!(" dil={}x{}", w.dilations[0], w.dilations[1]);
+                }
+                if c.group != 1 {
+                    s += &format!(" group={}", c.group);
+                }
+                if c.has_bias {
+                    s += " +bias";
+                }
+                s + &quant_io(&[("x", &c.x), ("w", &c.w), ("y", &c.y)], c.clamp, &c.y)
+            }
+            Op::QGemm(g) => {
+                let mut s = String::new();
+                if g.trans_a {
+                    s += "transA ";
+                }
+                if g.trans_b {
+                    s += "transB ";
+                }
+                if g.has_c {
+                    s += "+C ";
+                }
+                s.trim_end().to_string() + &quant_io(&[("a", &g.a), ("b", &g.b), ("y", &g.y)], g.clamp, &g.y)
+            }
+            Op::QBinary(b) => {
+                quant_io(&[("a", &b.a), ("b", &b.b), ("y", &b.y)], b.clamp, &b.y).trim_start().to_string()
+            }
+            Op::QPool(p) => {
+                let mut s = match &p.pool {
+                    Some(pool) => {
+                        let w = &pool.window;
+                        let mut s = format!("k={}x{} s={}x{}", w.kernel[0], w.kernel[1], w.strides[0], w.strides[1]);
+                        if w.pads != [0; 4] {
+                            s += &format!(" pads={},{},{},{}", w.pads[0], w.pads[1], w.pads[2], w.pads[3]);
+                        }
+                        s
+                    }
+                    None => String::new(),
+                };
+                s += &quant_io(&[("x", &p.x), ("y", &p.y)], p.y.range(), &p.y);
+                s.trim_start().to_string()
+            }
+            Op::QLookup(l) => format!("{} {}->{}", l.function, l.from, l.to),
             _ => String::new(),
         }
     }
+}
+
+/// ` x=u8(0.02, 128) w=i8(axis 0 x32) y=...`, and the clamp when it narrows the type.
+fn quant_io(parts: &[(&str, &Quant)], clamp: (i32, i32), y: &Quant) -> String {
+    let mut s: String = parts.iter().map(|(name, q)| format!(" {name}={}", q.describe())).collect();
+    if clamp != y.range() {
+        s += &format!(" clamp={}..{}", clamp.0, clamp.1);
+    }
+    s
 }
 
 fn describe_constant(t: &Tensor) -> String {

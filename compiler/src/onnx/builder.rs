@@ -77,6 +77,36 @@ impl ModelBuilder {
         self
     }
 
+    /// Adds a node in `domain` (declared in the model's opset_import at version 1 if it is not
+    /// yet).
+    pub fn node_in(
+        mut self,
+        domain: &str,
+        op: &str,
+        inputs: &[&str],
+        outputs: &[&str],
+        attributes: Vec<AttributeProto>,
+    ) -> Self {
+        if !self.model.opset_import.iter().any(|o| o.domain == domain) {
+            self.model.opset_import.push(OperatorSetIdProto { domain: domain.into(), version: 1 });
+        }
+        self = self.node(op, inputs, outputs, attributes);
+        if let Some(n) = self.graph().node.last_mut() {
+            n.domain = domain.into();
+        }
+        self
+    }
+
+    /// An input of another element type (`data_type::UINT8`, ...).
+    pub fn typed_input(mut self, name: &str, elem_type: i32, dims: &[i64]) -> Self {
+        let mut vi = value_info(name, dims);
+        if let Some(t) = vi.r#type.as_mut().and_then(|t| t.tensor_type.as_mut()) {
+            t.elem_type = elem_type;
+        }
+        self.graph().input.push(vi);
+        self
+    }
+
     /// The model.
     pub fn build(self) -> ModelProto {
         self.model
@@ -126,6 +156,12 @@ pub fn float_tensor(name: &str, dims: &[i64], values: &[f32]) -> TensorProto {
         raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
         ..Default::default()
     }
+}
+
+/// An 8-bit or 32-bit integer initializer (`data_type::UINT8`, `INT8` or `INT32`), the values
+/// in `int32_data` as ONNX stores them.
+pub fn int_tensor(name: &str, data_type: i32, dims: &[i64], values: &[i32]) -> TensorProto {
+    TensorProto { name: name.into(), dims: dims.to_vec(), data_type, int32_data: values.to_vec(), ..Default::default() }
 }
 
 /// A 1-D int64 initializer.

@@ -22,7 +22,9 @@ pub fn run(g: &mut Graph, options: &Options) -> Result<PassReport> {
     let mut folded = 0;
     for n in g.topo_order()? {
         let op = g.op(n);
-        if matches!(op, Op::Input { .. } | Op::Constant(_)) {
+        // A DequantizeLinear of constant weights stays: `quant_fusion` turns the float ops it
+        // feeds into integer ones, and folds what it leaves.
+        if matches!(op, Op::Input { .. } | Op::Constant(_) | Op::Dequantize(_)) {
             continue;
         }
         let ty = g.ty(n)?.clone();

@@ -12,6 +12,7 @@ mod constant_folding;
 mod dead_code;
 mod identity_removal;
 mod pad_fold;
+mod quant_fusion;
 mod residual_fusion;
 pub mod shape_inference;
 mod simplify;
@@ -80,6 +81,7 @@ pub const PIPELINE: &[PassFn] = &[
     simplify::run,
     identity_removal::run,
     dead_code::run,
+    quant_fusion::run,
     transpose_cancel::run,
     batchnorm_fold::run,
     affine_fold::run,

@@ -28,6 +28,7 @@ pub mod fused;
 pub mod gemm;
 pub mod layout;
 pub mod pool;
+pub mod quant;
 pub mod softmax;
 pub mod threads;
 pub mod weights;

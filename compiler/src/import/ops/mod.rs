@@ -9,6 +9,7 @@ mod elementwise;
 mod linear;
 mod pad;
 mod pool;
+mod quant;
 mod reshape;
 mod schema;
 mod shape;
@@ -34,6 +35,7 @@ const TABLE: &[(&str, ImportFn)] = &[
     ("Concat", shape::concat),
     ("Constant", constant::constant),
     ("Conv", conv::conv),
+    ("DequantizeLinear", quant::dequantize_linear),
     ("Div", elementwise::div),
     ("Dropout", constant::dropout),
     ("Flatten", reshape::flatten),
@@ -49,6 +51,9 @@ const TABLE: &[(&str, ImportFn)] = &[
     ("Min", elementwise::min),
     ("Mul", elementwise::mul),
     ("Pad", pad::pad),
+    ("QLinearConv", quant::qlinear_conv),
+    ("QLinearMatMul", quant::qlinear_matmul),
+    ("QuantizeLinear", quant::quantize_linear),
     ("ReduceMean", pool::reduce_mean),
     ("Relu", activation::relu),
     ("Reshape", reshape::reshape),
@@ -72,6 +77,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Concat",
     "Constant",
     "Conv",
+    "DequantizeLinear",
     "Div",
     "Dropout",
     "Flatten",
@@ -87,6 +93,9 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Min",
     "Mul",
     "Pad",
+    "QLinearConv",
+    "QLinearMatMul",
+    "QuantizeLinear",
     "ReduceMean",
     "Relu",
     "Reshape",
@@ -100,8 +109,43 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Unsqueeze",
 ];
 
-pub fn lookup(op_type: &str) -> Option<ImportFn> {
-    TABLE.iter().find(|(name, _)| *name == op_type).map(|(_, f)| *f)
+/// The com.microsoft operators ONNX Runtime's quantiser writes, and their import functions.
+const CONTRIB_TABLE: &[(&str, ImportFn)] = &[
+    ("QGemm", quant::qgemm),
+    ("QLinearAdd", quant::qlinear_add),
+    ("QLinearAveragePool", quant::qlinear_average_pool),
+    ("QLinearGlobalAveragePool", quant::qlinear_global_average_pool),
+    ("QLinearLeakyRelu", quant::qlinear_leaky_relu),
+    ("QLinearMul", quant::qlinear_mul),
+    ("QLinearSigmoid", quant::qlinear_sigmoid),
+];
+
+/// Names of the supported com.microsoft operators, sorted.
+pub const SUPPORTED_CONTRIB_OPS: &[&str] = &[
+    "QGemm",
+    "QLinearAdd",
+    "QLinearAveragePool",
+    "QLinearGlobalAveragePool",
+    "QLinearLeakyRelu",
+    "QLinearMul",
+    "QLinearSigmoid",
+];
+
+/// The domain of ONNX Runtime's own operators.
+pub const CONTRIB_DOMAIN: &str = "com.microsoft";
+
+/// Operators of dynamic quantisation, refused with a message of their own.
+pub const DYNAMIC_QUANTIZATION: &[&str] = &["DynamicQuantizeLinear", "ConvInteger", "MatMulInteger"];
+
+/// The import function of `op_type` in `domain` ("" or "ai.onnx" for the default domain).
+pub fn lookup(domain: &str, op_type: &str) -> Option<ImportFn> {
+    let table = if domain == CONTRIB_DOMAIN { CONTRIB_TABLE } else { TABLE };
+    table.iter().find(|(name, _)| *name == op_type).map(|(_, f)| *f)
+}
+
+/// The refusal of a dynamic-quantisation operator.
+pub fn dynamic_quantization(op_type: &str) -> crate::error::Error {
+    quant::dynamic(op_type)
 }
 
 /// Checks a node against the schema of its operator at the model's opset (`schema.rs`, from
@@ -109,8 +153,10 @@ pub fn lookup(op_type: &str) -> Option<ImportFn> {
 /// each of its type, and an input count in range. ONNX Runtime refuses the same nodes.
 pub fn check_schema(node: &NodeProto, opset: i64) -> Result<()> {
     let op = node.op_type.as_str();
-    let Some(v) = schema::VERSIONS.iter().rev().find(|v| v.op == op && v.since <= opset) else {
-        let first = schema::VERSIONS.iter().find(|v| v.op == op).map_or(0, |v| v.since);
+    let (versions, opset) =
+        if node.domain == CONTRIB_DOMAIN { (schema::CONTRIB_VERSIONS, 1) } else { (schema::VERSIONS, opset) };
+    let Some(v) = versions.iter().rev().find(|v| v.op == op && v.since <= opset) else {
+        let first = versions.iter().find(|v| v.op == op).map_or(0, |v| v.since);
         return Err(err!(
             unsupported,
             "{op} is supported from opset {first} (its older versions are not implemented by ONNX Runtime either)"
@@ -151,5 +197,7 @@ mod tests {
     fn supported_list_matches_the_table() {
         let names: Vec<&str> = super::TABLE.iter().map(|(n, _)| *n).collect();
         assert_eq!(names, super::SUPPORTED_OPS);
+        let names: Vec<&str> = super::CONTRIB_TABLE.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, super::SUPPORTED_CONTRIB_OPS);
     }
 }
