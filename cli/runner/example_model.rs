@@ -624,7 +624,7 @@ impl<A: AsMut<[f32]>> Model<A> {
         let arena = &mut self.arena.as_mut()[..20480];
         let w = self.weights.get(__mobilenet_Model::embedded());
         __mobilenet_Model::forward(self.cpu, &self.threads, w, input, arena);
-        arena[16..23].try_into().expect("the output region has OUTPUT_LEN elements")
+        (&arena[16..23]).try_into().expect("the output region has OUTPUT_LEN elements")
     }
     /// Like `run`, for a slice, which must have `INPUT_LEN` elements.
     pub fn run_slice(

@@ -1,5 +1,5 @@
 //! The runner `mobilenetc run` and `mobilenetc bench` build around a generated model: it reads
-//! raw little-endian f32 and writes them, times warm runs, serves the benchmark-worker
+//! raw little-endian values of the model's input type (f32, u8 or i8) and writes its output's, times warm runs, serves the benchmark-worker
 //! protocol, or runs once for cold-start measurements. The model's source comes from the file
 //! `MOBILENET_RUNNER_MODEL` names (mobilenetc sets it for the crate it writes; this crate's
 //! build script points it at `runner/example_model.rs` so that the program is built and linted
@@ -9,9 +9,78 @@ include!(env!("MOBILENET_RUNNER_MODEL"));
 
 use std::io::Write;
 
-fn read_f32(path: &str) -> Vec<f32> {
+/// The element types a model takes or gives, as raw little-endian bytes.
+trait Element: Copy + Sized {
+    const SIZE: usize;
+    fn from_le(bytes: &[u8]) -> Self;
+    fn to_le(self, out: &mut Vec<u8>);
+    /// `x` in [-1, 1] as an input value (a byte for 8-bit models).
+    fn from_unit(x: f32) -> Self;
+    fn to_f64(self) -> f64;
+}
+
+impl Element for f32 {
+    const SIZE: usize = 4;
+    fn from_le(b: &[u8]) -> Self {
+        f32::from_le_bytes([b[0], b[1], b[2], b[3]])
+    }
+    fn to_le(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+    fn from_unit(x: f32) -> Self {
+        x
+    }
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+}
+
+impl Element for u8 {
+    const SIZE: usize = 1;
+    fn from_le(b: &[u8]) -> Self {
+        b[0]
+    }
+    fn to_le(self, out: &mut Vec<u8>) {
+        out.push(self);
+    }
+    fn from_unit(x: f32) -> Self {
+        ((x + 1.0) * 127.5) as u8
+    }
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+}
+
+impl Element for i8 {
+    const SIZE: usize = 1;
+    fn from_le(b: &[u8]) -> Self {
+        b[0] as i8
+    }
+    fn to_le(self, out: &mut Vec<u8>) {
+        out.push(self as u8);
+    }
+    fn from_unit(x: f32) -> Self {
+        (x * 127.0) as i8
+    }
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+}
+
+fn read_raw<T: Element>(path: &str) -> Vec<T> {
     let bytes = std::fs::read(path).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
-    bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+    bytes.chunks_exact(T::SIZE).map(T::from_le).collect()
+}
+
+fn write_raw<T: Element>(values: &[T]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(values.len() * T::SIZE);
+    values.iter().for_each(|v| v.to_le(&mut out));
+    out
+}
+
+/// `len` copies of `x` as the model's input type (the call to `run` names the type).
+fn constant<T: Element>(x: f32, len: usize) -> Vec<T> {
+    vec![T::from_unit(x); len]
 }
 
 fn fail(msg: &str) -> ! {
@@ -35,8 +104,8 @@ fn long_running(net: &mut Model) {
 /// for each line `time MS`, back-to-back inferences for MS milliseconds (at least one) answered
 /// with a JSON list of their durations in ms; `quit` ends.
 fn serve(net: &mut Model) {
-    let x = vec![0.5f32; Model::INPUT_LEN];
-    let x: &[f32; Model::INPUT_LEN] = x.as_slice().try_into().unwrap();
+    let x = constant(0.5, Model::INPUT_LEN);
+    let x = x.as_slice().try_into().unwrap();
     for _ in 0..10 {
         std::hint::black_box(net.run(x));
     }
@@ -75,10 +144,9 @@ fn main() {
     match args.get(1).map(String::as_str) {
         Some("run") => {
             net.map_weights_in_background();
-            let x = read_f32(&args[2]);
+            let x = read_raw(&args[2]);
             let y = net.run_slice(&x).unwrap_or_else(|e| fail(&e.to_string()));
-            let bytes: Vec<u8> = y.iter().flat_map(|v| v.to_le_bytes()).collect();
-            std::fs::write(&args[3], bytes).unwrap_or_else(|e| fail(&e.to_string()));
+            std::fs::write(&args[3], write_raw(y)).unwrap_or_else(|e| fail(&e.to_string()));
         }
         Some("bench") => {
             long_running(&mut net);
@@ -86,15 +154,15 @@ fn main() {
             let runs: usize = args[3].parse().unwrap_or(50);
             // A fixed pseudo-random input (the timing does not depend on the values).
             let mut s = 0x2545_f491u32;
-            let x: Vec<f32> = (0..Model::INPUT_LEN)
+            let x: Vec<_> = (0..Model::INPUT_LEN)
                 .map(|_| {
                     s ^= s << 13;
                     s ^= s >> 17;
                     s ^= s << 5;
-                    (s as f32 / u32::MAX as f32) * 2.0 - 1.0
+                    Element::from_unit((s as f32 / u32::MAX as f32) * 2.0 - 1.0)
                 })
                 .collect();
-            let x: &[f32; Model::INPUT_LEN] = x.as_slice().try_into().unwrap();
+            let x = x.as_slice().try_into().unwrap();
             for _ in 0..warmup {
                 std::hint::black_box(net.run(std::hint::black_box(x)));
             }
@@ -125,9 +193,9 @@ fn main() {
             if args.get(2).map(String::as_str) != Some("in-place") {
                 net.map_weights_in_background();
             }
-            let x = vec![0.5f32; Model::INPUT_LEN];
+            let x = constant(0.5, Model::INPUT_LEN);
             let y = net.run_slice(&x).unwrap_or_else(|e| fail(&e.to_string()));
-            println!("{}", y.iter().sum::<f32>());
+            println!("{}", y.iter().map(|v| v.to_f64()).sum::<f64>());
         }
         Some("serve") => {
             long_running(&mut net);

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use mobilenet_compiler::ir::print;
+use mobilenet_compiler::ir::{DType, print};
+use mobilenet_compiler::lower::ElemType;
 use mobilenet_compiler::{Compiler, Error, Frontend, InputShape, Options, ShapeOptions, frontend, interp, npy, stats};
 
 mod runner;
@@ -237,7 +238,7 @@ fn execute(command: Command) -> Result<(), Error> {
                 Some(l) => mobilenet_kernels::Cpu::with_level(l).ok_or_else(|| Error::usage("unsupported --simd"))?,
                 None => mobilenet_kernels::Cpu::detect(),
             };
-            let input = vec![0.5f32; compiled.program.input_len()];
+            let input = mobilenet_compiler::exec::constant_input(&compiled.program);
             let times =
                 mobilenet_compiler::exec::profile(&compiled.program, &compiled.plan, cpu, &pool, &input, runs.max(1))?;
             let total: f64 = times.iter().sum();
@@ -311,14 +312,36 @@ fn execute(command: Command) -> Result<(), Error> {
                         x.shape
                     )));
                 }
+                let prog = &compiled.program;
+                let want = prog.input_type.rust();
+                let given = x.dtype.to_string();
+                if !matches!(
+                    (prog.input_type, x.dtype),
+                    (ElemType::F32, DType::F32) | (ElemType::U8, DType::U8) | (ElemType::I8, DType::I8)
+                ) {
+                    return Err(Error::usage(format!(
+                        "{}: the array holds {given}, the model takes {want}",
+                        input.display()
+                    )));
+                }
                 let runner = runner::build(&compiled)?;
-                let values = runner.run(x.as_f32().unwrap_or_default(), compiled.program.output_len(), simd, 1)?;
-                let y = mobilenet_compiler::ir::Tensor::f32(compiled.program.output_shape.clone(), values);
+                let raw = runner.run(
+                    &raw_bytes(&x),
+                    prog.output_len() * if prog.output_type.is_byte() { 1 } else { 4 },
+                    simd,
+                    1,
+                )?;
+                let y = from_raw_bytes(prog.output_type, prog.output_shape.clone(), &raw);
                 (y, format!("compiled code{}", simd.map(|s| format!(", {s}")).unwrap_or_default()))
             };
             npy::write(&output, &y)?;
-            let argmax =
-                y.as_f32().and_then(|v| v.iter().enumerate().rev().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i));
+            let values: Vec<f64> = match (y.as_f32(), y.as_i64()) {
+                (Some(v), _) => v.iter().map(|&x| x as f64).collect(),
+                (_, Some(v)) => v.iter().map(|&x| x as f64).collect(),
+                _ => Vec::new(),
+            };
+            // The first of equal maxima.
+            let argmax = values.iter().enumerate().rev().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i);
             eprintln!(
                 "wrote {} ({}, {how}){}",
                 output.display(),
@@ -372,5 +395,26 @@ fn emit(text: &str, path: Option<&Path>) -> Result<(), Error> {
             let _ = out.write_all(text.as_bytes());
             Ok(())
         }
+    }
+}
+
+/// A tensor as the raw little-endian values the runner reads.
+fn raw_bytes(t: &mobilenet_compiler::ir::Tensor) -> Vec<u8> {
+    match (t.as_f32(), t.as_i64()) {
+        (Some(v), _) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        (_, Some(v)) => v.iter().map(|&x| x as u8).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The runner's raw output as a tensor of the model's output type.
+fn from_raw_bytes(ty: ElemType, shape: Vec<usize>, raw: &[u8]) -> mobilenet_compiler::ir::Tensor {
+    use mobilenet_compiler::ir::Tensor;
+    match ty {
+        ElemType::F32 => {
+            Tensor::f32(shape, raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+        }
+        ElemType::U8 => Tensor::int(DType::U8, shape, raw.iter().map(|&b| b as i64).collect()),
+        ElemType::I8 => Tensor::int(DType::I8, shape, raw.iter().map(|&b| b as i8 as i64).collect()),
     }
 }

@@ -1,7 +1,7 @@
 //! Building and running generated code for `mobilenetc run` and `mobilenetc bench`: the model's
 //! source goes into a small crate in a cache folder, cargo builds it in release mode (once per
 //! distinct generated code: the folder is named by a hash of the source and weights), and the
-//! binary is run with the input as raw little-endian f32.
+//! binary is run with the input as raw little-endian values of the model's input type.
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -167,11 +167,10 @@ impl Runner {
     }
 
     /// Runs the model once on `input`.
-    pub fn run(&self, input: &[f32], output_len: usize, simd: Option<&str>, threads: usize) -> Result<Vec<f32>> {
+    pub fn run(&self, input: &[u8], output_bytes: usize, simd: Option<&str>, threads: usize) -> Result<Vec<u8>> {
         let dir = tempfile_dir()?;
-        let (inp, outp) = (dir.join("in.f32"), dir.join("out.f32"));
-        let bytes: Vec<u8> = input.iter().flat_map(|v| v.to_le_bytes()).collect();
-        std::fs::write(&inp, bytes).map_err(|e| Error::io(&inp, &e))?;
+        let (inp, outp) = (dir.join("in.raw"), dir.join("out.raw"));
+        std::fs::write(&inp, input).map_err(|e| Error::io(&inp, &e))?;
         let out = self
             .command(simd, threads)
             .arg("run")
@@ -187,11 +186,13 @@ impl Runner {
         }
         let bytes = std::fs::read(&outp).map_err(|e| Error::io(&outp, &e))?;
         let _ = std::fs::remove_dir_all(&dir);
-        let y: Vec<f32> = bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-        if y.len() != output_len {
-            return Err(Error::internal(format!("the generated code wrote {} values, expected {output_len}", y.len())));
+        if bytes.len() != output_bytes {
+            return Err(Error::internal(format!(
+                "the generated code wrote {} bytes, expected {output_bytes}",
+                bytes.len()
+            )));
         }
-        Ok(y)
+        Ok(bytes)
     }
 
     /// Replaces this process by the runner in `serve` mode (the benchmark-worker protocol).

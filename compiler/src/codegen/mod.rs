@@ -13,7 +13,7 @@ use quote::{format_ident, quote};
 use syn::ext::IdentExt;
 
 use crate::error::{Error, Result};
-use crate::lower::Program;
+use crate::lower::{ElemType, Program};
 use crate::plan::Plan;
 
 /// Where the generated source finds the weight blob.
@@ -175,15 +175,32 @@ fn file_tokens(prog: &Program, plan: &Plan, opts: &Options, steps: bool) -> Resu
     let out_shape = prog.output_shape.iter().map(|&d| lit(d));
     let (in_rank, out_rank) = (lit(prog.input_shape.len()), lit(prog.output_shape.len()));
     let out_start = plan.arena_range(&prog.output).map(|(o, _)| o).unwrap_or(0);
-    let (out_offset, out_end) = (lit(out_start), lit(out_start + prog.output_len()));
+    let (out_offset, out_end) = (lit(out_start), lit(out_start + prog.output_words()));
+    let in_ty: TokenStream = prog.input_type.rust().parse().expect("a type name");
+    let out_ty: TokenStream = prog.output_type.rust().parse().expect("a type name");
+    // What `forward` reads: the caller's f32, or bytes.
+    let (forward_input, pass_input) = match prog.input_type {
+        ElemType::F32 => (quote!(&[f32]), quote!(input)),
+        ElemType::U8 => (quote!(&[u8]), quote!(input)),
+        ElemType::I8 => (quote!(&[u8]), quote!(::mobilenet_runtime::arena::i8_bytes(input))),
+    };
+    let output = match prog.output_type {
+        ElemType::F32 => quote!(&arena[#out_offset..#out_end]),
+        ElemType::U8 => quote!(&::mobilenet_runtime::arena::bytes(&arena[#out_offset..#out_end])[..#out_len]),
+        ElemType::I8 => quote!(&::mobilenet_runtime::arena::signed(&arena[#out_offset..#out_end])[..#out_len]),
+    };
     let (in_name, out_name) = (&prog.input_name, &prog.output_name);
     let batch = lit(prog.input_shape.first().copied().unwrap_or(1));
     let max_threads = lit(prog.max_threads);
     let doc_lines = [
         format!(" {}", opts.description),
         String::new(),
-        format!(" Input `{in_name}`: f32 {:?}, row-major, as the model declares it.", prog.input_shape),
-        format!(" Output `{out_name}`: f32 {:?}.", prog.output_shape),
+        format!(
+            " Input `{in_name}`: {} {:?}, row-major, as the model declares it.",
+            prog.input_type.rust(),
+            prog.input_shape
+        ),
+        format!(" Output `{out_name}`: {} {:?}.", prog.output_type.rust(), prog.output_shape),
         format!(
             " Arena: {} bytes, allocated once; {} kernel calls; weights: {} bytes, embedded.",
             plan.arena_bytes(),
@@ -230,7 +247,7 @@ fn file_tokens(prog: &Program, plan: &Plan, opts: &Options, steps: bool) -> Resu
 
             /// Runs every layer, reading `input` and the weights `w`, writing the arena.
             #[inline(never)]
-            pub(super) fn forward(cpu: rt::Cpu, threads: &rt::Threads, w: &[f32], input: &[f32], arena: &mut [f32]) {
+            pub(super) fn forward(cpu: rt::Cpu, threads: &rt::Threads, w: &[f32], input: #forward_input, arena: &mut [f32]) {
                 let _ = (w, input, threads);
                 #(#body)*
             }
@@ -317,16 +334,16 @@ fn file_tokens(prog: &Program, plan: &Plan, opts: &Options, steps: bool) -> Resu
             }
 
             /// Runs the model. No allocation; the result borrows the model's arena.
-            #vis fn run(&mut self, input: &[f32; #in_len]) -> &[f32; #out_len] {
+            #vis fn run(&mut self, input: &[#in_ty; #in_len]) -> &[#out_ty; #out_len] {
                 let arena = &mut self.arena.as_mut()[..#arena_len];
                 let w = self.weights.get(#module::embedded());
-                #module::forward(self.cpu, &self.threads, w, input, arena);
-                arena[#out_offset..#out_end].try_into().expect("the output region has OUTPUT_LEN elements")
+                #module::forward(self.cpu, &self.threads, w, #pass_input, arena);
+                (#output).try_into().expect("the output region has OUTPUT_LEN elements")
             }
 
             /// Like `run`, for a slice, which must have `INPUT_LEN` elements.
-            #vis fn run_slice(&mut self, input: &[f32]) -> Result<&[f32], ::mobilenet_runtime::Error> {
-                let input: &[f32; #in_len] = input.try_into().map_err(|_| ::mobilenet_runtime::Error::InputLength {
+            #vis fn run_slice(&mut self, input: &[#in_ty]) -> Result<&[#out_ty], ::mobilenet_runtime::Error> {
+                let input: &[#in_ty; #in_len] = input.try_into().map_err(|_| ::mobilenet_runtime::Error::InputLength {
                     expected: #in_len,
                     actual: input.len(),
                 })?;
@@ -434,6 +451,46 @@ pub fn describe(s: &crate::lower::Step) -> String {
         Kernel::Softmax(p) => format!("softmax over {}", p.len),
         Kernel::Copy(_) => "copy (layout)".into(),
         Kernel::Fill(v) => format!("fill {v}"),
+        Kernel::Load { len, flip } => {
+            format!("load {len} input bytes{}", if *flip { " (int8, stored as u8)" } else { "" })
+        }
+        Kernel::Quantize(p) => {
+            format!("quantize {} values to u8 (scale {}, zero point {})", p.len, p.scale, p.zero_point)
+        }
+        Kernel::Dequantize(p) => format!("dequantize {} u8 (scale {}, zero point {})", p.len, p.scale, p.zero_point),
+        Kernel::Lookup { len } => format!("8-bit table lookup of {len} bytes"),
+        Kernel::CopyBytes(p) => format!("copy bytes {:?}", p.shape),
+        Kernel::QGemm(p) => {
+            format!("int8 gemm {}x{}x{}{}", p.m, p.k, p.n, if p.row_sums { " (weight zero points)" } else { "" })
+        }
+        Kernel::QDepthwise(p) => format!(
+            "int8 depthwise {}, {} channels, {}x{} -> {}x{}",
+            window_text(&p.win),
+            p.channels,
+            p.in_h,
+            p.in_w,
+            p.out_h,
+            p.out_w
+        ),
+        Kernel::QConv2d(p) => format!(
+            "int8 conv {}, {} -> {} channels{}, {}x{} -> {}x{}",
+            window_text(&p.win),
+            p.in_c,
+            p.out_c,
+            if p.groups > 1 { format!(" in {} groups", p.groups) } else { String::new() },
+            p.in_h,
+            p.in_w,
+            p.out_h,
+            p.out_w
+        ),
+        Kernel::QPool(p) => match p.win {
+            Some(w) => format!("int8 average pool {}, {} channels", window_text(&w), p.channels),
+            None => format!("int8 global average, {} channels, {}x{}", p.channels, p.in_h, p.in_w),
+        },
+        Kernel::QBinary(p) => match p.op {
+            mobilenet_kernels::int8::elementwise::QBinOp::Add(_) => format!("int8 add {:?}", p.shape),
+            mobilenet_kernels::int8::elementwise::QBinOp::Mul { .. } => format!("int8 mul {:?}", p.shape),
+        },
     };
     if s.in_place { format!("{what}, in place") } else { what }
 }

@@ -66,11 +66,140 @@ fn same<T>(v: T) -> T {
 /// each field of `*p` passed through its `convert` function. The fields are destructured by
 /// name without `..`, so a field added to a kernel's struct fails to compile here.
 macro_rules! literal {
-    ($p:expr, $module:ident :: $name:ident { $($field:ident: $convert:expr),* $(,)? }) => {{
-        let k::$module::$name { $($field),* } = *$p;
+    ($p:expr, $module:ident :: $name:ident { $($field:ident: $convert:expr),* $(,)? }) => {
+        literal!($p, ($module) :: $name { $($field: $convert),* })
+    };
+    ($p:expr, ($($module:ident)::+) :: $name:ident { $($field:ident: $convert:expr),* $(,)? }) => {{
+        let k::$($module::)+$name { $($field),* } = *$p;
         $(let $field = $convert($field);)*
-        quote!(rt::$module::$name { $($field: #$field),* })
+        quote!(rt::$($module::)+$name { $($field: #$field),* })
     }};
+}
+
+fn int(v: i32) -> TokenStream {
+    let l = Literal::i32_unsuffixed(v);
+    quote!(#l)
+}
+
+fn boolean(v: bool) -> TokenStream {
+    quote!(#v)
+}
+
+fn requant_lit(r: k::int8::Requant) -> TokenStream {
+    literal!(&r, (int8)::Requant { zero_point: int, lo: int, hi: int })
+}
+
+pub fn qgemm(p: &k::int8::gemm::QGemm) -> TokenStream {
+    literal!(p, (int8::gemm)::QGemm { m: u, k: u, n: u, row_sums: boolean, requant: requant_lit })
+}
+
+pub fn qdepthwise(p: &k::int8::depthwise::QDepthwise) -> TokenStream {
+    literal!(
+        p,
+        (int8::depthwise)::QDepthwise {
+            images: u,
+            channels: u,
+            in_h: u,
+            in_w: u,
+            out_h: u,
+            out_w: u,
+            win: window,
+            x_zero: int,
+            requant: requant_lit,
+        }
+    )
+}
+
+pub fn qconv2d(p: &k::int8::conv::QConv2d) -> TokenStream {
+    literal!(
+        p,
+        (int8::conv)::QConv2d {
+            images: u,
+            in_c: u,
+            in_h: u,
+            in_w: u,
+            out_c: u,
+            out_h: u,
+            out_w: u,
+            groups: u,
+            win: window,
+            x_zero: int,
+            requant: requant_lit,
+        }
+    )
+}
+
+fn opt_window(w: Option<k::Window>) -> TokenStream {
+    match w {
+        Some(w) => {
+            let w = window(w);
+            quote!(Some(#w))
+        }
+        None => quote!(None),
+    }
+}
+
+pub fn qpool(p: &k::int8::pool::QPool) -> TokenStream {
+    literal!(
+        p,
+        (int8::pool)::QPool {
+            images: u,
+            channels: u,
+            in_h: u,
+            in_w: u,
+            out_h: u,
+            out_w: u,
+            win: opt_window,
+            pad_bottom: u,
+            pad_right: u,
+            count_include_pad: boolean,
+            x_scale: float,
+            x_zero: int,
+            y_scale: float,
+            requant: requant_lit,
+        }
+    )
+}
+
+fn qbin_op(op: k::int8::elementwise::QBinOp) -> TokenStream {
+    match op {
+        k::int8::elementwise::QBinOp::Add(a) => {
+            let a = literal!(
+                &a,
+                (quant)::Add {
+                    a_ratio: float,
+                    a_zero_point: int,
+                    b_ratio: float,
+                    b_zero_point: int,
+                    y_zero_point: int,
+                    lo: int,
+                    hi: int,
+                }
+            );
+            quote!(rt::int8::elementwise::QBinOp::Add(#a))
+        }
+        k::int8::elementwise::QBinOp::Mul { a_zero, b_zero, mult, requant: r } => {
+            let (a_zero, b_zero, mult, r) = (int(a_zero), int(b_zero), float(mult), requant_lit(r));
+            quote!(rt::int8::elementwise::QBinOp::Mul { a_zero: #a_zero, b_zero: #b_zero, mult: #mult, requant: #r })
+        }
+    }
+}
+
+pub fn qbinary(p: &k::int8::elementwise::QBinary) -> TokenStream {
+    literal!(p, (int8::elementwise)::QBinary { op: qbin_op, shape: arr, a_strides: arr, b_strides: arr })
+}
+
+pub fn quantize(p: &k::int8::convert::Quantize) -> TokenStream {
+    literal!(p, (int8::convert)::Quantize { len: u, scale: float, zero_point: int, lo: int, hi: int })
+}
+
+pub fn dequantize(p: &k::int8::convert::Dequantize) -> TokenStream {
+    literal!(p, (int8::convert)::Dequantize { len: u, scale: float, zero_point: int })
+}
+
+/// A flag (`true`/`false`).
+pub fn flag(v: bool) -> TokenStream {
+    boolean(v)
 }
 
 fn window(w: k::Window) -> TokenStream {

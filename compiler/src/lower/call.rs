@@ -12,7 +12,10 @@
 //! - `read i`: the step's `i`-th read region (after the one an in-place step writes);
 //! - `opt (present) i`: the `i`-th read when `present`, else `None`;
 //! - `weights i`: a fused block's six weight regions, reads `i` to `i + 5`;
-//! - `out`, `scratch`: the region the step writes, and its scratch region.
+//! - `out`, `scratch`: the region the step writes, and its scratch region;
+//! - `bytes i`, `signed i`, `shorts i`, `ints i`: the `i`-th read viewed as u8, i8, i16 or i32
+//!   (`mobilenet_kernels::arena`'s views; lengths in those units);
+//! - `out_bytes`: the written region as bytes; `input_bytes`: the model's 8-bit input.
 
 use mobilenet_kernels::{self as k, Cpu, Threads};
 use proc_macro2::TokenStream;
@@ -28,6 +31,8 @@ pub(crate) struct RunArgs<'a> {
     pub reads: Vec<&'a [f32]>,
     pub out: &'a mut [f32],
     pub scratch: &'a mut [f32],
+    /// The model's input, for an 8-bit model (empty otherwise).
+    pub input_bytes: &'a [u8],
 }
 
 /// What `tokens` prints a call with: the expression of each read.
@@ -41,6 +46,8 @@ pub(crate) struct CheckArgs {
     pub reads: Vec<usize>,
     pub out: usize,
     pub scratch: usize,
+    /// Bytes of the model's input (8-bit models).
+    pub input_bytes: usize,
 }
 
 impl CheckArgs {
@@ -79,6 +86,24 @@ macro_rules! run_call {
             project_bias: $c.reads[$i + 5],
         }]; $($($rest)*)?)
     };
+    ($c:ident, $f:path, [$($acc:expr),*]; bytes $i:expr $(, $($rest:tt)*)?) => {
+        run_call!($c, $f, [$($acc,)* k::arena::bytes($c.reads[$i])]; $($($rest)*)?)
+    };
+    ($c:ident, $f:path, [$($acc:expr),*]; signed $i:expr $(, $($rest:tt)*)?) => {
+        run_call!($c, $f, [$($acc,)* k::arena::signed($c.reads[$i])]; $($($rest)*)?)
+    };
+    ($c:ident, $f:path, [$($acc:expr),*]; shorts $i:expr $(, $($rest:tt)*)?) => {
+        run_call!($c, $f, [$($acc,)* k::arena::shorts($c.reads[$i])]; $($($rest)*)?)
+    };
+    ($c:ident, $f:path, [$($acc:expr),*]; ints $i:expr $(, $($rest:tt)*)?) => {
+        run_call!($c, $f, [$($acc,)* k::arena::ints($c.reads[$i])]; $($($rest)*)?)
+    };
+    ($c:ident, $f:path, [$($acc:expr),*]; out_bytes $(, $($rest:tt)*)?) => {
+        run_call!($c, $f, [$($acc,)* k::arena::bytes_mut(&mut *$c.out)]; $($($rest)*)?)
+    };
+    ($c:ident, $f:path, [$($acc:expr),*]; input_bytes $(, $($rest:tt)*)?) => {
+        run_call!($c, $f, [$($acc,)* $c.input_bytes]; $($($rest)*)?)
+    };
     ($c:ident, $f:path, [$($acc:expr),*]; out $(, $($rest:tt)*)?) => {
         run_call!($c, $f, [$($acc,)* &mut *$c.out]; $($($rest)*)?)
     };
@@ -112,6 +137,24 @@ macro_rules! code_args {
             })
         }]; $($($rest)*)?)
     };
+    ($c:ident, [$($acc:expr),*]; bytes $i:expr $(, $($rest:tt)*)?) => {
+        code_args!($c, [$($acc,)* { let r = &$c.reads[$i]; quote!(rt::arena::bytes(#r)) }]; $($($rest)*)?)
+    };
+    ($c:ident, [$($acc:expr),*]; signed $i:expr $(, $($rest:tt)*)?) => {
+        code_args!($c, [$($acc,)* { let r = &$c.reads[$i]; quote!(rt::arena::signed(#r)) }]; $($($rest)*)?)
+    };
+    ($c:ident, [$($acc:expr),*]; shorts $i:expr $(, $($rest:tt)*)?) => {
+        code_args!($c, [$($acc,)* { let r = &$c.reads[$i]; quote!(rt::arena::shorts(#r)) }]; $($($rest)*)?)
+    };
+    ($c:ident, [$($acc:expr),*]; ints $i:expr $(, $($rest:tt)*)?) => {
+        code_args!($c, [$($acc,)* { let r = &$c.reads[$i]; quote!(rt::arena::ints(#r)) }]; $($($rest)*)?)
+    };
+    ($c:ident, [$($acc:expr),*]; out_bytes $(, $($rest:tt)*)?) => {
+        code_args!($c, [$($acc,)* quote!(rt::arena::bytes_mut(out))]; $($($rest)*)?)
+    };
+    ($c:ident, [$($acc:expr),*]; input_bytes $(, $($rest:tt)*)?) => {
+        code_args!($c, [$($acc,)* quote!(input)]; $($($rest)*)?)
+    };
     ($c:ident, [$($acc:expr),*]; out $(, $($rest:tt)*)?) => { code_args!($c, [$($acc,)* quote!(out)]; $($($rest)*)?) };
     ($c:ident, [$($acc:expr),*]; scratch $(, $($rest:tt)*)?) => { code_args!($c, [$($acc,)* quote!(scratch)]; $($($rest)*)?) };
 }
@@ -144,6 +187,24 @@ macro_rules! check_call {
             project_bias: $c.read($i + 5)?,
         }]; $($($rest)*)?)
     };
+    ($c:ident, $f:path, [$($acc:expr),*]; bytes $i:expr $(, $($rest:tt)*)?) => {
+        check_call!($c, $f, [$($acc,)* 4 * $c.read($i)?]; $($($rest)*)?)
+    };
+    ($c:ident, $f:path, [$($acc:expr),*]; signed $i:expr $(, $($rest:tt)*)?) => {
+        check_call!($c, $f, [$($acc,)* 4 * $c.read($i)?]; $($($rest)*)?)
+    };
+    ($c:ident, $f:path, [$($acc:expr),*]; shorts $i:expr $(, $($rest:tt)*)?) => {
+        check_call!($c, $f, [$($acc,)* 2 * $c.read($i)?]; $($($rest)*)?)
+    };
+    ($c:ident, $f:path, [$($acc:expr),*]; ints $i:expr $(, $($rest:tt)*)?) => {
+        check_call!($c, $f, [$($acc,)* $c.read($i)?]; $($($rest)*)?)
+    };
+    ($c:ident, $f:path, [$($acc:expr),*]; out_bytes $(, $($rest:tt)*)?) => {
+        check_call!($c, $f, [$($acc,)* 4 * $c.out]; $($($rest)*)?)
+    };
+    ($c:ident, $f:path, [$($acc:expr),*]; input_bytes $(, $($rest:tt)*)?) => {
+        check_call!($c, $f, [$($acc,)* $c.input_bytes]; $($($rest)*)?)
+    };
     ($c:ident, $f:path, [$($acc:expr),*]; out $(, $($rest:tt)*)?) => { check_call!($c, $f, [$($acc,)* $c.out]; $($($rest)*)?) };
     ($c:ident, $f:path, [$($acc:expr),*]; scratch $(, $($rest:tt)*)?) => {
         check_call!($c, $f, [$($acc,)* $c.scratch]; $($($rest)*)?)
@@ -151,11 +212,11 @@ macro_rules! check_call {
 }
 
 macro_rules! kernel_calls {
-    (step $s:ident; $( $variant:pat $(if $guard:expr)? => $module:ident :: $kernel:ident / $check:ident ( $($args:tt)* ); )*) => {
+    (step $s:ident; $( $variant:pat $(if $guard:expr)? => ($($module:ident)::+) :: $kernel:ident / $check:ident ( $($args:tt)* ); )*) => {
         /// Calls the step's kernel on its memory.
         pub(crate) fn run($s: &Step, c: &mut RunArgs) {
             match &$s.kernel {
-                $( $variant $(if $guard)? => run_call!(c, k::$module::$kernel, []; $($args)*), )*
+                $( $variant $(if $guard)? => run_call!(c, k::$($module::)+$kernel, []; $($args)*), )*
             }
         }
 
@@ -164,7 +225,7 @@ macro_rules! kernel_calls {
             match &$s.kernel {
                 $( $variant $(if $guard)? => {
                     let args: Vec<TokenStream> = code_args!(c, []; $($args)*);
-                    quote!(rt::$module::$kernel(#(#args),*);)
+                    { let path: TokenStream = stringify!($($module::)+$kernel).replace(' ', "").parse().expect("a path"); quote!(rt::#path(#(#args),*);) }
                 } )*
             }
         }
@@ -172,7 +233,7 @@ macro_rules! kernel_calls {
         /// The step's kernel's own check of the lengths the call passes.
         pub(crate) fn check($s: &Step, c: &CheckArgs) -> k::check::Check {
             match &$s.kernel {
-                $( $variant $(if $guard)? => check_call!(c, k::$module::$check, []; $($args)*), )*
+                $( $variant $(if $guard)? => check_call!(c, k::$($module::)+$check, []; $($args)*), )*
             }
         }
     };
@@ -180,36 +241,54 @@ macro_rules! kernel_calls {
 
 kernel_calls! {
     step s;
-    Kernel::Gemm { p, bias, residual, .. } => gemm::gemm_parallel / check(
+    Kernel::Gemm { p, bias, residual, .. } => (gemm)::gemm_parallel / check(
         threads, cpu, param p => gemm, read 0, read 1, opt (*bias) 2, opt (*residual) 2 + *bias as usize, out
     );
-    Kernel::GatedGemm { p, images, residual } => gemm::gated_parallel / check_gated(
+    Kernel::GatedGemm { p, images, residual } => (gemm)::gated_parallel / check_gated(
         threads, cpu, param p => gemm, value *images => lit, read 0, read 1, read 3, opt (true) 2, opt (*residual) 4, out,
         scratch
     );
-    Kernel::Depthwise { p, residual } => depthwise::depthwise_parallel / check(
+    Kernel::Depthwise { p, residual } => (depthwise)::depthwise_parallel / check(
         threads, cpu, param p => depthwise, read 0, read 1, read 2, opt (*residual) 3, out
     );
-    Kernel::Conv2d { p, residual } => direct::conv2d_parallel / check(
+    Kernel::Conv2d { p, residual } => (direct)::conv2d_parallel / check(
         threads, cpu, param p => conv2d, read 0, read 1, read 2, opt (*residual) 3, out
     );
-    Kernel::Fused { p, residual } => fused::inverted_residual / check(
+    Kernel::Fused { p, residual } => (fused)::inverted_residual / check(
         threads, cpu, param p => inverted_residual, read 0, weights 1, opt (*residual) 7, out, scratch
     );
-    Kernel::Pool2d(p) => pool::pool2d / check_pool2d(cpu, param p => pool2d, read 0, out);
-    Kernel::GlobalAverage(p) => pool::global_average / check_global(cpu, param p => global_pool, read 0, out);
-    Kernel::MeanRows { rows, len } => pool::mean_rows / check_mean_rows(
+    Kernel::Pool2d(p) => (pool)::pool2d / check_pool2d(cpu, param p => pool2d, read 0, out);
+    Kernel::GlobalAverage(p) => (pool)::global_average / check_global(cpu, param p => global_pool, read 0, out);
+    Kernel::MeanRows { rows, len } => (pool)::mean_rows / check_mean_rows(
         cpu, value *rows => lit, value *len => lit, read 0, out
     );
-    Kernel::Binary(p) if s.in_place => elementwise::binary_in_place / check_binary_in_place(
+    Kernel::Binary(p) if s.in_place => (elementwise)::binary_in_place / check_binary_in_place(
         cpu, param p => binary, out, read 0
     );
-    Kernel::Binary(p) => elementwise::binary / check_binary(cpu, param p => binary, read 0, read 1, out);
-    Kernel::Activation(a) if s.in_place => elementwise::activation_in_place / check_activation_in_place(
+    Kernel::Binary(p) => (elementwise)::binary / check_binary(cpu, param p => binary, read 0, read 1, out);
+    Kernel::Activation(a) if s.in_place => (elementwise)::activation_in_place / check_activation_in_place(
         cpu, value *a => act, out
     );
-    Kernel::Activation(a) => elementwise::activation / check_activation(cpu, value *a => act, read 0, out);
-    Kernel::Softmax(p) => softmax::softmax / check(cpu, param p => softmax, read 0, out);
-    Kernel::Copy(p) => layout::copy / check_copy(cpu, param p => strided_copy, read 0, out);
-    Kernel::Fill(v) => layout::fill / check_fill(out, value *v => float);
+    Kernel::Activation(a) => (elementwise)::activation / check_activation(cpu, value *a => act, read 0, out);
+    Kernel::Softmax(p) => (softmax)::softmax / check(cpu, param p => softmax, read 0, out);
+    Kernel::Copy(p) => (layout)::copy / check_copy(cpu, param p => strided_copy, read 0, out);
+    Kernel::Fill(v) => (layout)::fill / check_fill(out, value *v => float);
+    Kernel::Load { len, flip } => (int8::convert)::load / check_load(
+        value *len => lit, value *flip => flag, input_bytes, out_bytes
+    );
+    Kernel::Quantize(p) => (int8::convert)::quantize / check_quantize(param p => quantize, read 0, out_bytes);
+    Kernel::Dequantize(p) => (int8::convert)::dequantize / check_dequantize(param p => dequantize, bytes 0, out);
+    Kernel::Lookup { len } => (int8::convert)::lookup / check_lookup(value *len => lit, bytes 0, bytes 1, out_bytes);
+    Kernel::CopyBytes(p) => (int8::convert)::copy_bytes / check_copy_bytes(param p => strided_copy, bytes 0, out_bytes);
+    Kernel::QGemm(p) => (int8::gemm)::qgemm / check(
+        threads, cpu, param p => qgemm, bytes 0, signed 1, ints 2, read 3, out_bytes
+    );
+    Kernel::QDepthwise(p) => (int8::depthwise)::qdepthwise / check(
+        threads, cpu, param p => qdepthwise, bytes 0, shorts 1, ints 2, read 3, out_bytes
+    );
+    Kernel::QConv2d(p) => (int8::conv)::qconv2d / check(
+        threads, cpu, param p => qconv2d, bytes 0, shorts 1, ints 2, read 3, out_bytes
+    );
+    Kernel::QPool(p) => (int8::pool)::qpool / check(param p => qpool, bytes 0, out_bytes);
+    Kernel::QBinary(p) => (int8::elementwise)::qbinary / check(param p => qbinary, bytes 0, bytes 1, out_bytes);
 }

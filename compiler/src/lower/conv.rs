@@ -85,7 +85,7 @@ impl Lowering<'_> {
         reads.extend(residual.map(|r| r.region));
         let out = self.new_buffer(shape.iter().product());
         self.push(kernel, reads, out);
-        Ok(Value { region: out, strides: nhwc(&shape), shape })
+        Ok(Value { region: out, strides: nhwc(&shape), shape, bytes: false })
     }
 }
 
@@ -167,6 +167,6 @@ impl Lowering<'_> {
         if let Some(step) = self.steps.last_mut() {
             step.scratch = Some(scratch);
         }
-        Ok(Value { region: out, strides: nhwc(&shape), shape })
+        Ok(Value { region: out, strides: nhwc(&shape), shape, bytes: false })
     }
 }

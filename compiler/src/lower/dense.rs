@@ -16,6 +16,7 @@ impl Lowering<'_> {
                 region: a.region,
                 shape: vec![a.shape[1], a.shape[0]],
                 strides: vec![a.strides[1], a.strides[0]],
+                bytes: a.bytes,
             };
             self.row_major_of(t)?
         } else {
@@ -59,7 +60,7 @@ impl Lowering<'_> {
         let p = k::gemm::Gemm { m, k: kk, n: ncols, act: act_of(gm.act) };
         let out = self.new_buffer(m * ncols);
         self.push(Kernel::Gemm { p, bias: bias.is_some(), residual: residual.is_some(), images: 1 }, reads, out);
-        Ok(Value { region: out, strides: row_major(&shape), shape })
+        Ok(Value { region: out, strides: row_major(&shape), shape, bytes: false })
     }
 
     /// MatMul by a constant 2-D matrix: the leading axes of A are rows of one GEMM.
@@ -80,6 +81,6 @@ impl Lowering<'_> {
         let p = k::gemm::Gemm { m, k: kk, n: ncols, act: mobilenet_kernels::Act::None };
         let out = self.new_buffer(m * ncols);
         self.push(Kernel::Gemm { p, bias: false, residual: false, images: 1 }, vec![a.region, b_region], out);
-        Ok(Value { region: out, strides: row_major(&shape), shape })
+        Ok(Value { region: out, strides: row_major(&shape), shape, bytes: false })
     }
 }

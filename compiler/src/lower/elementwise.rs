@@ -35,6 +35,6 @@ impl Lowering<'_> {
         };
         let out = self.new_buffer(shape.iter().product());
         self.push(Kernel::Binary(p), vec![a.region, b.region], out);
-        Ok(Value { region: out, shape, strides })
+        Ok(Value { region: out, shape, strides, bytes: false })
     }
 }

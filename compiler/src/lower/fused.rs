@@ -196,7 +196,7 @@ impl Lowering<'_> {
         if let Some(step) = self.steps.last_mut() {
             step.scratch = Some(scratch);
         }
-        Ok(Value { region: out, strides: nhwc(&out_shape), shape: out_shape })
+        Ok(Value { region: out, strides: nhwc(&out_shape), shape: out_shape, bytes: false })
     }
 }
 

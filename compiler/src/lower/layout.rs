@@ -12,7 +12,7 @@ impl Lowering<'_> {
     pub(super) fn view(&mut self, n: NodeId, shape: Vec<usize>) -> Result<Value> {
         let x = self.operand(n, 0)?;
         let x = self.row_major_of(x)?;
-        Ok(Value { region: x.region, strides: row_major(&shape), shape })
+        Ok(Value { region: x.region, strides: row_major(&shape), shape, bytes: x.bytes })
     }
 
     /// A view when the permuted strides are a layout some kernel reads (NHWC input of a Keras
@@ -20,7 +20,7 @@ impl Lowering<'_> {
     pub(super) fn transpose(&mut self, n: NodeId, perm: &[usize], shape: Vec<usize>) -> Result<Value> {
         let x = self.operand(n, 0)?;
         let strides: Vec<usize> = perm.iter().map(|&p| x.strides[p]).collect();
-        let v = Value { region: x.region, shape: shape.clone(), strides };
+        let v = Value { region: x.region, shape: shape.clone(), strides, bytes: x.bytes };
         if v.is_row_major() || v.is_nhwc() { Ok(v) } else { self.copy_to(&v, row_major(&shape)) }
     }
 
@@ -35,7 +35,7 @@ impl Lowering<'_> {
         };
         let out = self.new_buffer(x.region.len);
         self.push(Kernel::Softmax(k::softmax::Softmax { outer, len, inner }), vec![x.region], out);
-        Ok(Value { region: out, strides: row_major(&shape), shape })
+        Ok(Value { region: out, strides: row_major(&shape), shape, bytes: false })
     }
 
     /// Fill with the pad value, then copy the input inside (negative pads crop).
@@ -64,7 +64,7 @@ impl Lowering<'_> {
             dst_offset,
         };
         self.push(Kernel::Copy(p), vec![x.region], out);
-        Ok(Value { region: out, shape, strides })
+        Ok(Value { region: out, shape, strides, bytes: false })
     }
 
     pub(super) fn slice(
@@ -99,7 +99,7 @@ impl Lowering<'_> {
             dst_offset: 0,
         };
         self.push(Kernel::Copy(p), vec![x.region], out);
-        Ok(Value { region: out, shape, strides })
+        Ok(Value { region: out, shape, strides, bytes: false })
     }
 
     /// One copy per operand into its place along `axis` (NHWC output for images).
@@ -120,7 +120,7 @@ impl Lowering<'_> {
             start += x.shape[a];
             self.push(Kernel::Copy(p), vec![x.region], out);
         }
-        Ok(Value { region: out, shape, strides })
+        Ok(Value { region: out, shape, strides, bytes: false })
     }
 
     /// Gather with constant indices: one copy per index of the slab it selects.
@@ -150,6 +150,6 @@ impl Lowering<'_> {
             };
             self.push(Kernel::Copy(p), vec![x.region], out);
         }
-        Ok(Value { region: out, strides: row_major(&shape), shape })
+        Ok(Value { region: out, strides: row_major(&shape), shape, bytes: false })
     }
 }

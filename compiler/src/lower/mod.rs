@@ -17,6 +17,9 @@ pub mod image_loop;
 mod layout;
 mod pack;
 mod pool;
+mod quant;
+
+pub use quant::ElemType;
 
 use std::collections::HashMap;
 
@@ -82,6 +85,24 @@ pub struct Step {
     pub origin: Vec<String>,
     /// What the step is, for comments.
     pub label: String,
+}
+
+impl Kernel {
+    /// The step writes an 8-bit tensor.
+    pub fn writes_bytes(&self) -> bool {
+        matches!(
+            self,
+            Kernel::Load { .. }
+                | Kernel::Quantize(_)
+                | Kernel::Lookup { .. }
+                | Kernel::CopyBytes(_)
+                | Kernel::QGemm(_)
+                | Kernel::QDepthwise(_)
+                | Kernel::QConv2d(_)
+                | Kernel::QPool(_)
+                | Kernel::QBinary(_)
+        )
+    }
 }
 
 impl Step {
@@ -173,6 +194,35 @@ pub enum Kernel {
     Copy(k::layout::StridedCopy),
     /// reads: nothing
     Fill(f32),
+    /// The model's 8-bit input copied into the arena (`flip`: int8, stored as u8). reads:
+    /// nothing (the input is the caller's bytes).
+    Load {
+        /// Bytes.
+        len: usize,
+        /// Flip the top bit of each byte.
+        flip: bool,
+    },
+    /// reads: f32 input; writes bytes
+    Quantize(k::int8::convert::Quantize),
+    /// reads: bytes; writes f32
+    Dequantize(k::int8::convert::Dequantize),
+    /// reads: the 256-byte table, input bytes
+    Lookup {
+        /// Bytes.
+        len: usize,
+    },
+    /// reads: source bytes
+    CopyBytes(k::layout::StridedCopy),
+    /// reads: a (bytes), packed b (int8), constants (int32), multipliers (f32)
+    QGemm(k::int8::gemm::QGemm),
+    /// reads: input (bytes), weights (int16), bias (int32), multipliers (f32)
+    QDepthwise(k::int8::depthwise::QDepthwise),
+    /// reads: input (bytes), weights (int16), bias (int32), multipliers (f32)
+    QConv2d(k::int8::conv::QConv2d),
+    /// reads: input bytes
+    QPool(k::int8::pool::QPool),
+    /// reads: a, b (bytes)
+    QBinary(k::int8::elementwise::QBinary),
 }
 
 /// The lowered model.
@@ -188,10 +238,14 @@ pub struct Program {
     pub input_name: String,
     /// Its shape.
     pub input_shape: Vec<usize>,
+    /// Its element type.
+    pub input_type: ElemType,
     /// ONNX name of the output.
     pub output_name: String,
     /// Its shape.
     pub output_shape: Vec<usize>,
+    /// Its element type.
+    pub output_type: ElemType,
     /// Where the output is when the last step has run (row-major, contiguous).
     pub output: Region,
     /// Most threads the program may run with.
@@ -222,6 +276,10 @@ impl Program {
     /// Elements of the output.
     pub fn output_len(&self) -> usize {
         self.output_shape.iter().product()
+    }
+    /// Words of arena the output takes (four bytes to a word for an 8-bit output).
+    pub fn output_words(&self) -> usize {
+        if self.output_type.is_byte() { self.output_len().div_ceil(4) } else { self.output_len() }
     }
 
     /// Distance between images of `loc` within the image loop (0: the same memory for every
@@ -258,6 +316,9 @@ struct Value {
     region: Region,
     shape: Vec<usize>,
     strides: Vec<usize>,
+    /// An 8-bit tensor (u8, four to a word; int8 tensors are stored as u8, see `quant.rs`):
+    /// strides count bytes, the region words.
+    bytes: bool,
 }
 
 /// NCHW logical shape, NHWC memory: strides (n: HWC, c: 1, h: WC, w: C).
@@ -273,13 +334,18 @@ fn same_layout(shape: &[usize], a: &[usize], b: &[usize]) -> bool {
 
 impl Value {
     fn is(&self, strides: &[usize]) -> bool {
-        self.region.len == self.shape.iter().product::<usize>() && same_layout(&self.shape, &self.strides, strides)
+        self.region.len == self.words(self.shape.iter().product::<usize>())
+            && same_layout(&self.shape, &self.strides, strides)
     }
     fn is_row_major(&self) -> bool {
         self.is(&row_major(&self.shape))
     }
     fn is_nhwc(&self) -> bool {
         self.shape.len() == 4 && self.is(&nhwc(&self.shape))
+    }
+    /// Words of memory `elements` elements of this value's type take.
+    fn words(&self, elements: usize) -> usize {
+        if self.bytes { elements.div_ceil(4) } else { elements }
     }
 }
 
@@ -398,6 +464,12 @@ pub fn lower_with(g: &Graph, max_threads: usize, image_loop_bytes: Option<usize>
     }
     let out_node = g.outputs()[0].node;
     let out = l.value(out_node)?;
+    let type_of = |n: NodeId| -> Result<ElemType> {
+        let d = g.ty(n)?.dtype;
+        ElemType::of(d).ok_or_else(|| err!(unsupported, "a model whose input or output is {d} is not supported"))
+    };
+    let (input_type, output_type) = (type_of(g.inputs[0].node)?, type_of(out_node)?);
+    let out = if output_type == ElemType::I8 { l.flip_bytes(out)? } else { out };
     // The caller gets a contiguous row-major array, in the arena.
     let out = if out.is_row_major() && matches!(out.region.loc, Loc::Arena(_)) {
         out
@@ -410,6 +482,8 @@ pub fn lower_with(g: &Graph, max_threads: usize, image_loop_bytes: Option<usize>
         input_shape: g.shape(input.node)?.to_vec(),
         output_name: g.outputs()[0].name.clone(),
         output_shape: out.shape.clone(),
+        input_type,
+        output_type,
         output: out.region,
         max_threads,
         steps: l.steps,
@@ -417,7 +491,10 @@ pub fn lower_with(g: &Graph, max_threads: usize, image_loop_bytes: Option<usize>
         weights: l.weights,
         image_loop: None,
     };
-    if let Some(bytes) = image_loop_bytes {
+    // 8-bit programs run their batch layer by layer (their buffers need not hold whole words
+    // per image).
+    let has_bytes = input_type.is_byte() || prog.steps.iter().any(|s| s.kernel.writes_bytes());
+    if let (Some(bytes), false) = (image_loop_bytes, has_bytes) {
         image_loop::apply(&mut prog, bytes);
     }
     Ok(prog)
@@ -431,7 +508,7 @@ impl Lowering<'_> {
         match self.g.op(n) {
             Op::Constant(t) => {
                 let region = self.raw_constant(n, t)?;
-                Ok(Value { region, shape: t.shape.clone(), strides: row_major(&t.shape) })
+                Ok(Value { region, shape: t.shape.clone(), strides: row_major(&t.shape), bytes: false })
             }
             _ => Err(Error::internal(format!("value '{}' used before it is computed", self.g.node(n).name))),
         }
@@ -501,7 +578,7 @@ impl Lowering<'_> {
 
     /// Copies `v` into a new buffer with the given strides (which must describe a dense layout).
     fn copy_to(&mut self, v: &Value, strides: Vec<usize>) -> Result<Value> {
-        let len = v.shape.iter().product();
+        let len = v.words(v.shape.iter().product());
         let out = self.new_buffer(len);
         let p = k::layout::StridedCopy {
             shape: pad6(&v.shape, 1)?,
@@ -510,8 +587,8 @@ impl Lowering<'_> {
             dst_strides: pad6(&strides, 0)?,
             dst_offset: 0,
         };
-        self.push(Kernel::Copy(p), vec![v.region], out);
-        Ok(Value { region: out, shape: v.shape.clone(), strides })
+        self.push(if v.bytes { Kernel::CopyBytes(p) } else { Kernel::Copy(p) }, vec![v.region], out);
+        Ok(Value { region: out, shape: v.shape.clone(), strides, bytes: v.bytes })
     }
 
     fn nhwc_of(&mut self, v: Value) -> Result<Value> {
@@ -528,17 +605,55 @@ impl Lowering<'_> {
 
     fn lower_node(&mut self, n: NodeId) -> Result<Value> {
         let shape = self.shape(n)?;
-        if self.g.ty(n)?.dtype != crate::ir::DType::F32 {
+        let dtype = self.g.ty(n)?.dtype;
+        let op = self.g.op(n).clone();
+        let byte_op = matches!(
+            op,
+            Op::Input { .. }
+                | Op::View { .. }
+                | Op::Reshape { .. }
+                | Op::Flatten { .. }
+                | Op::Squeeze { .. }
+                | Op::Unsqueeze { .. }
+                | Op::Identity { .. }
+                | Op::Transpose { .. }
+                | Op::Quantize(_)
+                | Op::QConv(_)
+                | Op::QGemm(_)
+                | Op::QBinary(_)
+                | Op::QPool(_)
+                | Op::QLookup(_)
+        );
+        let supported = match dtype {
+            crate::ir::DType::F32 => true,
+            crate::ir::DType::U8 | crate::ir::DType::I8 => byte_op,
+            _ => false,
+        };
+        if !supported {
             return Err(err!(
                 unsupported,
-                "a computation on {} is left at run time; only float32 ones are supported there",
+                "{} on {} is left at run time; code generation supports it on float32 only",
+                op.name(),
                 self.g.ty(n)?
             ));
         }
-        match self.g.op(n).clone() {
+        match op {
+            Op::Input { .. } if dtype != crate::ir::DType::F32 => self.byte_input(dtype, shape),
+            Op::Quantize(q) => self.quantize(n, &q, shape),
+            Op::Dequantize(q) => self.dequantize(n, &q, shape),
+            Op::QConv(c) => self.qconv(n, &c, shape),
+            Op::QGemm(q) => self.qgemm(n, &q, shape),
+            Op::QBinary(q) => self.qbinary(n, &q, shape),
+            Op::QPool(q) => self.qpool(n, &q, shape),
+            Op::QLookup(l) => self.lookup(n, &l, shape),
             Op::Input { .. } => {
                 let len = shape.iter().product();
-                Ok(Value { region: Region { loc: Loc::Input, offset: 0, len }, strides: row_major(&shape), shape })
+                Ok(Value {
+                    region: Region { loc: Loc::Input, offset: 0, len },
+                    strides: row_major(&shape),
+                    shape,
+                    bytes: false,
+                })
             }
             Op::Constant(_) => unreachable!("constants are placed on use"),
             Op::Conv(c) => self.conv(n, &c, shape),
@@ -549,7 +664,7 @@ impl Lowering<'_> {
                 let x = if x.is_row_major() || x.is_nhwc() { x } else { self.row_major_of(x)? };
                 let out = self.new_buffer(x.region.len);
                 self.push(Kernel::Activation(act_of(Some(a))), vec![x.region], out);
-                Ok(Value { region: out, shape, strides: x.strides })
+                Ok(Value { region: out, shape, strides: x.strides, bytes: false })
             }
             Op::Binary(b) => self.binary(n, b, shape),
             Op::GlobalAveragePool => {

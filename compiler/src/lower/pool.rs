@@ -17,7 +17,7 @@ impl Lowering<'_> {
         };
         let out = self.new_buffer(batch * channels);
         self.push(Kernel::GlobalAverage(k::pool::GlobalPool { batch, pixels: h * w, channels }), vec![x.region], out);
-        Ok(Value { region: out, strides: row_major(&shape), shape })
+        Ok(Value { region: out, strides: row_major(&shape), shape, bytes: false })
     }
 
     pub(super) fn pool(&mut self, n: NodeId, p: &Pool, shape: Vec<usize>) -> Result<Value> {
@@ -42,7 +42,7 @@ impl Lowering<'_> {
         };
         let out = self.new_buffer(shape.iter().product());
         self.push(Kernel::Pool2d(params), vec![x.region], out);
-        Ok(Value { region: out, strides: nhwc(&shape), shape })
+        Ok(Value { region: out, strides: nhwc(&shape), shape, bytes: false })
     }
 
     /// Spatial means of an image are a global average; anything else is a transpose that puts
@@ -61,13 +61,13 @@ impl Lowering<'_> {
         let order: Vec<usize> = kept.iter().chain(&reduced).copied().collect();
         let t_shape: Vec<usize> = order.iter().map(|&a| x.shape[a]).collect();
         let t_strides: Vec<usize> = order.iter().map(|&a| x.strides[a]).collect();
-        let t = Value { region: x.region, shape: t_shape.clone(), strides: t_strides };
+        let t = Value { region: x.region, shape: t_shape.clone(), strides: t_strides, bytes: false };
         let t = self.row_major_of(t)?;
         let rows: usize = kept.iter().map(|&a| x.shape[a]).product();
         let len: usize = reduced.iter().map(|&a| x.shape[a]).product();
         let _ = pad6(&t_shape, 1)?;
         let out = self.new_buffer(rows);
         self.push(Kernel::MeanRows { rows, len }, vec![t.region], out);
-        Ok(Value { region: out, strides: row_major(&shape), shape })
+        Ok(Value { region: out, strides: row_major(&shape), shape, bytes: false })
     }
 }

@@ -172,7 +172,8 @@ pub fn check(prog: &Program, plan: &Plan) -> Result<()> {
     // Every kernel call gets arguments its own check accepts (the check it runs on entry).
     for (i, s) in prog.steps.iter().enumerate() {
         for threads in 1..=prog.max_threads {
-            check_call(s, threads).map_err(|e| bad(i, format!("the kernel would refuse its arguments ({e})")))?;
+            check_call(s, threads, if prog.input_type.is_byte() { prog.input_len() } else { 0 })
+                .map_err(|e| bad(i, format!("the kernel would refuse its arguments ({e})")))?;
         }
     }
     for (i, image) in prog.schedule() {
@@ -219,16 +220,16 @@ pub fn check(prog: &Program, plan: &Plan) -> Result<()> {
         }
     }
     match plan.arena_range(&prog.output) {
-        Some((o, l)) if o + l <= plan.arena_len && l == prog.output_len() => Ok(()),
+        Some((o, l)) if o + l <= plan.arena_len && l == prog.output_words() => Ok(()),
         _ => Err(Error::internal("memory plan: the output is not a whole region of the arena")),
     }
 }
 
 /// The kernel's own check of a step's arguments (`mobilenet_kernels::check`), with the lengths
 /// of the regions generated code passes, for `threads` threads.
-fn check_call(s: &Step, threads: usize) -> k::check::Check {
+fn check_call(s: &Step, threads: usize, input_bytes: usize) -> k::check::Check {
     let skip = usize::from(s.in_place);
     let reads = s.reads.iter().skip(skip).map(|r| r.len).collect();
-    let args = CheckArgs { threads, reads, out: s.write.len, scratch: s.scratch.map_or(0, |r| r.len) };
+    let args = CheckArgs { threads, reads, out: s.write.len, scratch: s.scratch.map_or(0, |r| r.len), input_bytes };
     call::check(s, &args)
 }

@@ -70,8 +70,68 @@ pub fn read<const R: usize>(arena: &[f32], reads: [Region; R]) -> [&[f32]; R] {
     reads.map(|(off, len)| &arena[off..off + len])
 }
 
+// Typed views of word memory. The arena and the weight blob are f32 words; 8-bit tensors
+// live there four to a word, int32 constants one to a word. The views below are sound: u8, i8
+// and i32 have no invalid bit patterns and no stricter alignment than f32, every f32 bit
+// pattern is a valid u8/i8/i32 sequence, and every byte pattern written through `bytes_mut`
+// leaves valid f32 words (f32 has no invalid bit patterns either). Bytes are in memory order
+// (the compiler packs the blob little-endian, as every supported target is).
+
+/// The bytes of `words`.
+#[inline]
+pub fn bytes(words: &[f32]) -> &[u8] {
+    // SAFETY: see above; the length in bytes is `4 * words.len()`, inside the same allocation.
+    unsafe { core::slice::from_raw_parts(words.as_ptr().cast::<u8>(), core::mem::size_of_val(words)) }
+}
+
+/// The bytes of `words`, to write.
+#[inline]
+pub fn bytes_mut(words: &mut [f32]) -> &mut [u8] {
+    // SAFETY: see above; the borrow of `words` is moved to the result.
+    unsafe { core::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), core::mem::size_of_val(words)) }
+}
+
+/// The bytes of `words` as int8.
+#[inline]
+pub fn signed(words: &[f32]) -> &[i8] {
+    // SAFETY: as for `bytes`.
+    unsafe { core::slice::from_raw_parts(words.as_ptr().cast::<i8>(), core::mem::size_of_val(words)) }
+}
+
+/// The words as int32 (bit patterns; the compiler stores int32 constants with `f32::from_bits`).
+#[inline]
+pub fn ints(words: &[f32]) -> &[i32] {
+    // SAFETY: i32 and f32 have the same size and alignment; see above.
+    unsafe { core::slice::from_raw_parts(words.as_ptr().cast::<i32>(), words.len()) }
+}
+
+/// int8 values as their bytes.
+#[inline]
+pub fn i8_bytes(v: &[i8]) -> &[u8] {
+    // SAFETY: i8 and u8 have the same size, alignment and (all) valid bit patterns.
+    unsafe { core::slice::from_raw_parts(v.as_ptr().cast::<u8>(), v.len()) }
+}
+
+/// Pairs of bytes as int16 (`2 * words.len()` of them, in memory order).
+#[inline]
+pub fn shorts(words: &[f32]) -> &[i16] {
+    // SAFETY: i16 has alignment 2 <= 4 and no invalid bit patterns; see above.
+    unsafe { core::slice::from_raw_parts(words.as_ptr().cast::<i16>(), words.len() * 2) }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn typed_views_see_the_same_memory() {
+        let mut w = [f32::from_bits(0x0403_0201), f32::from_bits(0xfffe_fdfc)];
+        assert_eq!(bytes(&w)[..4], u32::to_ne_bytes(0x0403_0201));
+        assert_eq!(ints(&w), [0x0403_0201, 0xfffe_fdfc_u32 as i32]);
+        assert_eq!(signed(&w).len(), 8);
+        assert_eq!(shorts(&w).len(), 4);
+        bytes_mut(&mut w)[0..4].copy_from_slice(&7i32.to_ne_bytes());
+        assert_eq!(ints(&w)[0], 7);
+    }
+
     use super::*;
 
     #[test]

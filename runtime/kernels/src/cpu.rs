@@ -55,6 +55,21 @@ fn has_avx2_fma() -> bool {
 fn has_avx512() -> bool {
     has_avx2_fma() && cfg!(target_feature = "avx512f")
 }
+#[cfg(all(target_arch = "x86_64", feature = "std"))]
+fn has_avx512_vnni() -> bool {
+    has_avx512()
+        && std::is_x86_feature_detected!("avx512vnni")
+        && std::is_x86_feature_detected!("avx512bw")
+        && std::is_x86_feature_detected!("avx512vl")
+}
+#[cfg(all(target_arch = "x86_64", not(feature = "std")))]
+fn has_avx512_vnni() -> bool {
+    has_avx512() && cfg!(all(target_feature = "avx512vnni", target_feature = "avx512bw", target_feature = "avx512vl"))
+}
+#[cfg(not(target_arch = "x86_64"))]
+fn has_avx512_vnni() -> bool {
+    false
+}
 #[cfg(not(target_arch = "x86_64"))]
 fn has_avx2_fma() -> bool {
     false
@@ -69,12 +84,14 @@ fn has_avx512() -> bool {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cpu {
     level: SimdLevel,
+    /// AVX-512 VNNI (with BW and VL) is there too: the 8-bit kernels' dot-product path.
+    vnni: bool,
 }
 
 impl Cpu {
     /// The portable path.
     pub const fn scalar() -> Cpu {
-        Cpu { level: SimdLevel::Scalar }
+        Cpu { level: SimdLevel::Scalar, vnni: false }
     }
 
     /// The best level this machine supports, unless the environment variable `MOBILENET_SIMD`
@@ -82,12 +99,27 @@ impl Cpu {
     pub fn detect() -> Cpu {
         let best = SimdLevel::ALL.into_iter().rev().find(|l| l.is_supported()).unwrap_or(SimdLevel::Scalar);
         let wanted = requested_level().filter(|l| l.is_supported());
-        Cpu { level: wanted.unwrap_or(best) }
+        Cpu::at(wanted.unwrap_or(best))
     }
 
     /// Exactly `level`, or `None` when this machine cannot run it.
     pub fn with_level(level: SimdLevel) -> Option<Cpu> {
-        level.is_supported().then_some(Cpu { level })
+        level.is_supported().then(|| Cpu::at(level))
+    }
+
+    fn at(level: SimdLevel) -> Cpu {
+        Cpu { level, vnni: level == SimdLevel::Avx512 && has_avx512_vnni() }
+    }
+
+    /// This level without the 8-bit dot-product instructions (to test the path taken where
+    /// they are missing).
+    pub fn without_int8_dot(self) -> Cpu {
+        Cpu { vnni: false, ..self }
+    }
+
+    /// The 8-bit kernels may use AVX-512 VNNI (`vpdpbusd`).
+    pub fn int8_dot(self) -> bool {
+        self.vnni
     }
 
     /// The SIMD level the kernels use.

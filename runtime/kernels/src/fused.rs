@@ -309,7 +309,7 @@ fn by_channels(
     let (parts, part_len, out_len) = (threads.count(), p.scratch_len(threads.count()), p.output_len());
     let taps = p.win.kernel_h * p.win.kernel_w;
     // One "row" per part, with no output of its own: each writes only its scratch.
-    threads.for_rows_with_scratch(parts, 1, &mut [], 0, scratch, part_len, &|part, _, scratch| {
+    threads.for_rows_with_scratch(parts, 1, &mut [] as &mut [f32], 0, scratch, part_len, &|part, _, scratch| {
         let (h0, h1) = (p.channel_bound(part.start, parts), p.channel_bound(part.end, parts));
         let hc = h1 - h0;
         let (partial, rest) = scratch.split_at_mut(out_len);

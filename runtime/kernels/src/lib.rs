@@ -26,6 +26,7 @@ pub mod direct;
 pub mod elementwise;
 pub mod fused;
 pub mod gemm;
+pub mod int8;
 pub mod layout;
 pub mod pool;
 pub mod quant;

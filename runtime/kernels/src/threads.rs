@@ -12,10 +12,11 @@ use std::boxed::Box;
 pub const MAX_THREADS: usize = 16;
 
 /// A range of rows with its part of the output and of the scratch memory.
-type Part<'a> = (core::ops::Range<usize>, &'a mut [f32], &'a mut [f32]);
+type Part<'a, T> = (core::ops::Range<usize>, &'a mut [T], &'a mut [f32]);
 
-/// What runs on one part.
-pub type PartFn<'a> = dyn Fn(core::ops::Range<usize>, &mut [f32], &mut [f32]) + Sync + 'a;
+/// What runs on one part: its rows, its part of the output (f32, or bytes for 8-bit kernels)
+/// and its scratch memory.
+pub type PartFn<'a, T = f32> = dyn Fn(core::ops::Range<usize>, &mut [T], &mut [f32]) + Sync + 'a;
 
 /// The threads a kernel may use.
 pub struct Threads {
@@ -68,28 +69,28 @@ impl Threads {
     /// Splits `rows` rows into `count()` contiguous ranges (as even as possible, at least
     /// `min_rows` per range so that tiny layers stay on one thread) and calls `f` with each
     /// range and the matching part of `out` (`row_len` elements per row), in parallel.
-    pub fn for_rows(
+    pub fn for_rows<T: Send>(
         &self,
         rows: usize,
         min_rows: usize,
-        out: &mut [f32],
+        out: &mut [T],
         row_len: usize,
-        f: &(dyn Fn(core::ops::Range<usize>, &mut [f32]) + Sync),
+        f: &(dyn Fn(core::ops::Range<usize>, &mut [T]) + Sync),
     ) {
         self.for_rows_with_scratch(rows, min_rows, out, row_len, &mut [], 0, &|r, o, _| f(r, o))
     }
 
     /// Like `for_rows`, also giving each range its own `scratch_len` elements of `scratch`
     /// (which must hold `count() * scratch_len`).
-    pub fn for_rows_with_scratch(
+    pub fn for_rows_with_scratch<T: Send>(
         &self,
         rows: usize,
         min_rows: usize,
-        out: &mut [f32],
+        out: &mut [T],
         row_len: usize,
         scratch: &mut [f32],
         scratch_len: usize,
-        f: &PartFn,
+        f: &PartFn<T>,
     ) {
         let parts = self.count().min(rows / min_rows.max(1)).max(1);
         self.split(parts, &|i| rows * i / parts, out, row_len, scratch, scratch_len, f)
@@ -115,15 +116,15 @@ impl Threads {
     /// Runs `f` on `parts` ranges `bound(i)..bound(i + 1)` (in rows of `row_len` elements of
     /// `out`, with `scratch_len` elements of scratch each), part 0 on the calling thread.
     #[allow(clippy::too_many_arguments)]
-    fn split(
+    fn split<T: Send>(
         &self,
         parts: usize,
         bound: &dyn Fn(usize) -> usize,
-        out: &mut [f32],
+        out: &mut [T],
         row_len: usize,
         scratch: &mut [f32],
         scratch_len: usize,
-        f: &PartFn,
+        f: &PartFn<T>,
     ) {
         let rows = bound(parts);
         if parts == 1 {
@@ -131,7 +132,7 @@ impl Threads {
         }
         assert!(scratch.len() >= parts * scratch_len, "threads: scratch for {parts} threads");
         // One slot per part, each taken by exactly one thread.
-        let mut slots: [Option<Part>; MAX_THREADS] = Default::default();
+        let mut slots: [Option<Part<T>>; MAX_THREADS] = Default::default();
         let (mut out_rest, mut scratch_rest) = (&mut out[..rows * row_len], &mut scratch[..parts * scratch_len]);
         let mut start = 0;
         for (i, slot) in slots.iter_mut().enumerate().take(parts) {

@@ -10,6 +10,8 @@
 
 use core::arch::x86_64::*;
 
+pub(crate) mod int8;
+
 use crate::act::AffineClamp;
 
 pub(crate) trait Simd: Copy {

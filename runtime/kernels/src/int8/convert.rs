@@ -1,0 +1,152 @@
+//! Conversions between f32 and 8-bit tensors (ONNX QuantizeLinear and DequantizeLinear with one
+//! scale), and the byte kernels that only move bytes: a 256-entry table lookup (a requantisation,
+//! or an activation such as HardSigmoid on 8-bit values) and a strided copy.
+
+use crate::check::{Check, ensure, expect};
+use crate::layout::{StridedCopy, checked_extent, walk3};
+use crate::quant;
+
+/// What `load` requires: `len` bytes in and room for them out.
+pub fn check_load(len: usize, _flip: bool, input: usize, output: usize) -> Check {
+    ensure!(input == len, "load: the input does not have len bytes");
+    ensure!(output >= len, "load: the output is shorter than len");
+    Ok(())
+}
+
+/// Copies the model's 8-bit input into the arena, flipping each byte's top bit when `flip`
+/// (int8 stored as u8).
+pub fn load(len: usize, flip: bool, input: &[u8], output: &mut [u8]) {
+    expect(check_load(len, flip, input.len(), output.len()));
+    let output = &mut output[..len];
+    if flip {
+        for (o, &x) in output.iter_mut().zip(input) {
+            *o = x ^ 0x80;
+        }
+    } else {
+        output.copy_from_slice(input);
+    }
+}
+
+/// f32 to bytes: `quantize(x, scale, zero_point)` into `[lo, hi]`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Quantize {
+    /// Elements.
+    pub len: usize,
+    /// The scale.
+    pub scale: f32,
+    /// The zero point (as u8).
+    pub zero_point: i32,
+    /// Smallest byte.
+    pub lo: i32,
+    /// Largest byte.
+    pub hi: i32,
+}
+
+/// What `quantize` requires: `len` elements in and room for them out.
+pub fn check_quantize(p: &Quantize, input: usize, output: usize) -> Check {
+    ensure!(input >= p.len && output >= p.len, "quantize: slices shorter than len");
+    ensure!(0 <= p.lo && p.lo <= p.hi && p.hi <= 255, "quantize: bounds outside a byte");
+    Ok(())
+}
+
+/// ONNX QuantizeLinear with one scale.
+pub fn quantize(p: &Quantize, input: &[f32], output: &mut [u8]) {
+    expect(check_quantize(p, input.len(), output.len()));
+    for (o, &x) in output[..p.len].iter_mut().zip(&input[..p.len]) {
+        *o = quant::quantize(x, p.scale, p.zero_point, p.lo, p.hi) as u8;
+    }
+}
+
+/// Bytes to f32: `(q - zero_point) * scale`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Dequantize {
+    /// Elements.
+    pub len: usize,
+    /// The scale.
+    pub scale: f32,
+    /// The zero point (as u8).
+    pub zero_point: i32,
+}
+
+/// What `dequantize` requires: `len` elements in and room for them out.
+pub fn check_dequantize(p: &Dequantize, input: usize, output: usize) -> Check {
+    ensure!(input >= p.len && output >= p.len, "dequantize: slices shorter than len");
+    Ok(())
+}
+
+/// ONNX DequantizeLinear with one scale.
+pub fn dequantize(p: &Dequantize, input: &[u8], output: &mut [f32]) {
+    expect(check_dequantize(p, input.len(), output.len()));
+    for (o, &q) in output[..p.len].iter_mut().zip(&input[..p.len]) {
+        *o = quant::dequantize(q as i32, p.scale, p.zero_point);
+    }
+}
+
+/// What `lookup` requires: a 256-byte table, `len` bytes in and room for them out.
+pub fn check_lookup(len: usize, table: usize, input: usize, output: usize) -> Check {
+    ensure!(table >= 256, "lookup: the table has fewer than 256 entries");
+    ensure!(input >= len && output >= len, "lookup: slices shorter than len");
+    Ok(())
+}
+
+/// `output[i] = table[input[i]]` for the first `len` bytes.
+pub fn lookup(len: usize, table: &[u8], input: &[u8], output: &mut [u8]) {
+    expect(check_lookup(len, table.len(), input.len(), output.len()));
+    let table: &[u8; 256] = table[..256].try_into().expect("checked");
+    for (o, &x) in output[..len].iter_mut().zip(&input[..len]) {
+        *o = table[x as usize];
+    }
+}
+
+/// What `copy_bytes` requires: both views inside their slices.
+pub fn check_copy_bytes(p: &StridedCopy, src: usize, dst: usize) -> Check {
+    ensure!(
+        checked_extent(&p.shape, &p.src_strides, p.src_offset).is_some_and(|e| e <= src),
+        "copy_bytes: source view out of bounds"
+    );
+    ensure!(
+        checked_extent(&p.shape, &p.dst_strides, p.dst_offset).is_some_and(|e| e <= dst),
+        "copy_bytes: destination view out of bounds"
+    );
+    Ok(())
+}
+
+/// `layout::copy` for bytes (strides and offsets in bytes).
+pub fn copy_bytes(p: &StridedCopy, src: &[u8], dst: &mut [u8]) {
+    expect(check_copy_bytes(p, src.len(), dst.len()));
+    let (ss, ds) = (p.src_strides[5], p.dst_strides[5]);
+    walk3(
+        &p.shape,
+        [&p.src_strides, &p.dst_strides, &p.dst_strides],
+        [p.src_offset, p.dst_offset, 0],
+        |s, d, _, run| {
+            if ss == 1 && ds == 1 {
+                dst[d..d + run].copy_from_slice(&src[s..s + run]);
+            } else {
+                for i in 0..run {
+                    dst[d + i * ds] = src[s + i * ss];
+                }
+            }
+        },
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversions_round_trip_and_saturate() {
+        let p = Quantize { len: 4, scale: 0.5, zero_point: 128, lo: 0, hi: 255 };
+        let mut q = [0u8; 4];
+        quantize(&p, &[0.0, 0.25, -100.0, 1.0], &mut q);
+        assert_eq!(q, [128, 128, 0, 130]);
+        let mut back = [0f32; 4];
+        dequantize(&Dequantize { len: 4, scale: 0.5, zero_point: 128 }, &q, &mut back);
+        assert_eq!(back, [0.0, 0.0, -64.0, 1.0]);
+        let table: [u8; 256] = core::array::from_fn(|i| (i as u8) ^ 0x80);
+        let mut out = [0u8; 3];
+        lookup(3, &table, &[0, 127, 255], &mut out);
+        assert_eq!(out, [128, 255, 127]);
+    }
+}

@@ -1,0 +1,167 @@
+//! 8-bit depthwise convolution over NHWC images: `out[c] = requantize(bias[c] + sum over the
+//! window of (x[c] - x_zero) * w[c], mult[c])`, taps outside the image skipped (ONNX pads with
+//! the zero point, whose offset is 0). Weights are int16 `w - w_zero`, `[kh][kw][c]`.
+
+use super::Requant;
+use crate::check::{Check, ensure, expect};
+use crate::cpu::Cpu;
+use crate::threads::Threads;
+use crate::window::Window;
+
+/// Shapes and output rule of an 8-bit depthwise convolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QDepthwise {
+    /// Images in the batch.
+    pub images: usize,
+    /// Channels (in and out).
+    pub channels: usize,
+    /// Input height.
+    pub in_h: usize,
+    /// Input width.
+    pub in_w: usize,
+    /// Output height.
+    pub out_h: usize,
+    /// Output width.
+    pub out_w: usize,
+    /// The window.
+    pub win: Window,
+    /// The input's zero point (as u8).
+    pub x_zero: i32,
+    /// Output zero point and bounds.
+    pub requant: Requant,
+}
+
+/// What `qdepthwise` requires of the lengths: input, weights (int16), bias, multipliers, output.
+pub fn check(
+    _threads: usize,
+    p: &QDepthwise,
+    input: usize,
+    weights: usize,
+    bias: usize,
+    mult: usize,
+    out: usize,
+) -> Check {
+    let c = p.channels;
+    ensure!(p.requant.is_valid() && (0..=255).contains(&p.x_zero), "qdepthwise: zero points or bounds");
+    ensure!(p.win.stride_h > 0 && p.win.stride_w > 0, "qdepthwise: zero stride");
+    ensure!(input >= p.images * p.in_h * p.in_w * c, "qdepthwise: input too short");
+    ensure!(weights >= p.win.kernel_h * p.win.kernel_w * c, "qdepthwise: weights too short");
+    ensure!(bias >= c && mult >= c, "qdepthwise: bias or multipliers too short");
+    ensure!(out >= p.images * p.out_h * p.out_w * c, "qdepthwise: output too short");
+    Ok(())
+}
+
+/// The convolution on `threads`, split by output rows.
+#[allow(clippy::too_many_arguments)]
+pub fn qdepthwise(
+    threads: &Threads,
+    cpu: Cpu,
+    p: &QDepthwise,
+    input: &[u8],
+    weights: &[i16],
+    bias: &[i32],
+    mult: &[f32],
+    out: &mut [u8],
+) {
+    expect(check(threads.count(), p, input.len(), weights.len(), bias.len(), mult.len(), out.len()));
+    let row = p.out_w * p.channels;
+    let rows = p.images * p.out_h;
+    threads.for_rows(rows, 2, &mut out[..rows * row], row, &|rows, o| {
+        for (r, oy) in rows.enumerate() {
+            let o = &mut o[r * row..][..row];
+            #[cfg(target_arch = "x86_64")]
+            if cpu.int8_dot() {
+                // SAFETY: `int8_dot` implies AVX-512F/BW/VL; lengths were checked above.
+                unsafe { crate::x86::int8::depthwise_row(p, input, weights, bias, mult, oy, o) };
+                continue;
+            }
+            let _ = cpu;
+            scalar_row(p, input, weights, bias, mult, oy, o);
+        }
+    });
+}
+
+/// The input rows and columns a tap reads for output row `oy` (of all images) and column `ox`:
+/// `None` outside the image.
+#[inline(always)]
+pub(crate) fn tap(p: &QDepthwise, oy: usize, ox: usize, ky: usize, kx: usize) -> Option<usize> {
+    let (img, y) = (oy / p.out_h, oy % p.out_h);
+    let iy = (y * p.win.stride_h + ky * p.win.dilation_h).checked_sub(p.win.pad_top)?;
+    let ix = (ox * p.win.stride_w + kx * p.win.dilation_w).checked_sub(p.win.pad_left)?;
+    (iy < p.in_h && ix < p.in_w).then(|| ((img * p.in_h + iy) * p.in_w + ix) * p.channels)
+}
+
+fn scalar_row(p: &QDepthwise, input: &[u8], w: &[i16], bias: &[i32], mult: &[f32], oy: usize, out: &mut [u8]) {
+    let c = p.channels;
+    for ox in 0..p.out_w {
+        for ch in 0..c {
+            let mut acc = bias[ch];
+            for ky in 0..p.win.kernel_h {
+                for kx in 0..p.win.kernel_w {
+                    if let Some(at) = tap(p, oy, ox, ky, kx) {
+                        let wv = w[(ky * p.win.kernel_w + kx) * c + ch] as i32;
+                        acc = acc.wrapping_add((input[at + ch] as i32 - p.x_zero) * wv);
+                    }
+                }
+            }
+            out[ox * c + ch] = p.requant.apply(acc, mult[ch]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpu::SimdLevel;
+    use std::vec;
+    use std::vec::Vec;
+
+    #[test]
+    fn every_path_matches_the_scalar_one() {
+        for (case, &(c, h, k, s, pad)) in
+            [(3, 5, 3, 1, 1), (40, 9, 3, 2, 1), (17, 6, 5, 2, 2), (64, 4, 3, 1, 0)].iter().enumerate()
+        {
+            let oh = (h + 2 * pad - k) / s + 1;
+            let win = Window {
+                kernel_h: k,
+                kernel_w: k,
+                stride_h: s,
+                stride_w: s,
+                dilation_h: 1,
+                dilation_w: 1,
+                pad_top: pad,
+                pad_left: pad,
+            };
+            let requant = Requant { zero_point: 7, lo: 0, hi: 200 };
+            let p = QDepthwise {
+                images: 2,
+                channels: c,
+                in_h: h,
+                in_w: h,
+                out_h: oh,
+                out_w: oh,
+                win,
+                x_zero: 120,
+                requant,
+            };
+            let input: Vec<u8> = (0..2 * h * h * c).map(|i| ((i * 37 + case * 11) % 256) as u8).collect();
+            let w: Vec<i16> = (0..k * k * c).map(|i| ((i * 53) % 511) as i16 - 255).collect();
+            let bias: Vec<i32> = (0..c).map(|i| i as i32 * 101 - 900).collect();
+            let mult: Vec<f32> = (0..c).map(|i| 0.0003 + i as f32 * 0.00001).collect();
+            let mut want = vec![0u8; 2 * oh * oh * c];
+            for oy in 0..2 * oh {
+                scalar_row(&p, &input, &w, &bias, &mult, oy, &mut want[oy * oh * c..][..oh * c]);
+            }
+            for level in SimdLevel::ALL {
+                let Some(cpu) = Cpu::with_level(level) else { continue };
+                for cpu in [cpu, cpu.without_int8_dot()] {
+                    for threads in [1, 2] {
+                        let mut out = vec![0u8; want.len()];
+                        qdepthwise(&Threads::new(threads), cpu, &p, &input, &w, &bias, &mult, &mut out);
+                        assert_eq!(out, want, "c {c} {cpu:?} threads {threads}");
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! 8-bit matrix product: `out[m][n] = requantize(bias'[j] - w_zero[j] * rowsum(a[i]) +
+//! sum_k a[i][k] * b[k][j])`, for pointwise convolutions (rows = pixels of an NHWC image) and
+//! Gemm / MatMul.
+//!
+//! `a` is u8, `b` int8. The compiler folds the zero points into the constants:
+//! `sum((a - a_zero) * (b - w_zero)) = sum(a * b) - w_zero * sum(a) - a_zero * sum(b) + k *
+//! a_zero * w_zero`, the last two terms per column, in `bias'`. The row sums are only needed
+//! where the weights have a zero point (uint8 weights): `QGemm::row_sums`.
+//!
+//! `b` is packed in panels of `NR` columns, each `[k / 4][NR][4]` (four consecutive `k` of one
+//! column together, zero-padded), the layout of `vpdpbusd`, which multiplies four u8 of `a` by
+//! four int8 of a column and adds them to one int32 lane.
+//!
+//! Arithmetic is modulo 2^32 (wrapping): the compiler bounds the exact accumulator to int32,
+//! so the decomposed sum, whatever its intermediate values, ends at the exact one.
+
+use super::Requant;
+use crate::check::{Check, ensure, expect};
+use crate::cpu::Cpu;
+use crate::threads::Threads;
+
+/// Columns per panel of packed `b`.
+pub const NR: usize = 16;
+
+/// Columns rounded up to whole panels (the length of the per-column constants).
+pub fn padded(n: usize) -> usize {
+    n.next_multiple_of(NR)
+}
+
+/// Length of packed `b` for a `[k][n]` matrix.
+pub fn packed_b_len(k: usize, n: usize) -> usize {
+    padded(n) * k.div_ceil(4) * 4
+}
+
+/// Packs a row-major `[k][n]` int8 matrix into panels (`out` holds `packed_b_len(k, n)`).
+pub fn pack_b(b: &[i8], k: usize, n: usize, out: &mut [i8]) {
+    let k4 = k.div_ceil(4);
+    for p in 0..padded(n) / NR {
+        for kq in 0..k4 {
+            for j in 0..NR {
+                for t in 0..4 {
+                    let (kk, col) = (kq * 4 + t, p * NR + j);
+                    out[((p * k4 + kq) * NR + j) * 4 + t] = if kk < k && col < n { b[kk * n + col] } else { 0 };
+                }
+            }
+        }
+    }
+}
+
+/// Sizes and output rule of an 8-bit matrix product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QGemm {
+    /// Rows of `a` and of the output.
+    pub m: usize,
+    /// Columns of `a`, rows of `b`.
+    pub k: usize,
+    /// Columns of `b` and of the output.
+    pub n: usize,
+    /// Subtract `w_zero[j] * rowsum(a[i])` (the weights have zero points).
+    pub row_sums: bool,
+    /// Output zero point and bounds.
+    pub requant: Requant,
+}
+
+/// What `qgemm` requires: `a` holds `m * k` bytes, `b` is packed, `consts` holds `bias'` and
+/// `w_zero` (`padded(n)` each), `mult` `padded(n)` multipliers, `out` `m * n` bytes.
+pub fn check(_threads: usize, p: &QGemm, a: usize, b: usize, consts: usize, mult: usize, out: usize) -> Check {
+    ensure!(p.requant.is_valid(), "qgemm: output bounds");
+    ensure!(a >= p.m * p.k, "qgemm: a is shorter than m * k");
+    ensure!(b >= packed_b_len(p.k, p.n), "qgemm: packed b is too short");
+    ensure!(consts >= 2 * padded(p.n), "qgemm: constants too short");
+    ensure!(mult >= padded(p.n), "qgemm: multipliers too short");
+    ensure!(out >= p.m * p.n, "qgemm: out is shorter than m * n");
+    Ok(())
+}
+
+/// The product on `threads`, split by rows.
+#[allow(clippy::too_many_arguments)]
+pub fn qgemm(threads: &Threads, cpu: Cpu, p: &QGemm, a: &[u8], b: &[i8], consts: &[i32], mult: &[f32], out: &mut [u8]) {
+    expect(check(threads.count(), p, a.len(), b.len(), consts.len(), mult.len(), out.len()));
+    let out = &mut out[..p.m * p.n];
+    // Each thread at least 8 rows, so that tiny products stay on one.
+    threads.for_rows(p.m, 8, out, p.n, &|rows, o| rows_of(cpu, p, a, b, consts, mult, rows, o));
+}
+
+#[allow(clippy::too_many_arguments)]
+fn rows_of(
+    cpu: Cpu,
+    p: &QGemm,
+    a: &[u8],
+    b: &[i8],
+    consts: &[i32],
+    mult: &[f32],
+    rows: core::ops::Range<usize>,
+    out: &mut [u8],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if cpu.int8_dot() {
+        // SAFETY: `int8_dot` is true only where AVX-512F, BW, VL and VNNI were detected; the
+        // slice lengths were checked by `check`.
+        return unsafe { crate::x86::int8::qgemm_vnni(p, a, b, consts, mult, rows, out) };
+    }
+    let _ = cpu;
+    scalar(p, a, b, consts, mult, rows, out);
+}
+
+/// The reference path: one output at a time.
+fn scalar(p: &QGemm, a: &[u8], b: &[i8], consts: &[i32], mult: &[f32], rows: core::ops::Range<usize>, out: &mut [u8]) {
+    let (k, n, k4) = (p.k, p.n, p.k.div_ceil(4));
+    let (bias, w_zero) = consts.split_at(padded(n));
+    for (r, i) in rows.enumerate() {
+        let row = &a[i * k..][..k];
+        let sum: i32 = if p.row_sums { row.iter().map(|&v| v as i32).sum() } else { 0 };
+        for j in 0..n {
+            let panel = &b[(j / NR) * k4 * NR * 4..];
+            let mut acc = bias[j].wrapping_sub(w_zero[j].wrapping_mul(sum));
+            for (kk, &x) in row.iter().enumerate() {
+                let w = panel[((kk / 4) * NR + j % NR) * 4 + kk % 4];
+                acc = acc.wrapping_add(x as i32 * w as i32);
+            }
+            out[r * n + j] = p.requant.apply(acc, mult[j]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpu::SimdLevel;
+    use std::vec;
+    use std::vec::Vec;
+
+    /// A small xorshift generator for test data.
+    fn bytes(seed: u64, len: usize) -> impl Iterator<Item = u8> {
+        let mut s = seed | 1;
+        (0..len).map(move |_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 24) as u8
+        })
+    }
+
+    /// Every path against the plain definition, for sizes around the panel and tile edges.
+    #[test]
+    fn every_path_matches_the_definition() {
+        for (case, &(m, k, n, zero)) in
+            [(1, 1, 1, false), (5, 7, 17, true), (13, 16, 32, false), (9, 33, 70, true), (30, 96, 24, false)]
+                .iter()
+                .enumerate()
+        {
+            let a: Vec<u8> = bytes(case as u64 * 7 + 1, m * k).collect();
+            let b: Vec<i8> = bytes(case as u64 * 7 + 2, k * n).map(|v| v as i8).collect();
+            let w_zero: Vec<i32> = (0..padded(n)).map(|j| if zero && j < n { j as i32 % 7 - 3 } else { 0 }).collect();
+            let bias: Vec<i32> = (0..padded(n)).map(|j| j as i32 * 37 - 500).collect();
+            let mult: Vec<f32> = (0..padded(n)).map(|j| 0.0007 + j as f32 * 0.00003).collect();
+            let requant = Requant { zero_point: 100, lo: 3, hi: 250 };
+            let p = QGemm { m, k, n, row_sums: zero, requant };
+            let mut packed = vec![0i8; packed_b_len(k, n)];
+            pack_b(&b, k, n, &mut packed);
+            let consts: Vec<i32> = bias.iter().chain(&w_zero).copied().collect();
+            let want: Vec<u8> = (0..m * n)
+                .map(|o| {
+                    let (i, j) = (o / n, o % n);
+                    let acc: i32 = bias[j]
+                        + (0..k).map(|kk| a[i * k + kk] as i32 * (b[kk * n + j] as i32 - w_zero[j])).sum::<i32>();
+                    requant.apply(acc, mult[j])
+                })
+                .collect();
+            for level in SimdLevel::ALL {
+                let Some(cpu) = Cpu::with_level(level) else { continue };
+                for cpu in [cpu, cpu.without_int8_dot()] {
+                    for threads in [1, 2] {
+                        let mut out = vec![0u8; m * n];
+                        qgemm(&Threads::new(threads), cpu, &p, &a, &packed, &consts, &mult, &mut out);
+                        assert_eq!(out, want, "{m}x{k}x{n} {cpu:?} threads {threads}");
+                    }
+                }
+            }
+        }
+    }
+}
