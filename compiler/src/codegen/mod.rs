@@ -483,6 +483,16 @@ pub fn describe(s: &crate::lower::Step) -> String {
             p.out_h,
             p.out_w
         ),
+        Kernel::QConvGemm(p) => format!(
+            "int8 conv {} as gemm, {} -> {} channels, {}x{} -> {}x{}",
+            window_text(&p.win),
+            p.in_c,
+            p.out_c,
+            p.in_h,
+            p.in_w,
+            p.out_h,
+            p.out_w
+        ),
         Kernel::QPool(p) => match p.win {
             Some(w) => format!("int8 average pool {}, {} channels", window_text(&w), p.channels),
             None => format!("int8 global average, {} channels, {}x{}", p.channels, p.in_h, p.in_w),

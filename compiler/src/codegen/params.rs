@@ -129,6 +129,25 @@ pub fn qconv2d(p: &k::int8::conv::QConv2d) -> TokenStream {
     )
 }
 
+pub fn qconv_gemm(p: &k::int8::conv::QConvGemm) -> TokenStream {
+    literal!(
+        p,
+        (int8::conv)::QConvGemm {
+            images: u,
+            in_c: u,
+            in_h: u,
+            in_w: u,
+            out_c: u,
+            out_h: u,
+            out_w: u,
+            win: window,
+            x_zero: int,
+            row_sums: boolean,
+            requant: requant_lit,
+        }
+    )
+}
+
 fn opt_window(w: Option<k::Window>) -> TokenStream {
     match w {
         Some(w) => {

@@ -276,7 +276,7 @@ kernel_calls! {
     Kernel::Load { len, flip } => (int8::convert)::load / check_load(
         value *len => lit, value *flip => flag, input_bytes, out_bytes
     );
-    Kernel::Quantize(p) => (int8::convert)::quantize / check_quantize(param p => quantize, read 0, out_bytes);
+    Kernel::Quantize(p) => (int8::convert)::quantize / check_quantize(cpu, param p => quantize, read 0, out_bytes);
     Kernel::Dequantize(p) => (int8::convert)::dequantize / check_dequantize(param p => dequantize, bytes 0, out);
     Kernel::Lookup { len } => (int8::convert)::lookup / check_lookup(value *len => lit, bytes 0, bytes 1, out_bytes);
     Kernel::CopyBytes(p) => (int8::convert)::copy_bytes / check_copy_bytes(param p => strided_copy, bytes 0, out_bytes);
@@ -289,6 +289,9 @@ kernel_calls! {
     Kernel::QConv2d(p) => (int8::conv)::qconv2d / check(
         threads, cpu, param p => qconv2d, bytes 0, shorts 1, ints 2, read 3, out_bytes
     );
+    Kernel::QConvGemm(p) => (int8::conv)::qconv_gemm / check_gemm(
+        threads, cpu, param p => qconv_gemm, bytes 0, signed 1, ints 2, read 3, out_bytes
+    );
     Kernel::QPool(p) => (int8::pool)::qpool / check(param p => qpool, bytes 0, out_bytes);
-    Kernel::QBinary(p) => (int8::elementwise)::qbinary / check(param p => qbinary, bytes 0, bytes 1, out_bytes);
+    Kernel::QBinary(p) => (int8::elementwise)::qbinary / check(cpu, param p => qbinary, bytes 0, bytes 1, out_bytes);
 }

@@ -99,6 +99,7 @@ impl Kernel {
                 | Kernel::QGemm(_)
                 | Kernel::QDepthwise(_)
                 | Kernel::QConv2d(_)
+                | Kernel::QConvGemm(_)
                 | Kernel::QPool(_)
                 | Kernel::QBinary(_)
         )
@@ -219,6 +220,8 @@ pub enum Kernel {
     QDepthwise(k::int8::depthwise::QDepthwise),
     /// reads: input (bytes), weights (int16), bias (int32), multipliers (f32)
     QConv2d(k::int8::conv::QConv2d),
+    /// reads: input (bytes), packed b (int8), constants (int32), multipliers (f32)
+    QConvGemm(k::int8::conv::QConvGemm),
     /// reads: input bytes
     QPool(k::int8::pool::QPool),
     /// reads: a, b (bytes)

@@ -239,8 +239,51 @@ impl Lowering<'_> {
                 x_zero,
                 requant,
             };
-            let reads = self.weight_reads(&words_of_i16(&packed), &bias, &mult)?;
+            let dw = &k::int8::depthwise::pack;
+            let (taps, pc) = (kh * kw, k::int8::depthwise::padded(out_c));
+            let (mut pw, mut pb, mut pm) =
+                (vec![0i16; k::int8::depthwise::packed_len(out_c, taps)], vec![0i32; pc], vec![0f32; pc]);
+            dw(&packed, &bias, &mult, out_c, taps, (&mut pw, &mut pb, &mut pm));
+            let reads = self.weight_reads(&words_of_i16(&pw), &pb, &pm)?;
             self.push(Kernel::QDepthwise(p), [vec![x.region], reads].concat(), out);
+        } else if c.group == 1 {
+            // A GEMM over gathered windows: b = [kh][kw][in_c] x [out_c].
+            let kk = kh * kw * in_c;
+            let b: Vec<i8> = (0..kk * out_c)
+                .map(|i| {
+                    let (row, m) = (i / out_c, i % out_c);
+                    let (t, ci) = (row / in_c, row % in_c);
+                    w8((m * in_c + ci) * kh * kw + t) as i8
+                })
+                .collect();
+            let args = QGemmArgs {
+                a: x.region,
+                m: 0,
+                k: kk,
+                n: out_c,
+                b: &b,
+                zero: &(0..out_c).map(zw).collect::<Vec<_>>(),
+                bias: &bias,
+                mult: &mult,
+                a_zero: x_zero,
+                requant,
+                out,
+            };
+            let (reads, row_sums) = self.gemm_constants(&args)?;
+            let p = k::int8::conv::QConvGemm {
+                images,
+                in_c,
+                in_h,
+                in_w,
+                out_c,
+                out_h,
+                out_w,
+                win: window_of(win),
+                x_zero,
+                row_sums,
+                requant,
+            };
+            self.push(Kernel::QConvGemm(p), [vec![x.region], reads].concat(), out);
         } else {
             // Weights `w - w_zero` as int16, [group][kh][kw][cig][mg].
             let (g, mg) = (c.group, out_c / c.group);
@@ -277,9 +320,18 @@ impl Lowering<'_> {
         Ok(vec![self.add_weights(weights)?, self.add_weights(&words_of_i32(bias))?, self.add_weights(mult)?])
     }
 
-    /// The GEMM step, its constants folded: `bias'[j] = bias[j] - a_zero * sum_k b[k][j] +
-    /// k * a_zero * w_zero[j]`.
+    /// The GEMM step, its constants folded (`gemm_constants`).
     fn qgemm_step(&mut self, g: QGemmArgs) -> Result<()> {
+        let (reads, row_sums) = self.gemm_constants(&g)?;
+        let p = k::int8::gemm::QGemm { m: g.m, k: g.k, n: g.n, row_sums, requant: g.requant };
+        self.push(Kernel::QGemm(p), [vec![g.a], reads].concat(), g.out);
+        Ok(())
+    }
+
+    /// Packed `b`, the int32 constants and the multipliers of an 8-bit GEMM, in the blob:
+    /// `bias'[j] = bias[j] - a_zero * sum_k b[k][j] + k * a_zero * w_zero[j]`. Also whether
+    /// the weights have zero points (the kernel then subtracts `w_zero[j] * rowsum(a)`).
+    fn gemm_constants(&mut self, g: &QGemmArgs) -> Result<(Vec<Region>, bool)> {
         let pn = k::int8::gemm::padded(g.n);
         let mut consts = vec![0i32; 2 * pn];
         for j in 0..g.n {
@@ -295,20 +347,11 @@ impl Lowering<'_> {
         k::int8::gemm::pack_b(g.b, g.k, g.n, &mut packed);
         let packed: Vec<u8> = packed.iter().map(|&v| v as u8).collect();
         let reads = vec![
-            g.a,
             self.add_weights(&words_of_bytes(&packed))?,
             self.add_weights(&words_of_i32(&consts))?,
             self.add_weights(&mult)?,
         ];
-        let p = k::int8::gemm::QGemm {
-            m: g.m,
-            k: g.k,
-            n: g.n,
-            row_sums: g.zero.iter().any(|&z| z != 0),
-            requant: g.requant,
-        };
-        self.push(Kernel::QGemm(p), reads, g.out);
-        Ok(())
+        Ok((reads, g.zero.iter().any(|&z| z != 0)))
     }
 
     pub(super) fn qgemm(&mut self, n: NodeId, q: &QGemm, shape: Vec<usize>) -> Result<Value> {

@@ -146,3 +146,279 @@ fn rows_body(
         }
     }
 }
+
+/// An ungrouped 8-bit convolution as a matrix product: each output row's pixels gathered into
+/// rows of `kh * kw * in_c` bytes (taps outside the image hold the input's zero point, whose
+/// offset is 0), then multiplied by the weights packed as `gemm` packs them (`[kh][kw][in_c]`
+/// rows, output channels as columns; constants as `gemm` folds them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QConvGemm {
+    /// Images in the batch.
+    pub images: usize,
+    /// Input channels.
+    pub in_c: usize,
+    /// Input height.
+    pub in_h: usize,
+    /// Input width.
+    pub in_w: usize,
+    /// Output channels.
+    pub out_c: usize,
+    /// Output height.
+    pub out_h: usize,
+    /// Output width.
+    pub out_w: usize,
+    /// The window.
+    pub win: Window,
+    /// The input's zero point (as u8).
+    pub x_zero: i32,
+    /// The weights have zero points (see `gemm::QGemm::row_sums`).
+    pub row_sums: bool,
+    /// Output zero point and bounds.
+    pub requant: Requant,
+}
+
+/// Bytes of gathered rows each step multiplies (on the stack).
+const GATHER: usize = 8192;
+
+impl QConvGemm {
+    /// Bytes per gathered row.
+    pub fn k(&self) -> usize {
+        self.win.kernel_h * self.win.kernel_w * self.in_c
+    }
+}
+
+/// What `qconv_gemm` requires of the lengths: input, packed weights, constants, multipliers,
+/// output.
+pub fn check_gemm(
+    _threads: usize,
+    p: &QConvGemm,
+    input: usize,
+    b: usize,
+    consts: usize,
+    mult: usize,
+    out: usize,
+) -> Check {
+    use super::gemm::{packed_b_len, padded};
+    ensure!(p.requant.is_valid() && (0..=255).contains(&p.x_zero), "qconv_gemm: zero points or bounds");
+    ensure!(p.win.stride_h > 0 && p.win.stride_w > 0, "qconv_gemm: zero stride");
+    ensure!(p.k() > 0 && p.k() <= GATHER, "qconv_gemm: window too large");
+    ensure!(input >= p.images * p.in_h * p.in_w * p.in_c, "qconv_gemm: input too short");
+    ensure!(b >= packed_b_len(p.k(), p.out_c), "qconv_gemm: packed weights too short");
+    ensure!(consts >= 2 * padded(p.out_c) && mult >= padded(p.out_c), "qconv_gemm: constants too short");
+    ensure!(out >= p.images * p.out_h * p.out_w * p.out_c, "qconv_gemm: output too short");
+    Ok(())
+}
+
+/// The convolution on `threads`, split by output rows.
+#[allow(clippy::too_many_arguments)]
+pub fn qconv_gemm(
+    threads: &Threads,
+    cpu: Cpu,
+    p: &QConvGemm,
+    input: &[u8],
+    b: &[i8],
+    consts: &[i32],
+    mult: &[f32],
+    out: &mut [u8],
+) {
+    expect(check_gemm(threads.count(), p, input.len(), b.len(), consts.len(), mult.len(), out.len()));
+    let row = p.out_w * p.out_c;
+    let rows = p.images * p.out_h;
+    let k = p.k();
+    let chunk = (GATHER / k).min(p.out_w).max(1);
+    let g = super::gemm::QGemm { m: 0, k, n: p.out_c, row_sums: p.row_sums, requant: p.requant };
+    threads.for_rows(rows, 2, &mut out[..rows * row], row, &|rows, o| {
+        let mut gathered = [0u8; GATHER];
+        for (r, oy) in rows.enumerate() {
+            let (img, y) = (oy / p.out_h, oy % p.out_h);
+            for x0 in (0..p.out_w).step_by(chunk) {
+                let n = chunk.min(p.out_w - x0);
+                for (i, a) in gathered[..n * k].chunks_exact_mut(k).enumerate() {
+                    gather(p, input, img, y, x0 + i, a);
+                }
+                let out = &mut o[(r * p.out_w + x0) * p.out_c..][..n * p.out_c];
+                super::gemm::rows_of(
+                    cpu,
+                    &super::gemm::QGemm { m: n, ..g },
+                    &gathered[..n * k],
+                    b,
+                    consts,
+                    mult,
+                    0..n,
+                    out,
+                );
+            }
+        }
+    });
+}
+
+/// The window of output pixel `(y, x)` of image `img`, `[kh][kw][in_c]`, into `a`.
+#[inline]
+fn gather(p: &QConvGemm, input: &[u8], img: usize, y: usize, x: usize, a: &mut [u8]) {
+    let c = p.in_c;
+    let kw = p.win.kernel_w;
+    let x0 = (x * p.win.stride_w).wrapping_sub(p.win.pad_left);
+    for ky in 0..p.win.kernel_h {
+        let iy = (y * p.win.stride_h + ky * p.win.dilation_h).wrapping_sub(p.win.pad_top);
+        // A whole, undilated window row inside the image is one run of bytes.
+        if iy < p.in_h && p.win.dilation_w == 1 && x0 < p.in_w && x0 + kw <= p.in_w {
+            let src = &input[((img * p.in_h + iy) * p.in_w + x0) * c..][..kw * c];
+            a[ky * kw * c..][..kw * c].copy_from_slice(src);
+            continue;
+        }
+        for kx in 0..p.win.kernel_w {
+            let ix = (x * p.win.stride_w + kx * p.win.dilation_w).wrapping_sub(p.win.pad_left);
+            let dst = &mut a[(ky * p.win.kernel_w + kx) * c..][..c];
+            if iy < p.in_h && ix < p.in_w {
+                dst.copy_from_slice(&input[((img * p.in_h + iy) * p.in_w + ix) * c..][..c]);
+            } else {
+                dst.fill(p.x_zero as u8);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpu::SimdLevel;
+    use crate::int8::gemm::{pack_b, packed_b_len, padded};
+    use std::vec;
+    use std::vec::Vec;
+
+    /// The plain definition: `(x - x_zero) * (w - w_zero)` over the window, taps outside
+    /// skipped. `w` is `[out_c][in_c / groups][kh][kw]` int8 with one zero point per output.
+    #[allow(clippy::too_many_arguments)]
+    fn definition(p: &QConv2d, x: &[u8], w: &[i8], w_zero: &[i32], bias: &[i32], mult: &[f32]) -> Vec<u8> {
+        let (cig, mg, win) = (p.in_c / p.groups, p.out_c / p.groups, p.win);
+        let mut out = vec![0u8; p.images * p.out_h * p.out_w * p.out_c];
+        for img in 0..p.images {
+            for oy in 0..p.out_h {
+                for ox in 0..p.out_w {
+                    for m in 0..p.out_c {
+                        let mut acc = bias[m];
+                        for ci in 0..cig {
+                            for ky in 0..win.kernel_h {
+                                for kx in 0..win.kernel_w {
+                                    let iy = (oy * win.stride_h + ky * win.dilation_h).wrapping_sub(win.pad_top);
+                                    let ix = (ox * win.stride_w + kx * win.dilation_w).wrapping_sub(win.pad_left);
+                                    if iy >= p.in_h || ix >= p.in_w {
+                                        continue;
+                                    }
+                                    let xv =
+                                        x[((img * p.in_h + iy) * p.in_w + ix) * p.in_c + (m / mg) * cig + ci] as i32;
+                                    let wv = w[((m * cig + ci) * win.kernel_h + ky) * win.kernel_w + kx] as i32;
+                                    acc += (xv - p.x_zero) * (wv - w_zero[m]);
+                                }
+                            }
+                        }
+                        out[((img * p.out_h + oy) * p.out_w + ox) * p.out_c + m] = p.requant.apply(acc, mult[m]);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn both_kernels_match_the_definition() {
+        // (in_c, out_c, groups, size, kernel, stride, pad, weight zero points)
+        for &(in_c, out_c, groups, h, k, s, pad, zero) in &[
+            (3, 32, 1, 9, 3, 2, 1, false),
+            (3, 20, 1, 7, 3, 1, 1, true),
+            (8, 12, 4, 6, 3, 1, 1, false),
+            (6, 6, 2, 5, 5, 2, 2, true),
+        ] {
+            let oh = (h + 2 * pad - k) / s + 1;
+            let win = Window {
+                kernel_h: k,
+                kernel_w: k,
+                stride_h: s,
+                stride_w: s,
+                dilation_h: 1,
+                dilation_w: 1,
+                pad_top: pad,
+                pad_left: pad,
+            };
+            let requant = Requant { zero_point: 5, lo: 0, hi: 255 };
+            let p = QConv2d {
+                images: 2,
+                in_c,
+                in_h: h,
+                in_w: h,
+                out_c,
+                out_h: oh,
+                out_w: oh,
+                groups,
+                win,
+                x_zero: 117,
+                requant,
+            };
+            let cig = in_c / groups;
+            let x: Vec<u8> = (0..2 * h * h * in_c).map(|i| (i * 61 % 256) as u8).collect();
+            let w: Vec<i8> = (0..out_c * cig * k * k).map(|i| (i * 37 % 256) as u8 as i8).collect();
+            let w_zero: Vec<i32> = (0..out_c).map(|m| if zero { m as i32 % 5 - 2 } else { 0 }).collect();
+            let bias: Vec<i32> = (0..out_c).map(|m| m as i32 * 300 - 2000).collect();
+            let mult: Vec<f32> = (0..out_c).map(|m| 0.0011 + m as f32 * 0.00002).collect();
+            let want = definition(&p, &x, &w, &w_zero, &bias, &mult);
+            // qconv2d: int16 `w - w_zero`, [group][kh][kw][cig][mg].
+            let mg = out_c / groups;
+            let mut w16 = vec![0i16; w.len()];
+            for m in 0..out_c {
+                for ci in 0..cig {
+                    for t in 0..k * k {
+                        w16[(((m / mg) * k * k + t) * cig + ci) * mg + m % mg] =
+                            (w[(m * cig + ci) * k * k + t] as i32 - w_zero[m]) as i16;
+                    }
+                }
+            }
+            // qconv_gemm (ungrouped): b = [kh][kw][in_c] x [out_c], constants folded.
+            let gemm = (groups == 1).then(|| {
+                let kk = k * k * in_c;
+                let b: Vec<i8> = (0..kk * out_c)
+                    .map(|i| w[((i % out_c) * in_c + (i / out_c) % in_c) * k * k + (i / out_c) / in_c])
+                    .collect();
+                let mut packed = vec![0i8; packed_b_len(kk, out_c)];
+                pack_b(&b, kk, out_c, &mut packed);
+                let mut consts = vec![0i32; 2 * padded(out_c)];
+                for m in 0..out_c {
+                    let col: i32 = (0..kk).map(|r| b[r * out_c + m] as i32).sum();
+                    consts[m] = bias[m] - 117 * col + kk as i32 * 117 * w_zero[m];
+                    consts[padded(out_c) + m] = w_zero[m];
+                }
+                let mut m = mult.clone();
+                m.resize(padded(out_c), 0.0);
+                let g = QConvGemm {
+                    images: 2,
+                    in_c,
+                    in_h: h,
+                    in_w: h,
+                    out_c,
+                    out_h: oh,
+                    out_w: oh,
+                    win,
+                    x_zero: 117,
+                    row_sums: zero,
+                    requant,
+                };
+                (g, packed, consts, m)
+            });
+            for level in SimdLevel::ALL {
+                let Some(cpu) = Cpu::with_level(level) else { continue };
+                for cpu in [cpu, cpu.without_int8_dot()] {
+                    for threads in [1, 2] {
+                        let pool = Threads::new(threads);
+                        let mut out = vec![0u8; want.len()];
+                        qconv2d(&pool, cpu, &p, &x, &w16, &bias, &mult, &mut out);
+                        assert_eq!(out, want, "qconv2d {in_c}->{out_c}/{groups} {cpu:?}");
+                        if let Some((g, packed, consts, m)) = &gemm {
+                            let mut out = vec![0u8; want.len()];
+                            qconv_gemm(&pool, cpu, g, &x, packed, consts, m, &mut out);
+                            assert_eq!(out, want, "qconv_gemm {in_c}->{out_c} {cpu:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -3,6 +3,7 @@
 //! or an activation such as HardSigmoid on 8-bit values) and a strided copy.
 
 use crate::check::{Check, ensure, expect};
+use crate::cpu::Cpu;
 use crate::layout::{StridedCopy, checked_extent, walk3};
 use crate::quant;
 
@@ -50,8 +51,14 @@ pub fn check_quantize(p: &Quantize, input: usize, output: usize) -> Check {
 }
 
 /// ONNX QuantizeLinear with one scale.
-pub fn quantize(p: &Quantize, input: &[f32], output: &mut [u8]) {
+pub fn quantize(cpu: Cpu, p: &Quantize, input: &[f32], output: &mut [u8]) {
     expect(check_quantize(p, input.len(), output.len()));
+    #[cfg(target_arch = "x86_64")]
+    if cpu.int8_dot() {
+        // SAFETY: `int8_dot` implies AVX-512F/BW/VL; the lengths were checked.
+        return unsafe { crate::x86::int8::quantize(p, &input[..p.len], &mut output[..p.len]) };
+    }
+    let _ = cpu;
     for (o, &x) in output[..p.len].iter_mut().zip(&input[..p.len]) {
         *o = quant::quantize(x, p.scale, p.zero_point, p.lo, p.hi) as u8;
     }
@@ -139,8 +146,19 @@ mod tests {
     fn conversions_round_trip_and_saturate() {
         let p = Quantize { len: 4, scale: 0.5, zero_point: 128, lo: 0, hi: 255 };
         let mut q = [0u8; 4];
-        quantize(&p, &[0.0, 0.25, -100.0, 1.0], &mut q);
-        assert_eq!(q, [128, 128, 0, 130]);
+        for level in crate::cpu::SimdLevel::ALL {
+            let Some(cpu) = Cpu::with_level(level) else { continue };
+            quantize(cpu, &p, &[0.0, 0.25, -100.0, 1.0], &mut q);
+            assert_eq!(q, [128, 128, 0, 130]);
+            let x: std::vec::Vec<f32> =
+                (0..100).map(|i| (i as f32 - 50.0) * 0.37).chain([f32::NAN, f32::INFINITY, -0.0]).collect();
+            let mut all = std::vec![0u8; x.len()];
+            let p = Quantize { len: x.len(), scale: 0.25, zero_point: 100, lo: 3, hi: 250 };
+            quantize(cpu, &p, &x, &mut all);
+            let want: std::vec::Vec<u8> =
+                x.iter().map(|&v| crate::quant::quantize(v, 0.25, 100, 3, 250) as u8).collect();
+            assert_eq!(all, want, "{level:?}");
+        }
         let mut back = [0f32; 4];
         dequantize(&Dequantize { len: 4, scale: 0.5, zero_point: 128 }, &q, &mut back);
         assert_eq!(back, [0.0, 0.0, -64.0, 1.0]);

@@ -1,6 +1,12 @@
 //! 8-bit depthwise convolution over NHWC images: `out[c] = requantize(bias[c] + sum over the
 //! window of (x[c] - x_zero) * w[c], mult[c])`, taps outside the image skipped (ONNX pads with
-//! the zero point, whose offset is 0). Weights are int16 `w - w_zero`, `[kh][kw][c]`.
+//! the zero point, whose offset is 0).
+//!
+//! Weights are int16 `w - w_zero`, packed by `pack` for `vpmaddwd`, which multiplies pairs of
+//! int16 and adds each pair into one int32: per block of 32 channels and pair of taps `(t, t +
+//! 1)`, two vectors of 16 pairs, as `vpunpcklwd` / `vpunpckhwd` interleave two taps' inputs
+//! (channels 0-3, 8-11, 16-19, 24-27, then 4-7, 12-15, 20-23, 28-31). Bias and multipliers are
+//! permuted the same way, so that the accumulators are requantised as they are.
 
 use super::Requant;
 use crate::check::{Check, ensure, expect};
@@ -31,7 +37,57 @@ pub struct QDepthwise {
     pub requant: Requant,
 }
 
-/// What `qdepthwise` requires of the lengths: input, weights (int16), bias, multipliers, output.
+/// Most taps the AVX-512 path takes (larger windows take the scalar one).
+pub const MAX_TAPS: usize = 64;
+
+/// Channels per block of the packed layout.
+pub const BLOCK: usize = 32;
+
+/// Channels rounded up to whole blocks (the length of packed bias and multipliers).
+pub fn padded(channels: usize) -> usize {
+    channels.next_multiple_of(BLOCK)
+}
+
+/// Length of the packed weights for `taps` taps.
+pub fn packed_len(channels: usize, taps: usize) -> usize {
+    padded(channels) * taps.div_ceil(2) * 2
+}
+
+/// Where weight `(tap, channel)` is in the packed weights, and where channel's bias and
+/// multiplier are in theirs.
+#[inline(always)]
+pub(crate) fn packed_at(channel: usize, tap: usize, taps: usize) -> (usize, usize) {
+    let (block, r) = (channel / BLOCK, channel % BLOCK);
+    let (lane, s) = (r / 8, r % 8);
+    let (half, slot) = (s / 4, s % 4);
+    let pairs = taps.div_ceil(2);
+    let w = ((block * pairs + tap / 2) * 2 + half) * 32 + (lane * 4 + slot) * 2 + tap % 2;
+    (w, block * BLOCK + half * 16 + lane * 4 + slot)
+}
+
+/// Packs `w[tap][channel]` (int16 `w - w_zero`), the bias and the multipliers (zeros past
+/// `channels`) into `out` (`packed_len` weights, `padded` bias and multipliers).
+pub fn pack(
+    w: &[i16],
+    bias: &[i32],
+    mult: &[f32],
+    channels: usize,
+    taps: usize,
+    out: (&mut [i16], &mut [i32], &mut [f32]),
+) {
+    let (pw, pb, pm) = out;
+    for ch in 0..channels {
+        for t in 0..taps {
+            pw[packed_at(ch, t, taps).0] = w[t * channels + ch];
+        }
+        let at = packed_at(ch, 0, taps).1;
+        pb[at] = bias[ch];
+        pm[at] = mult[ch];
+    }
+}
+
+/// What `qdepthwise` requires of the lengths: input, packed weights (int16), bias,
+/// multipliers, output.
 pub fn check(
     _threads: usize,
     p: &QDepthwise,
@@ -45,8 +101,8 @@ pub fn check(
     ensure!(p.requant.is_valid() && (0..=255).contains(&p.x_zero), "qdepthwise: zero points or bounds");
     ensure!(p.win.stride_h > 0 && p.win.stride_w > 0, "qdepthwise: zero stride");
     ensure!(input >= p.images * p.in_h * p.in_w * c, "qdepthwise: input too short");
-    ensure!(weights >= p.win.kernel_h * p.win.kernel_w * c, "qdepthwise: weights too short");
-    ensure!(bias >= c && mult >= c, "qdepthwise: bias or multipliers too short");
+    ensure!(weights >= packed_len(c, p.win.kernel_h * p.win.kernel_w), "qdepthwise: weights too short");
+    ensure!(bias >= padded(c) && mult >= padded(c), "qdepthwise: bias or multipliers too short");
     ensure!(out >= p.images * p.out_h * p.out_w * c, "qdepthwise: output too short");
     Ok(())
 }
@@ -70,7 +126,7 @@ pub fn qdepthwise(
         for (r, oy) in rows.enumerate() {
             let o = &mut o[r * row..][..row];
             #[cfg(target_arch = "x86_64")]
-            if cpu.int8_dot() {
+            if cpu.int8_dot() && p.win.kernel_h * p.win.kernel_w <= MAX_TAPS {
                 // SAFETY: `int8_dot` implies AVX-512F/BW/VL; lengths were checked above.
                 unsafe { crate::x86::int8::depthwise_row(p, input, weights, bias, mult, oy, o) };
                 continue;
@@ -93,18 +149,20 @@ pub(crate) fn tap(p: &QDepthwise, oy: usize, ox: usize, ky: usize, kx: usize) ->
 
 fn scalar_row(p: &QDepthwise, input: &[u8], w: &[i16], bias: &[i32], mult: &[f32], oy: usize, out: &mut [u8]) {
     let c = p.channels;
+    let taps = p.win.kernel_h * p.win.kernel_w;
     for ox in 0..p.out_w {
         for ch in 0..c {
-            let mut acc = bias[ch];
+            let at = packed_at(ch, 0, taps).1;
+            let mut acc = bias[at];
             for ky in 0..p.win.kernel_h {
                 for kx in 0..p.win.kernel_w {
-                    if let Some(at) = tap(p, oy, ox, ky, kx) {
-                        let wv = w[(ky * p.win.kernel_w + kx) * c + ch] as i32;
-                        acc = acc.wrapping_add((input[at + ch] as i32 - p.x_zero) * wv);
+                    if let Some(x) = tap(p, oy, ox, ky, kx) {
+                        let wv = w[packed_at(ch, ky * p.win.kernel_w + kx, taps).0] as i32;
+                        acc = acc.wrapping_add((input[x + ch] as i32 - p.x_zero) * wv);
                     }
                 }
             }
-            out[ox * c + ch] = p.requant.apply(acc, mult[ch]);
+            out[ox * c + ch] = p.requant.apply(acc, mult[at]);
         }
     }
 }
@@ -148,10 +206,23 @@ mod tests {
             let w: Vec<i16> = (0..k * k * c).map(|i| ((i * 53) % 511) as i16 - 255).collect();
             let bias: Vec<i32> = (0..c).map(|i| i as i32 * 101 - 900).collect();
             let mult: Vec<f32> = (0..c).map(|i| 0.0003 + i as f32 * 0.00001).collect();
-            let mut want = vec![0u8; 2 * oh * oh * c];
-            for oy in 0..2 * oh {
-                scalar_row(&p, &input, &w, &bias, &mult, oy, &mut want[oy * oh * c..][..oh * c]);
-            }
+            // The definition, on the unpacked weights.
+            let want: Vec<u8> = (0..2 * oh * oh * c)
+                .map(|o| {
+                    let (oy, ox, ch) = (o / (oh * c), (o / c) % oh, o % c);
+                    let mut acc = bias[ch];
+                    for t in 0..k * k {
+                        if let Some(x) = tap(&p, oy, ox, t / k, t % k) {
+                            acc += (input[x + ch] as i32 - 120) * w[t * c + ch] as i32;
+                        }
+                    }
+                    requant.apply(acc, mult[ch])
+                })
+                .collect();
+            let (mut pw, mut pb, mut pm) =
+                (vec![0i16; packed_len(c, k * k)], vec![0i32; padded(c)], vec![0f32; padded(c)]);
+            pack(&w, &bias, &mult, c, k * k, (&mut pw, &mut pb, &mut pm));
+            let (w, bias, mult) = (pw, pb, pm);
             for level in SimdLevel::ALL {
                 let Some(cpu) = Cpu::with_level(level) else { continue };
                 for cpu in [cpu, cpu.without_int8_dot()] {

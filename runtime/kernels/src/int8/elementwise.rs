@@ -4,6 +4,7 @@
 //! b_scale / y_scale)`).
 
 use crate::check::{Check, ensure, expect};
+use crate::cpu::Cpu;
 use crate::layout::{MAX_RANK, checked_extent, walk3};
 use crate::quant;
 
@@ -62,12 +63,20 @@ pub fn check(p: &QBinary, a: usize, b: usize, out: usize) -> Check {
 }
 
 /// `out = a op b`.
-pub fn qbinary(p: &QBinary, a: &[u8], b: &[u8], out: &mut [u8]) {
+pub fn qbinary(cpu: Cpu, p: &QBinary, a: &[u8], b: &[u8], out: &mut [u8]) {
     expect(check(p, a.len(), b.len(), out.len()));
     let (sa, sb) = (p.a_strides[5], p.b_strides[5]);
     let out_strides = row_major(&p.shape);
     walk3(&p.shape, [&p.a_strides, &p.b_strides, &out_strides], [0, 0, 0], |ia, ib, io, run| {
         let o = &mut out[io..io + run];
+        #[cfg(target_arch = "x86_64")]
+        if cpu.int8_dot() && sa == 1 && sb <= 1 && run > 0 {
+            let b = &b[ib..ib + if sb == 1 { run } else { 1 }];
+            // SAFETY: `int8_dot` implies AVX-512F/BW/VL; the runs are inside the views `check`
+            // bounded.
+            return unsafe { crate::x86::int8::binary_run(&p.op, &a[ia..ia + run], b, sb, o) };
+        }
+        let _ = cpu;
         match p.op {
             QBinOp::Add(q) => {
                 for (i, o) in o.iter_mut().enumerate() {
@@ -82,4 +91,43 @@ pub fn qbinary(p: &QBinary, a: &[u8], b: &[u8], out: &mut [u8]) {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpu::SimdLevel;
+    use crate::int8::Requant;
+
+    /// Every path against the scalar one, with and without broadcasting.
+    #[test]
+    fn every_path_matches_the_scalar_one() {
+        let a: std::vec::Vec<u8> = (0..2 * 5 * 37).map(|i| (i * 91 % 256) as u8).collect();
+        let b: std::vec::Vec<u8> = (0..2 * 5 * 37).map(|i| (i * 17 % 256) as u8).collect();
+        let add = QBinOp::Add(quant::Add {
+            a_ratio: 0.7,
+            a_zero_point: 120,
+            b_ratio: 1.3,
+            b_zero_point: 3,
+            y_zero_point: 90,
+            lo: 0,
+            hi: 255,
+        });
+        let mul =
+            QBinOp::Mul { a_zero: 128, b_zero: 0, mult: 0.0041, requant: Requant { zero_point: 7, lo: 7, hi: 255 } };
+        for op in [add, mul] {
+            // Full b, then b per (image, channel) broadcast along the run.
+            for b_strides in [[0, 0, 0, 5 * 37, 37, 1], [0, 0, 0, 5, 1, 0]] {
+                let p = QBinary { op, shape: [1, 1, 1, 2, 5, 37], a_strides: [0, 0, 0, 5 * 37, 37, 1], b_strides };
+                let mut want = std::vec![0u8; a.len()];
+                qbinary(Cpu::scalar(), &p, &a, &b, &mut want);
+                for level in SimdLevel::ALL {
+                    let Some(cpu) = Cpu::with_level(level) else { continue };
+                    let mut out = std::vec![0u8; a.len()];
+                    qbinary(cpu, &p, &a, &b, &mut out);
+                    assert_eq!(out, want, "{level:?} {op:?}");
+                }
+            }
+        }
+    }
 }

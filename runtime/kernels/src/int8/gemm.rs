@@ -84,7 +84,7 @@ pub fn qgemm(threads: &Threads, cpu: Cpu, p: &QGemm, a: &[u8], b: &[i8], consts:
 }
 
 #[allow(clippy::too_many_arguments)]
-fn rows_of(
+pub(crate) fn rows_of(
     cpu: Cpu,
     p: &QGemm,
     a: &[u8],

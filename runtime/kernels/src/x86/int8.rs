@@ -156,11 +156,14 @@ fn requant16(v: __m512i, mult: __m512, lo: __m512, hi: __m512, zero: __m512i) ->
     _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(f), zero))
 }
 
-/// One output row of `int8::depthwise`, 16 channels per vector.
+/// One output row of `int8::depthwise`, 32 channels per step: each pair of taps' inputs,
+/// widened to int16 less the zero point, interleaved and multiplied by the packed weight pairs
+/// with `vpmaddwd` (see `int8::depthwise`), into two int32 accumulators.
 ///
 /// # Safety
 /// The CPU must have AVX-512F, BW and VL; the slices must satisfy `int8::depthwise::check`,
-/// `oy < images * out_h`, and `out` hold one output row.
+/// `oy < images * out_h`, `out` hold one output row, and the window have at most `MAX_TAPS`
+/// taps.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 pub(crate) unsafe fn depthwise_row(
     p: &crate::int8::depthwise::QDepthwise,
@@ -171,34 +174,152 @@ pub(crate) unsafe fn depthwise_row(
     oy: usize,
     out: &mut [u8],
 ) {
+    use crate::int8::depthwise::{BLOCK, MAX_TAPS};
     let c = p.channels;
+    let (kw, taps) = (p.win.kernel_w, p.win.kernel_h * p.win.kernel_w);
+    let pairs = taps.div_ceil(2);
     let (lo, hi) = p.requant.bounds();
     let (lo, hi, zero) = (_mm512_set1_ps(lo), _mm512_set1_ps(hi), _mm512_set1_epi32(p.requant.zero_point));
-    let xz = _mm512_set1_epi32(p.x_zero);
-    for ox in 0..p.out_w {
-        let mut ch = 0;
-        while ch < c {
-            let n = (c - ch).min(16);
-            let mask: __mmask16 = if n == 16 { 0xffff } else { ((1u32 << n) - 1) as u16 };
-            // SAFETY: masked loads and stores touch only channels ch..ch + n < c of pixels
-            // and taps inside the slices (`check`, `tap`).
-            unsafe {
-                let mut acc = _mm512_maskz_loadu_epi32(mask, bias.as_ptr().add(ch).cast());
-                for ky in 0..p.win.kernel_h {
-                    for kx in 0..p.win.kernel_w {
-                        let Some(at) = crate::int8::depthwise::tap(p, oy, ox, ky, kx) else { continue };
-                        let x = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(mask, input.as_ptr().add(at + ch).cast()));
-                        let wv =
-                            _mm256_maskz_loadu_epi16(mask, w.as_ptr().add((ky * p.win.kernel_w + kx) * c + ch).cast());
-                        let prod = _mm512_mullo_epi32(_mm512_sub_epi32(x, xz), _mm512_cvtepi16_epi32(wv));
-                        acc = _mm512_add_epi32(acc, prod);
-                    }
-                }
-                let m = _mm512_maskz_loadu_ps(mask, mult.as_ptr().add(ch));
-                let bytes = requant16(acc, m, lo, hi, zero);
-                _mm_mask_storeu_epi8(out.as_mut_ptr().add(ox * c + ch).cast(), mask, bytes);
-            }
-            ch += n;
+    let xz = _mm512_set1_epi16(p.x_zero as i16);
+    // The input rows of the window (usize::MAX outside the image), then per pixel its columns.
+    let (img, y) = (oy / p.out_h, oy % p.out_h);
+    let mut rows = [usize::MAX; MAX_TAPS];
+    for (ky, r) in rows.iter_mut().enumerate().take(p.win.kernel_h) {
+        let iy = (y * p.win.stride_h + ky * p.win.dilation_h).wrapping_sub(p.win.pad_top);
+        if iy < p.in_h {
+            *r = (img * p.in_h + iy) * p.in_w;
         }
+    }
+    let mut offsets = [usize::MAX; MAX_TAPS];
+    for ox in 0..p.out_w {
+        let x0 = (ox * p.win.stride_w).wrapping_sub(p.win.pad_left);
+        for (t, o) in offsets.iter_mut().enumerate().take(taps) {
+            let (row, ix) = (rows[t / kw], x0.wrapping_add((t % kw) * p.win.dilation_w));
+            *o = if row != usize::MAX && ix < p.in_w { (row + ix) * c } else { usize::MAX };
+        }
+        for (b, ch) in (0..c).step_by(BLOCK).enumerate() {
+            let n = (c - ch).min(BLOCK);
+            let mask: __mmask32 = if n == BLOCK { u32::MAX } else { (1u32 << n) - 1 };
+            // SAFETY: the masked loads read channels ch..ch + n of pixels inside the input
+            // (`tap`); packed weights, bias and multipliers hold whole blocks (`check`); the
+            // masked store writes channels < c of this row's pixel ox.
+            unsafe {
+                // Taps outside the image contribute nothing: (x - x_zero) is taken as 0.
+                let x = |t: usize| match offsets.get(t) {
+                    Some(&o) if t < taps && o != usize::MAX => {
+                        let bytes = _mm256_maskz_loadu_epi8(mask, input.as_ptr().add(o + ch).cast());
+                        _mm512_sub_epi16(_mm512_cvtepu8_epi16(bytes), xz)
+                    }
+                    _ => _mm512_setzero_si512(),
+                };
+                let mut acc_lo = _mm512_loadu_si512(bias.as_ptr().add(b * BLOCK).cast());
+                let mut acc_hi = _mm512_loadu_si512(bias.as_ptr().add(b * BLOCK + 16).cast());
+                for pr in 0..pairs {
+                    let (x0, x1) = (x(2 * pr), x(2 * pr + 1));
+                    let wp = w.as_ptr().add((b * pairs + pr) * 64);
+                    let (w_lo, w_hi) = (_mm512_loadu_si512(wp.cast()), _mm512_loadu_si512(wp.add(32).cast()));
+                    acc_lo = _mm512_add_epi32(acc_lo, _mm512_madd_epi16(_mm512_unpacklo_epi16(x0, x1), w_lo));
+                    acc_hi = _mm512_add_epi32(acc_hi, _mm512_madd_epi16(_mm512_unpackhi_epi16(x0, x1), w_hi));
+                }
+                let m_lo = _mm512_loadu_ps(mult.as_ptr().add(b * BLOCK));
+                let m_hi = _mm512_loadu_ps(mult.as_ptr().add(b * BLOCK + 16));
+                let (b_lo, b_hi) = (requant16(acc_lo, m_lo, lo, hi, zero), requant16(acc_hi, m_hi, lo, hi, zero));
+                // Back to channel order: 32-bit groups of four channels, interleaved.
+                let bytes = _mm256_set_m128i(_mm_unpackhi_epi32(b_lo, b_hi), _mm_unpacklo_epi32(b_lo, b_hi));
+                _mm256_mask_storeu_epi8(out.as_mut_ptr().add(ox * c + ch).cast(), mask, bytes);
+            }
+        }
+    }
+}
+
+/// `convert::quantize` on 16 floats at a time (the same division, clamp and rounding).
+///
+/// # Safety
+/// The CPU must have AVX-512F, BW and VL; `output.len() >= input.len()`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+pub(crate) unsafe fn quantize(p: &crate::int8::convert::Quantize, input: &[f32], output: &mut [u8]) {
+    let (scale, zero) = (_mm512_set1_ps(p.scale), _mm512_set1_epi32(p.zero_point));
+    let lo = _mm512_set1_ps((p.lo - p.zero_point) as f32);
+    let hi = _mm512_set1_ps((p.hi - p.zero_point) as f32);
+    for (i, chunk) in input.chunks(16).enumerate() {
+        let mask: __mmask16 = if chunk.len() == 16 { 0xffff } else { ((1u32 << chunk.len()) - 1) as u16 };
+        // SAFETY: masked loads and stores of the chunk's elements, which both slices hold.
+        unsafe {
+            let x = _mm512_maskz_loadu_ps(mask, chunk.as_ptr());
+            let v = _mm512_min_ps(_mm512_max_ps(_mm512_div_ps(x, scale), lo), hi);
+            let q = _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(v), zero));
+            _mm_mask_storeu_epi8(output.as_mut_ptr().add(i * 16).cast(), mask, q);
+        }
+    }
+}
+
+/// 16 bytes at `p` (masked) as int32 lanes less `zero`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+#[inline]
+unsafe fn offsets16(p: *const u8, mask: __mmask16, zero: __m512i) -> __m512i {
+    // SAFETY: the caller guarantees the masked bytes are readable.
+    unsafe { _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(mask, p.cast())), zero) }
+}
+
+/// One contiguous run of `int8::elementwise`: `a` and the output step by 1, `b` by 1 or 0
+/// (broadcast), with the scalar code's operations in the same order (no fused multiply-add).
+///
+/// # Safety
+/// The CPU must have AVX-512F, BW and VL; `a` and `out` hold `out.len()` bytes, `b` as many
+/// (or at least one when `b_step` is 0).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+pub(crate) unsafe fn binary_run(
+    op: &crate::int8::elementwise::QBinOp,
+    a: &[u8],
+    b: &[u8],
+    b_step: usize,
+    out: &mut [u8],
+) {
+    use crate::int8::elementwise::QBinOp;
+    let n = out.len();
+    let mut i = 0;
+    while i < n {
+        let len = (n - i).min(16);
+        let mask: __mmask16 = if len == 16 { 0xffff } else { ((1u32 << len) - 1) as u16 };
+        // SAFETY: masked reads of bytes i..i + len of a (and b, or b[0] broadcast), as the
+        // contract says; masked store of the same bytes of out.
+        unsafe {
+            let bytes = match *op {
+                QBinOp::Add(q) => {
+                    let av = offsets16(a.as_ptr().add(i), mask, _mm512_set1_epi32(q.a_zero_point));
+                    let bv = if b_step == 0 {
+                        _mm512_set1_epi32(b[0] as i32 - q.b_zero_point)
+                    } else {
+                        offsets16(b.as_ptr().add(i), mask, _mm512_set1_epi32(q.b_zero_point))
+                    };
+                    let v = _mm512_add_ps(
+                        _mm512_mul_ps(_mm512_cvtepi32_ps(av), _mm512_set1_ps(q.a_ratio)),
+                        _mm512_mul_ps(_mm512_cvtepi32_ps(bv), _mm512_set1_ps(q.b_ratio)),
+                    );
+                    let lo = _mm512_set1_ps((q.lo - q.y_zero_point) as f32);
+                    let hi = _mm512_set1_ps((q.hi - q.y_zero_point) as f32);
+                    let v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+                    _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(v), _mm512_set1_epi32(q.y_zero_point)))
+                }
+                QBinOp::Mul { a_zero, b_zero, mult, requant } => {
+                    let av = offsets16(a.as_ptr().add(i), mask, _mm512_set1_epi32(a_zero));
+                    let bv = if b_step == 0 {
+                        _mm512_set1_epi32(b[0] as i32 - b_zero)
+                    } else {
+                        offsets16(b.as_ptr().add(i), mask, _mm512_set1_epi32(b_zero))
+                    };
+                    let (lo, hi) = requant.bounds();
+                    requant16(
+                        _mm512_mullo_epi32(av, bv),
+                        _mm512_set1_ps(mult),
+                        _mm512_set1_ps(lo),
+                        _mm512_set1_ps(hi),
+                        _mm512_set1_epi32(requant.zero_point),
+                    )
+                }
+            };
+            _mm_mask_storeu_epi8(out.as_mut_ptr().add(i).cast(), mask, bytes);
+        }
+        i += len;
     }
 }
