@@ -28,6 +28,14 @@ MODELS = {
     "v3s": ("MobileNetV3-small", "models/torch/mobilenet_v3_small.tv.legacy.op13.onnx", None),
     "v3l": ("MobileNetV3-large", "models/torch/mobilenet_v3_large.tv.legacy.op13.onnx", None),
     "v1": ("MobileNetV1 0.5/224", "models/torch/mobilenet_v1_0.5.torch.dynbatch.op13.onnx", None),
+    # int8: onnxruntime's quantize_static (QDQ, u8 activations, s8 weights per channel) against
+    # XNNPACK on the TF2 int8 TFLite MobileNetV2 (the same network and quantisation style), and
+    # Coral's two pretrained styles against their TFLite originals.
+    "v2q": ("MobileNetV2 int8 (QDQ)", "models/int8/mobilenet_v2.tv.legacy.op13.ort_qdq_u8s8.onnx", "bench/tf2_mobilenet_v2_1.0_224_ptq.tflite"),
+    "v2tf2": ("MobileNetV2 int8 (Coral TF2)", "models/pretrained/coral_tf2_mobilenet_v2_1.0_224_ptq.qdq.onnx", "bench/tf2_mobilenet_v2_1.0_224_ptq.tflite"),
+    "v2tf1": ("MobileNetV2 uint8 (Coral TF1)", "models/pretrained/coral_mobilenet_v2_1.0_224_quant.qdq.onnx", "bench/mobilenet_v2_1.0_224_quant.tflite"),
+    "v3lq": ("MobileNetV3-large int8 (QDQ)", "models/int8/mobilenet_v3_large.tv.legacy.op13.ort_qdq_u8s8.onnx", None),
+    "v1q": ("MobileNetV1 0.5/224 int8 (QDQ)", "models/int8/mobilenet_v1_0.5.torch.dynbatch.op13.ort_qdq_u8s8.onnx", None),
 }
 
 
@@ -118,7 +126,7 @@ def cold_start(model, ours_binary_cmd):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mobilenetc", required=True)
-    ap.add_argument("--models", default="v2,v3s,v3l,v1")
+    ap.add_argument("--models", default="v2,v3s,v3l,v1", help="float: v2,v3s,v3l,v1; int8: v2q,v2tf2,v2tf1,v3lq,v1q")
     ap.add_argument("--batches", default="1,8")
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--rounds", type=int, default=15)

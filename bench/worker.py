@@ -26,7 +26,7 @@ def load(kind, path, threads, batch):
         shape = [batch if i == 0 else d for i, d in enumerate(inp.shape)]
         if not all(isinstance(d, int) for d in shape):
             raise SystemExit(f"{path}: input {inp.shape} has symbolic dimensions besides the batch")
-        x = np.full(shape, 0.5, np.float32)
+        x = np.full(shape, 128, np.uint8) if inp.type == "tensor(uint8)" else np.full(shape, 0.5, np.float32)
         feeds = {inp.name: x}
         return lambda: sess.run(None, feeds)
     if kind == "tflite":
@@ -38,7 +38,8 @@ def load(kind, path, threads, batch):
             it.resize_tensor_input(detail["index"], [batch] + list(detail["shape"][1:]))
         it.allocate_tensors()
         detail = it.get_input_details()[0]
-        x = np.full(detail["shape"], 0.5, np.float32)
+        dtype = detail["dtype"]
+        x = np.full(detail["shape"], 128 if dtype == np.uint8 else 0 if dtype == np.int8 else 0.5, dtype)
         idx = detail["index"]
 
         def run():
