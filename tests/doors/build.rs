@@ -61,6 +61,28 @@ fn main() {
         )
         .unwrap();
     }
+    // Quantised models: the same two doors, with the element types the models declare.
+    let mut int8_entries = String::new();
+    for (i, f) in mobilenet_tests::int8_fixtures().unwrap_or_default().iter().enumerate() {
+        let file = format!("q{i}");
+        Compiler::new(&f.path)
+            .struct_name(format!("Q{i}"))
+            .input_shape(&f.input_shape)
+            .file_name(&file)
+            .write_to_out_dir()
+            .unwrap_or_else(|e| panic!("{e}"));
+        writeln!(build_door, "include!(concat!(env!(\"OUT_DIR\"), \"/{file}.rs\"));").unwrap();
+        let rel = relative(Path::new(&manifest), &f.path);
+        writeln!(macro_door, "mobilenet_runtime::mobilenet_model!(pub Q{i}, {rel:?}, threads = 2);").unwrap();
+        writeln!(
+            int8_entries,
+            "Int8Entry {{ name: {:?}, fixture: {i}, build_door: |cpu, x| run_any!(build_door::Q{i}, cpu, x), macro_threads2: |cpu, x| run_any!(macro_door::Q{i}, cpu, x, threads 2) }},",
+            f.name
+        )
+        .unwrap();
+    }
+    println!("cargo:rerun-if-changed={}", mobilenet_tests::shared_manifest().with_file_name("int8.toml").display());
+    std::fs::write(Path::new(&out_dir).join("int8_entries.rs"), format!("&[\n{int8_entries}]")).unwrap();
     std::fs::write(Path::new(&out_dir).join("build_door.rs"), build_door).unwrap();
     std::fs::write(Path::new(&out_dir).join("macro_door.rs"), macro_door).unwrap();
     std::fs::write(Path::new(&out_dir).join("entries.rs"), format!("&[\n{entries}]")).unwrap();

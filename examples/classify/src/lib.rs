@@ -76,6 +76,71 @@ pub fn to_input(img: &RgbImage, layout: InputLayout, pre: Preprocess) -> Vec<f32
     x
 }
 
+/// An image as a model's input of any element type: f32 models get `to_input`'s values; 8-bit
+/// models (Coral's quantised files take the photo's bytes) the whole image resized, as bytes
+/// (int8: less 128).
+pub trait FromImage: Sized {
+    /// The input for `img`.
+    fn from_image(img: &RgbImage, layout: InputLayout, pre: Preprocess) -> Vec<Self>;
+}
+
+impl FromImage for f32 {
+    fn from_image(img: &RgbImage, layout: InputLayout, pre: Preprocess) -> Vec<f32> {
+        to_input(img, layout, pre)
+    }
+}
+
+impl FromImage for u8 {
+    fn from_image(img: &RgbImage, layout: InputLayout, _: Preprocess) -> Vec<u8> {
+        to_bytes(img, layout)
+    }
+}
+
+impl FromImage for i8 {
+    fn from_image(img: &RgbImage, layout: InputLayout, _: Preprocess) -> Vec<i8> {
+        to_bytes(img, layout).into_iter().map(|b| (b as i16 - 128) as i8).collect()
+    }
+}
+
+/// A model's output element as a score.
+pub trait Score: Copy {
+    /// The score.
+    fn score(self) -> f32;
+}
+
+impl Score for f32 {
+    fn score(self) -> f32 {
+        self
+    }
+}
+
+impl Score for u8 {
+    fn score(self) -> f32 {
+        self as f32
+    }
+}
+
+impl Score for i8 {
+    fn score(self) -> f32 {
+        self as f32 + 128.0
+    }
+}
+
+/// The whole image resized (bilinear) to the model's size, as bytes in its layout.
+pub fn to_bytes(img: &RgbImage, layout: InputLayout) -> Vec<u8> {
+    let (hh, ww) = (layout.height, layout.width);
+    let img = imageops::resize(img, ww as u32, hh as u32, FilterType::Triangle);
+    let mut x = vec![0u8; 3 * hh * ww];
+    for (px, py, rgb) in img.enumerate_pixels() {
+        let (px, py) = (px as usize, py as usize);
+        for c in 0..3 {
+            let i = if layout.channels_first { (c * hh + py) * ww + px } else { (py * ww + px) * 3 + c };
+            x[i] = rgb[c];
+        }
+    }
+    x
+}
+
 /// The `k` best (index, score) pairs, best first.
 pub fn top_k(scores: &[f32], k: usize) -> Vec<(usize, f32)> {
     let mut idx: Vec<usize> = (0..scores.len()).collect();
@@ -83,11 +148,16 @@ pub fn top_k(scores: &[f32], k: usize) -> Vec<(usize, f32)> {
     idx.into_iter().take(k).map(|i| (i, scores[i])).collect()
 }
 
-/// Probabilities: the scores themselves when they already sum to 1, their softmax otherwise.
-pub fn probabilities(scores: &[f32]) -> Vec<f32> {
+/// Probabilities: the scores themselves when they already sum to 1, their share of the sum
+/// for an 8-bit softmax (`bytes`: the scores are quantised probabilities), their softmax
+/// otherwise.
+pub fn probabilities(scores: &[f32], bytes: bool) -> Vec<f32> {
     let sum: f32 = scores.iter().sum();
     if scores.iter().all(|&s| (0.0..=1.0).contains(&s)) && (sum - 1.0).abs() < 1e-3 {
         return scores.to_vec();
+    }
+    if bytes && sum > 0.0 {
+        return scores.iter().map(|s| s / sum).collect();
     }
     let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let e: Vec<f32> = scores.iter().map(|s| (s - max).exp()).collect();

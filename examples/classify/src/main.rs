@@ -5,13 +5,15 @@
 //! cargo run --release -p classify -- models/images/chelsea.png
 //! MOBILENET_MODEL=path/to/model.onnx cargo run --release -p classify -- photo.jpg --labels labels.txt
 //! ```
+//!
+//! A quantised model that takes the photo's bytes (Coral's) gets them, the whole image resized.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use classify::{InputLayout, Preprocess, load_image, probabilities, read_labels, to_input, top_k};
+use classify::{FromImage, InputLayout, Preprocess, Score, load_image, probabilities, read_labels, top_k};
 
 include!(concat!(env!("OUT_DIR"), "/model.rs"));
 
@@ -57,13 +59,15 @@ fn classify(args: &Args) -> Result<(), String> {
     net.map_weights_in_background();
     let img = load_image(&args.image)?;
     let preprocess = args.preprocess.unwrap_or(if BUNDLED { Preprocess::Coral } else { Preprocess::Imagenet });
-    let x = to_input(&img, layout, preprocess);
-    let scores = net.run_slice(&x).map_err(|e| e.to_string())?.to_vec();
+    let x = FromImage::from_image(&img, layout, preprocess);
+    let output = net.run_slice(&x).map_err(|e| e.to_string())?;
+    let bytes = std::mem::size_of_val(&output[0]) == 1;
+    let scores: Vec<f32> = output.iter().map(|v| v.score()).collect();
     let labels = match (&args.labels, BUNDLED) {
         (None, true) => BUNDLED_LABELS.lines().map(str::to_string).collect(),
         (path, _) => read_labels(path.as_deref(), scores.len())?,
     };
-    let probs = probabilities(&scores);
+    let probs = probabilities(&scores, bytes);
 
     println!("model:  {DESCRIPTION}");
     println!(
@@ -73,7 +77,8 @@ fn classify(args: &Args) -> Result<(), String> {
         Model::ARENA_BYTES,
         construct.as_secs_f64() * 1e6
     );
-    println!("image:  {} ({}x{}), preprocess {preprocess:?}", args.image.display(), img.width(), img.height());
+    let how = if std::mem::size_of_val(&x[0]) == 1 { "bytes".to_string() } else { format!("{preprocess:?}") };
+    println!("image:  {} ({}x{}), preprocess {how}", args.image.display(), img.width(), img.height());
     println!("top-5:");
     for (rank, (i, s)) in top_k(&scores, 5).into_iter().enumerate() {
         let label = labels.get(i).map(String::as_str).unwrap_or("?");

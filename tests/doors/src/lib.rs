@@ -26,6 +26,39 @@ macro_rules! run {
     }};
 }
 
+/// The element types models take and give, as f64 (exact for all of them).
+pub trait Element: Copy {
+    /// `v` as this type (`v` holds one of its values).
+    fn from_f64(v: f64) -> Self;
+    /// The value as f64.
+    fn to_f64(self) -> f64;
+}
+
+macro_rules! element {
+    ($($t:ty),*) => {$(
+        impl Element for $t {
+            fn from_f64(v: f64) -> Self {
+                v as $t
+            }
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+        }
+    )*};
+}
+element!(f32, u8, i8);
+
+/// Runs a model of any element types on values given and returned as f64.
+macro_rules! run_any {
+    ($model:ty, $cpu:expr, $x:expr $(, threads $n:expr)?) => {{
+        let mut m = <$model>::new();
+        m.set_cpu($cpu);
+        $(m.set_threads($n).expect("compiled for that many threads");)?
+        let x: Vec<_> = $x.iter().map(|&v| Element::from_f64(v)).collect();
+        m.run_slice(&x).expect("input length").iter().map(|v| v.to_f64()).collect()
+    }};
+}
+
 /// Models compiled by build.rs with `Compiler::write_to_out_dir`.
 pub mod build_door {
     include!(concat!(env!("OUT_DIR"), "/build_door.rs"));
@@ -56,6 +89,24 @@ pub struct Entry {
     /// The model compiled for batch 4, when its batch is symbolic.
     pub batch4: Option<Runner>,
 }
+
+/// Runs a model of any element types, its input and output as f64.
+pub type AnyRunner = fn(Cpu, &[f64]) -> Vec<f64>;
+
+/// One quantised model through both doors.
+pub struct Int8Entry {
+    /// The fixture's name.
+    pub name: &'static str,
+    /// Index into `mobilenet_tests::int8_fixtures()`.
+    pub fixture: usize,
+    /// The model compiled by build.rs.
+    pub build_door: AnyRunner,
+    /// The model compiled by `mobilenet_model!` (`threads = 2`), on 2 threads.
+    pub macro_threads2: AnyRunner,
+}
+
+/// Every quantised model's entry (none without ../shared).
+pub static INT8_MODELS: &[Int8Entry] = include!(concat!(env!("OUT_DIR"), "/int8_entries.rs"));
 
 /// Every fixture's entry.
 pub static MODELS: &[Entry] = include!(concat!(env!("OUT_DIR"), "/entries.rs"));
