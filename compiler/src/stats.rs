@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::Frontend;
 use crate::error::Result;
-use crate::ir::{Graph, NodeId, Op};
+use crate::ir::{DType, Graph, NodeId, Op};
 use crate::passes::total_fusions;
 
 /// One Conv or Gemm layer of the optimised graph.
@@ -30,13 +30,16 @@ pub struct Stats {
     pub params: u64,
     /// Multiply-accumulates of one inference at the compiled batch size.
     pub macs: u64,
-    /// Bytes of those weights.
+    /// Bytes of those weights, as the model stores them (f32 and int32: 4, int8 and uint8: 1).
     pub weights_bytes: u64,
+    /// The same, by element type (`f32`, `i32`, `i8`, `u8`, ...).
+    pub weights_bytes_by_type: BTreeMap<String, u64>,
     /// Operations (not counting inputs and constants) as imported.
     pub nodes_imported: usize,
     /// Operations after optimisation.
     pub nodes_optimized: usize,
-    /// Bytes of the planned arena (intermediate activations, f32), when the model lowers to
+    /// Bytes of the planned arena (intermediate activations: f32, or one byte per element of
+    /// an 8-bit tensor), when the model lowers to
     /// code; `None` with `lowering_error` otherwise.
     pub arena_bytes: Option<u64>,
     /// What one buffer per intermediate tensor would take.
@@ -67,6 +70,14 @@ fn macs_of(g: &Graph, n: NodeId) -> Result<u64> {
             let a = g.shape(g.operand(n, 0).unwrap_or(n))?;
             out * *a.last().unwrap_or(&1) as u64
         }
+        Op::QConv(c) => {
+            let w = g.shape(g.operand(n, 1).unwrap_or(n))?;
+            out * (w[1] * c.window.kernel[0] * c.window.kernel[1]) as u64
+        }
+        Op::QGemm(q) => {
+            let a = g.shape(g.operand(n, 0).unwrap_or(n))?;
+            out * if q.trans_a { a[0] } else { a[1] } as u64
+        }
         _ => 0,
     })
 }
@@ -80,13 +91,20 @@ pub fn compute(fe: &Frontend) -> Result<Stats> {
         Err(e) => (None, None, Some(e.to_string())),
     };
     let mut params = 0u64;
-    let mut weights_bytes = 0u64;
+    let mut weights_bytes_by_type = BTreeMap::<String, u64>::new();
     for n in g.dag.node_indices() {
         if let Some(t) = g.constant(n) {
             params += t.len() as u64;
-            weights_bytes += 4 * t.len() as u64;
+            let size = match t.dtype {
+                DType::I8 | DType::U8 | DType::Bool => 1,
+                DType::I16 | DType::U16 => 2,
+                DType::I64 | DType::U64 => 8,
+                _ => 4,
+            };
+            *weights_bytes_by_type.entry(t.dtype.name().to_string()).or_default() += size * t.len() as u64;
         }
     }
+    let weights_bytes = weights_bytes_by_type.values().sum();
     let mut layers = Vec::new();
     let mut macs = 0;
     let mut ops_optimized = BTreeMap::new();
@@ -97,7 +115,7 @@ pub fn compute(fe: &Frontend) -> Result<Stats> {
         }
         *ops_optimized.entry(op.name().to_string()).or_default() += 1;
         let m = macs_of(g, n)?;
-        if matches!(op, Op::Conv(_) | Op::Gemm(_) | Op::MatMul) {
+        if matches!(op, Op::Conv(_) | Op::Gemm(_) | Op::MatMul | Op::QConv(_) | Op::QGemm(_)) {
             let p: u64 = g.operands(n).iter().filter_map(|&o| g.constant(o)).map(|t| t.len() as u64).sum();
             let node = g.node(n);
             layers.push(Layer {
@@ -117,6 +135,7 @@ pub fn compute(fe: &Frontend) -> Result<Stats> {
         params,
         macs,
         weights_bytes,
+        weights_bytes_by_type,
         nodes_imported: fe.imported.op_count(),
         nodes_optimized: g.op_count(),
         fusions: total_fusions(&fe.reports),
@@ -131,6 +150,11 @@ pub fn to_text(s: &Stats) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "params          {:>14}", group_digits(s.params));
     let _ = writeln!(out, "weights_bytes   {:>14}", group_digits(s.weights_bytes));
+    if s.weights_bytes_by_type.len() > 1 {
+        for (t, b) in &s.weights_bytes_by_type {
+            let _ = writeln!(out, "  {t:<13} {:>14}", group_digits(*b));
+        }
+    }
     let _ = writeln!(out, "macs            {:>14}", group_digits(s.macs));
     match (s.arena_bytes, s.naive_arena_bytes) {
         (Some(a), Some(n)) => {
