@@ -493,6 +493,23 @@ pub fn describe(s: &crate::lower::Step) -> String {
             p.out_h,
             p.out_w
         ),
+        Kernel::QBlock(p) => format!(
+            "int8 block: {}depthwise {} ({} channels), project to {}, {}x{} -> {}x{}",
+            match p.first {
+                mobilenet_kernels::int8::fused::First::None => String::new(),
+                mobilenet_kernels::int8::fused::First::Expand(e) => format!("expand {} -> {}, ", e.k, e.n),
+                mobilenet_kernels::int8::fused::First::Stem(c) => {
+                    format!("conv {} {} -> {}, ", window_text(&c.win), c.in_c, c.out_c)
+                }
+            },
+            window_text(&p.dw.win),
+            p.dw.channels,
+            p.project.n,
+            p.in_h,
+            p.in_w,
+            p.dw.out_h,
+            p.dw.out_w
+        ),
         Kernel::QPool(p) => match p.win {
             Some(w) => format!("int8 average pool {}, {} channels", window_text(&w), p.channels),
             None => format!("int8 global average, {} channels, {}x{}", p.channels, p.in_h, p.in_w),

@@ -148,6 +148,43 @@ pub fn qconv_gemm(p: &k::int8::conv::QConvGemm) -> TokenStream {
     )
 }
 
+fn first_lit(f: k::int8::fused::First) -> TokenStream {
+    match f {
+        k::int8::fused::First::None => quote!(rt::int8::fused::First::None),
+        k::int8::fused::First::Expand(g) => {
+            let g = qgemm(&g);
+            quote!(rt::int8::fused::First::Expand(#g))
+        }
+        k::int8::fused::First::Stem(c) => {
+            let c = qconv_gemm(&c);
+            quote!(rt::int8::fused::First::Stem(#c))
+        }
+    }
+}
+
+fn qdepthwise_lit(p: k::int8::depthwise::QDepthwise) -> TokenStream {
+    qdepthwise(&p)
+}
+
+fn qgemm_lit(p: k::int8::gemm::QGemm) -> TokenStream {
+    qgemm(&p)
+}
+
+pub fn qblock(p: &k::int8::fused::QBlock) -> TokenStream {
+    literal!(
+        p,
+        (int8::fused)::QBlock {
+            images: u,
+            in_h: u,
+            in_w: u,
+            in_c: u,
+            first: first_lit,
+            dw: qdepthwise_lit,
+            project: qgemm_lit,
+        }
+    )
+}
+
 fn opt_window(w: Option<k::Window>) -> TokenStream {
     match w {
         Some(w) => {

@@ -15,7 +15,8 @@
 //! - `out`, `scratch`: the region the step writes, and its scratch region;
 //! - `bytes i`, `signed i`, `shorts i`, `ints i`: the `i`-th read viewed as u8, i8, i16 or i32
 //!   (`mobilenet_kernels::arena`'s views; lengths in those units);
-//! - `out_bytes`: the written region as bytes; `input_bytes`: the model's 8-bit input.
+//! - `out_bytes`: the written region as bytes; `input_bytes`: the model's 8-bit input;
+//! - `qweights i`: an 8-bit block's nine weight regions, reads `i` to `i + 8`.
 
 use mobilenet_kernels::{self as k, Cpu, Threads};
 use proc_macro2::TokenStream;
@@ -86,6 +87,19 @@ macro_rules! run_call {
             project_bias: $c.reads[$i + 5],
         }]; $($($rest)*)?)
     };
+    ($c:ident, $f:path, [$($acc:expr),*]; qweights $i:expr $(, $($rest:tt)*)?) => {
+        run_call!($c, $f, [$($acc,)* &k::int8::fused::Weights {
+            first_b: k::arena::signed($c.reads[$i]),
+            first_consts: k::arena::ints($c.reads[$i + 1]),
+            first_mult: $c.reads[$i + 2],
+            dw: k::arena::shorts($c.reads[$i + 3]),
+            dw_bias: k::arena::ints($c.reads[$i + 4]),
+            dw_mult: $c.reads[$i + 5],
+            project_b: k::arena::signed($c.reads[$i + 6]),
+            project_consts: k::arena::ints($c.reads[$i + 7]),
+            project_mult: $c.reads[$i + 8],
+        }]; $($($rest)*)?)
+    };
     ($c:ident, $f:path, [$($acc:expr),*]; bytes $i:expr $(, $($rest:tt)*)?) => {
         run_call!($c, $f, [$($acc,)* k::arena::bytes($c.reads[$i])]; $($($rest)*)?)
     };
@@ -137,6 +151,17 @@ macro_rules! code_args {
             })
         }]; $($($rest)*)?)
     };
+    ($c:ident, [$($acc:expr),*]; qweights $i:expr $(, $($rest:tt)*)?) => {
+        code_args!($c, [$($acc,)* {
+            let w = &$c.reads[$i..$i + 9];
+            let (fb, fc, fm, dw, db, dm, pb, pc, pm) = (&w[0], &w[1], &w[2], &w[3], &w[4], &w[5], &w[6], &w[7], &w[8]);
+            quote!(&rt::int8::fused::Weights {
+                first_b: rt::arena::signed(#fb), first_consts: rt::arena::ints(#fc), first_mult: #fm,
+                dw: rt::arena::shorts(#dw), dw_bias: rt::arena::ints(#db), dw_mult: #dm,
+                project_b: rt::arena::signed(#pb), project_consts: rt::arena::ints(#pc), project_mult: #pm
+            })
+        }]; $($($rest)*)?)
+    };
     ($c:ident, [$($acc:expr),*]; bytes $i:expr $(, $($rest:tt)*)?) => {
         code_args!($c, [$($acc,)* { let r = &$c.reads[$i]; quote!(rt::arena::bytes(#r)) }]; $($($rest)*)?)
     };
@@ -185,6 +210,13 @@ macro_rules! check_call {
             depthwise_bias: $c.read($i + 3)?,
             project: $c.read($i + 4)?,
             project_bias: $c.read($i + 5)?,
+        }]; $($($rest)*)?)
+    };
+    ($c:ident, $f:path, [$($acc:expr),*]; qweights $i:expr $(, $($rest:tt)*)?) => {
+        check_call!($c, $f, [$($acc,)* &k::int8::fused::WeightLens {
+            first: [4 * $c.read($i)?, $c.read($i + 1)?, $c.read($i + 2)?],
+            dw: [2 * $c.read($i + 3)?, $c.read($i + 4)?, $c.read($i + 5)?],
+            project: [4 * $c.read($i + 6)?, $c.read($i + 7)?, $c.read($i + 8)?],
         }]; $($($rest)*)?)
     };
     ($c:ident, $f:path, [$($acc:expr),*]; bytes $i:expr $(, $($rest:tt)*)?) => {
@@ -291,6 +323,9 @@ kernel_calls! {
     );
     Kernel::QConvGemm(p) => (int8::conv)::qconv_gemm / check_gemm(
         threads, cpu, param p => qconv_gemm, bytes 0, signed 1, ints 2, read 3, out_bytes
+    );
+    Kernel::QBlock(p) => (int8::fused)::qblock / check(
+        threads, cpu, param p => qblock, bytes 0, qweights 1, out_bytes, scratch
     );
     Kernel::QPool(p) => (int8::pool)::qpool / check(param p => qpool, bytes 0, out_bytes);
     Kernel::QBinary(p) => (int8::elementwise)::qbinary / check(cpu, param p => qbinary, bytes 0, bytes 1, out_bytes);

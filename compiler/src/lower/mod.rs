@@ -100,6 +100,7 @@ impl Kernel {
                 | Kernel::QDepthwise(_)
                 | Kernel::QConv2d(_)
                 | Kernel::QConvGemm(_)
+                | Kernel::QBlock(_)
                 | Kernel::QPool(_)
                 | Kernel::QBinary(_)
         )
@@ -222,6 +223,10 @@ pub enum Kernel {
     QConv2d(k::int8::conv::QConv2d),
     /// reads: input (bytes), packed b (int8), constants (int32), multipliers (f32)
     QConvGemm(k::int8::conv::QConvGemm),
+    /// [stem | expand] -> depthwise -> project by rows. reads: input (bytes), the nine weight
+    /// arrays (`int8::fused::Weights` order; the first three empty without a first conv);
+    /// scratch.
+    QBlock(k::int8::fused::QBlock),
     /// reads: input bytes
     QPool(k::int8::pool::QPool),
     /// reads: a, b (bytes)
@@ -442,7 +447,8 @@ pub fn lower_with(g: &Graph, max_threads: usize, image_loop_bytes: Option<usize>
     };
     // Fused groups run as one step when the last conv of the group is reached; the convs
     // before it produce nothing of their own.
-    let fusable = fused::fusable_groups(g, max_threads);
+    let mut fusable = fused::fusable_groups(g, max_threads);
+    fusable.extend(quant::fusable_blocks(g)?);
     let group_of: HashMap<NodeId, usize> =
         fusable.iter().enumerate().flat_map(|(i, grp)| grp.iter().map(move |&n| (n, i))).collect();
     l.gated = conv::gated_pointwise(g, &group_of)?;
@@ -461,7 +467,11 @@ pub fn lower_with(g: &Graph, max_threads: usize, image_loop_bytes: Option<usize>
         let nodes: Vec<NodeId> = group.cloned().unwrap_or_else(|| vec![n]);
         l.origin = nodes.iter().flat_map(|&m| g.node(m).origin.clone()).collect();
         l.label = format!("{} {}", if nodes.len() > 1 { "Block" } else { g.op(n).name() }, node.name);
-        let v = if nodes.len() > 1 { l.fused(&nodes) } else { l.lower_node(n) };
+        let v = match nodes.len() {
+            1 => l.lower_node(n),
+            _ if matches!(g.op(nodes[0]), Op::QConv(_)) => l.qblock(&nodes),
+            _ => l.fused(&nodes),
+        };
         let v = v.map_err(|e| e.at_node(&g.context(n)))?;
         l.values.insert(n, v);
     }

@@ -17,7 +17,7 @@ use super::{Kernel, Lowering, Region, Value, nhwc, pad6, row_major, window_of};
 use crate::error::{Result, err};
 use crate::interp::quant::multiplier;
 use crate::ir::quant::{QBinary, QBinaryKind, QConv, QGemm, QLookup, QPool, Quant};
-use crate::ir::{DType, NodeId, Tensor};
+use crate::ir::{DType, Graph, NodeId, Op, Tensor};
 
 /// The element type of a program's input or output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -176,7 +176,22 @@ impl Lowering<'_> {
     pub(super) fn qconv(&mut self, n: NodeId, c: &QConv, shape: Vec<usize>) -> Result<Value> {
         let x = self.operand(n, 0)?;
         let x = self.nhwc_of(x)?;
-        let [images, in_c, in_h, in_w] = x.shape[..] else {
+        let out = self.new_bytes(shape.iter().product());
+        let (kernel, reads) = self.conv_plan(n, c, &x.shape, &shape)?;
+        let kernel = match kernel {
+            ConvPlan::Pointwise(g) => Kernel::QGemm(g),
+            ConvPlan::Depthwise(d) => Kernel::QDepthwise(d),
+            ConvPlan::Gemm(g) => Kernel::QConvGemm(g),
+            ConvPlan::Grouped(g) => Kernel::QConv2d(g),
+        };
+        self.push(kernel, [vec![x.region], reads].concat(), out);
+        Ok(Value { region: out, strides: nhwc(&shape), shape, bytes: true })
+    }
+
+    /// The kernel a quantised convolution runs on, with its weights packed into the blob (the
+    /// three regions after the input, in the kernel's order).
+    fn conv_plan(&mut self, n: NodeId, c: &QConv, in_shape: &[usize], shape: &[usize]) -> Result<(ConvPlan, Vec<Region>)> {
+        let [images, in_c, in_h, in_w] = in_shape[..] else {
             return Err(err!(internal, "QLinearConv input is not 4-D"));
         };
         let [_, out_c, out_h, out_w] = shape[..] else { return Err(err!(internal, "QLinearConv output is not 4-D")) };
@@ -195,123 +210,158 @@ impl Lowering<'_> {
         let w_shift = if c.w.dtype == DType::U8 { -128 } else { 0 };
         let w8 = |i: usize| w[i] as i32 + w_shift;
         let zw = |m: usize| c.w.zero_point_at(m) + w_shift;
+        let zero: Vec<i32> = (0..out_c).map(zw).collect();
         let win = &c.window;
-        let pointwise = kh == 1
-            && kw == 1
-            && win.strides == [1, 1]
-            && win.pads == [0, 0, 0, 0]
-            && c.group == 1
-            && out_h == in_h
-            && out_w == in_w;
-        let out = self.new_bytes(shape.iter().product());
-        if pointwise {
-            // A GEMM over the pixels: a = [pixels][in_c], b = w transposed, [in_c][out_c].
-            let b: Vec<i8> = (0..in_c * out_c).map(|i| w8((i % out_c) * in_c + i / out_c) as i8).collect();
-            self.qgemm_step(QGemmArgs {
-                a: x.region,
-                m: images * in_h * in_w,
-                k: in_c,
-                n: out_c,
-                b: &b,
-                zero: &(0..out_c).map(zw).collect::<Vec<_>>(),
-                bias: &bias,
-                mult: &mult,
-                a_zero: x_zero,
-                requant,
-                out,
-            })?;
-        } else if c.group == in_c && c.group == out_c && cig == 1 {
-            // Depthwise: weights `w - w_zero` as int16, [kh][kw][c].
-            let mut packed = vec![0i16; kh * kw * out_c];
-            for ch in 0..out_c {
-                for t in 0..kh * kw {
-                    packed[t * out_c + ch] = (w8(ch * kh * kw + t) - zw(ch)) as i16;
-                }
+        let none = Region { loc: super::Loc::Input, offset: 0, len: 0 };
+        let gemm_args = |b, k| QGemmArgs {
+            a: none,
+            m: 0,
+            k,
+            n: out_c,
+            b,
+            zero: &zero,
+            bias: &bias,
+            mult: &mult,
+            a_zero: x_zero,
+            requant,
+            out: none,
+        };
+        match conv_kind(c, in_shape, shape, &wt.shape) {
+            QConvKind::Pointwise => {
+                // A GEMM over the pixels: a = [pixels][in_c], b = w transposed, [in_c][out_c].
+                let b: Vec<i8> = (0..in_c * out_c).map(|i| w8((i % out_c) * in_c + i / out_c) as i8).collect();
+                let (reads, row_sums) = self.gemm_constants(&gemm_args(&b, in_c))?;
+                let p = k::int8::gemm::QGemm { m: images * in_h * in_w, k: in_c, n: out_c, row_sums, requant };
+                Ok((ConvPlan::Pointwise(p), reads))
             }
-            let p = k::int8::depthwise::QDepthwise {
-                images,
-                channels: out_c,
-                in_h,
-                in_w,
-                out_h,
-                out_w,
-                win: window_of(win),
-                x_zero,
-                requant,
-            };
-            let dw = &k::int8::depthwise::pack;
-            let (taps, pc) = (kh * kw, k::int8::depthwise::padded(out_c));
-            let (mut pw, mut pb, mut pm) =
-                (vec![0i16; k::int8::depthwise::packed_len(out_c, taps)], vec![0i32; pc], vec![0f32; pc]);
-            dw(&packed, &bias, &mult, out_c, taps, (&mut pw, &mut pb, &mut pm));
-            let reads = self.weight_reads(&words_of_i16(&pw), &pb, &pm)?;
-            self.push(Kernel::QDepthwise(p), [vec![x.region], reads].concat(), out);
-        } else if c.group == 1 {
-            // A GEMM over gathered windows: b = [kh][kw][in_c] x [out_c].
-            let kk = kh * kw * in_c;
-            let b: Vec<i8> = (0..kk * out_c)
-                .map(|i| {
-                    let (row, m) = (i / out_c, i % out_c);
-                    let (t, ci) = (row / in_c, row % in_c);
-                    w8((m * in_c + ci) * kh * kw + t) as i8
-                })
-                .collect();
-            let args = QGemmArgs {
-                a: x.region,
-                m: 0,
-                k: kk,
-                n: out_c,
-                b: &b,
-                zero: &(0..out_c).map(zw).collect::<Vec<_>>(),
-                bias: &bias,
-                mult: &mult,
-                a_zero: x_zero,
-                requant,
-                out,
-            };
-            let (reads, row_sums) = self.gemm_constants(&args)?;
-            let p = k::int8::conv::QConvGemm {
-                images,
-                in_c,
-                in_h,
-                in_w,
-                out_c,
-                out_h,
-                out_w,
-                win: window_of(win),
-                x_zero,
-                row_sums,
-                requant,
-            };
-            self.push(Kernel::QConvGemm(p), [vec![x.region], reads].concat(), out);
-        } else {
-            // Weights `w - w_zero` as int16, [group][kh][kw][cig][mg].
-            let (g, mg) = (c.group, out_c / c.group);
-            let mut packed = vec![0i16; w.len()];
-            for oc in 0..out_c {
-                let (gi, mo) = (oc / mg, oc % mg);
-                for ci in 0..cig {
+            QConvKind::Depthwise => {
+                // Weights `w - w_zero` as int16, [kh][kw][c], then packed for the kernel.
+                let mut taps16 = vec![0i16; kh * kw * out_c];
+                for ch in 0..out_c {
                     for t in 0..kh * kw {
-                        packed[((gi * kh * kw + t) * cig + ci) * mg + mo] =
-                            (w8((oc * cig + ci) * kh * kw + t) - zw(oc)) as i16;
+                        taps16[t * out_c + ch] = (w8(ch * kh * kw + t) - zw(ch)) as i16;
                     }
                 }
+                let (taps, pc) = (kh * kw, k::int8::depthwise::padded(out_c));
+                let (mut pw, mut pb, mut pm) =
+                    (vec![0i16; k::int8::depthwise::packed_len(out_c, taps)], vec![0i32; pc], vec![0f32; pc]);
+                k::int8::depthwise::pack(&taps16, &bias, &mult, out_c, taps, (&mut pw, &mut pb, &mut pm));
+                let reads = self.weight_reads(&words_of_i16(&pw), &pb, &pm)?;
+                let p = k::int8::depthwise::QDepthwise {
+                    images,
+                    channels: out_c,
+                    in_h,
+                    in_w,
+                    out_h,
+                    out_w,
+                    win: window_of(win),
+                    x_zero,
+                    requant,
+                };
+                Ok((ConvPlan::Depthwise(p), reads))
             }
-            let p = k::int8::conv::QConv2d {
-                images,
-                in_c,
-                in_h,
-                in_w,
-                out_c,
-                out_h,
-                out_w,
-                groups: g,
-                win: window_of(win),
-                x_zero,
-                requant,
-            };
-            let reads = self.weight_reads(&words_of_i16(&packed), &bias, &mult)?;
-            self.push(Kernel::QConv2d(p), [vec![x.region], reads].concat(), out);
+            QConvKind::Gemm => {
+                // A GEMM over gathered windows: b = [kh][kw][in_c] x [out_c].
+                let kk = kh * kw * in_c;
+                let b: Vec<i8> = (0..kk * out_c)
+                    .map(|i| {
+                        let (row, m) = (i / out_c, i % out_c);
+                        let (t, ci) = (row / in_c, row % in_c);
+                        w8((m * in_c + ci) * kh * kw + t) as i8
+                    })
+                    .collect();
+                let (reads, row_sums) = self.gemm_constants(&gemm_args(&b, kk))?;
+                let p = k::int8::conv::QConvGemm {
+                    images,
+                    in_c,
+                    in_h,
+                    in_w,
+                    out_c,
+                    out_h,
+                    out_w,
+                    win: window_of(win),
+                    x_zero,
+                    row_sums,
+                    requant,
+                };
+                Ok((ConvPlan::Gemm(p), reads))
+            }
+            QConvKind::Grouped => {
+                // Weights `w - w_zero` as int16, [group][kh][kw][cig][mg].
+                let (g, mg) = (c.group, out_c / c.group);
+                let mut packed = vec![0i16; w.len()];
+                for oc in 0..out_c {
+                    let (gi, mo) = (oc / mg, oc % mg);
+                    for ci in 0..cig {
+                        for t in 0..kh * kw {
+                            packed[((gi * kh * kw + t) * cig + ci) * mg + mo] =
+                                (w8((oc * cig + ci) * kh * kw + t) - zw(oc)) as i16;
+                        }
+                    }
+                }
+                let p = k::int8::conv::QConv2d {
+                    images,
+                    in_c,
+                    in_h,
+                    in_w,
+                    out_c,
+                    out_h,
+                    out_w,
+                    groups: g,
+                    win: window_of(win),
+                    x_zero,
+                    requant,
+                };
+                let reads = self.weight_reads(&words_of_i16(&packed), &bias, &mult)?;
+                Ok((ConvPlan::Grouped(p), reads))
+            }
+        }
+    }
+
+    /// An 8-bit block (`fusable_blocks`): [stem | expand] -> depthwise -> project as one step.
+    pub(super) fn qblock(&mut self, nodes: &[NodeId]) -> Result<Value> {
+        let (first, dw, project) = match nodes[..] {
+            [f, d, p] => (Some(f), d, p),
+            [d, p] => (None, d, p),
+            _ => return Err(err!(internal, "an 8-bit block of {} convolutions", nodes.len())),
+        };
+        let entry = nodes[0];
+        let x = self.operand(entry, 0)?;
+        let x = self.nhwc_of(x)?;
+        let [images, in_c, in_h, in_w] = x.shape[..] else { return Err(err!(internal, "block input is not 4-D")) };
+        let qconv = |n: NodeId| match self.g.op(n) {
+            Op::QConv(c) => Ok(c.clone()),
+            _ => Err(err!(internal, "an 8-bit block holds a {}", self.g.op(n).name())),
+        };
+        let empty = || Region { loc: super::Loc::Weights, offset: 0, len: 0 };
+        let (first_kernel, first_reads, dw_in) = match first {
+            Some(f) => {
+                let shape = self.shape(f)?;
+                let (plan, reads) = self.conv_plan(f, &qconv(f)?, &x.shape, &shape)?;
+                let first = match plan {
+                    ConvPlan::Pointwise(g) => k::int8::fused::First::Expand(g),
+                    ConvPlan::Gemm(g) => k::int8::fused::First::Stem(g),
+                    _ => return Err(err!(internal, "an 8-bit block starts with a grouped or depthwise conv")),
+                };
+                (first, reads, shape)
+            }
+            None => (k::int8::fused::First::None, vec![empty(), empty(), empty()], x.shape.clone()),
+        };
+        let dw_shape = self.shape(dw)?;
+        let (ConvPlan::Depthwise(dwp), dw_reads) = self.conv_plan(dw, &qconv(dw)?, &dw_in, &dw_shape)? else {
+            return Err(err!(internal, "the block's middle conv is not depthwise"));
+        };
+        let shape = self.shape(project)?;
+        let (ConvPlan::Pointwise(pp), project_reads) = self.conv_plan(project, &qconv(project)?, &dw_shape, &shape)? else {
+            return Err(err!(internal, "the block's last conv is not pointwise"));
+        };
+        let p = k::int8::fused::QBlock { images, in_h, in_w, in_c, first: first_kernel, dw: dwp, project: pp };
+        let out = self.new_bytes(shape.iter().product());
+        let reads = [vec![x.region], first_reads, dw_reads, project_reads].concat();
+        self.push(Kernel::QBlock(p), reads, out);
+        let scratch = self.new_buffer(self.max_threads * p.scratch_words());
+        if let Some(step) = self.steps.last_mut() {
+            step.scratch = Some(scratch);
         }
         Ok(Value { region: out, strides: nhwc(&shape), shape, bytes: true })
     }
@@ -484,6 +534,77 @@ impl Lowering<'_> {
         self.push(Kernel::QPool(p), vec![x.region], out);
         Ok(Value { region: out, strides: nhwc(&shape), shape, bytes: true })
     }
+}
+
+/// How a quantised convolution runs.
+enum ConvPlan {
+    /// A 1x1 convolution as a GEMM over the pixels.
+    Pointwise(k::int8::gemm::QGemm),
+    /// One filter per channel.
+    Depthwise(k::int8::depthwise::QDepthwise),
+    /// Ungrouped, as gathered windows times a GEMM.
+    Gemm(k::int8::conv::QConvGemm),
+    /// Grouped: the direct kernel.
+    Grouped(k::int8::conv::QConv2d),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum QConvKind {
+    Pointwise,
+    Depthwise,
+    Gemm,
+    Grouped,
+}
+
+/// Which kernel a quantised convolution of these shapes takes.
+fn conv_kind(c: &QConv, in_shape: &[usize], out_shape: &[usize], w_shape: &[usize]) -> QConvKind {
+    let (in_c, out_c) = (in_shape.get(1).copied().unwrap_or(0), out_shape.get(1).copied().unwrap_or(0));
+    let (cig, kh, kw) = (w_shape.get(1).copied().unwrap_or(0), w_shape.get(2).copied().unwrap_or(0), w_shape.get(3).copied().unwrap_or(0));
+    let win = &c.window;
+    if kh == 1 && kw == 1 && win.strides == [1, 1] && win.pads == [0, 0, 0, 0] && c.group == 1 && in_shape[2..] == out_shape[2..] {
+        QConvKind::Pointwise
+    } else if c.group == in_c && c.group == out_c && cig == 1 {
+        QConvKind::Depthwise
+    } else if c.group == 1 && kh * kw * in_c <= k::int8::conv::GATHER {
+        QConvKind::Gemm
+    } else {
+        QConvKind::Grouped
+    }
+}
+
+/// The quantised convolutions the block kernel runs as one step: a depthwise conv (at most
+/// `MAX_TAPS` taps) whose only use is a pointwise conv, with in front of it the pointwise
+/// expand or the ungrouped conv (a model's first layer) that alone computes its input.
+pub(super) fn fusable_blocks(g: &Graph) -> Result<Vec<Vec<NodeId>>> {
+    let kind = |n: NodeId| -> Option<QConvKind> {
+        let Op::QConv(c) = g.op(n) else { return None };
+        let x = g.operand(n, 0)?;
+        let w = g.operand(n, 1)?;
+        Some(conv_kind(c, g.shape(x).ok()?, g.shape(n).ok()?, g.shape(w).ok()?))
+    };
+    let mut blocks: Vec<Vec<NodeId>> = Vec::new();
+    let mut taken = std::collections::HashSet::new();
+    for p in g.topo_order()? {
+        if kind(p) != Some(QConvKind::Pointwise) {
+            continue;
+        }
+        let Some(dw) = g.operand(p, 0) else { continue };
+        let taps_ok = match g.op(dw) {
+            Op::QConv(c) => c.window.kernel[0] * c.window.kernel[1] <= k::int8::depthwise::MAX_TAPS,
+            _ => false,
+        };
+        if kind(dw) != Some(QConvKind::Depthwise) || !taps_ok || !g.has_single_use(dw) {
+            continue;
+        }
+        // (not the last conv of an earlier block: MobileNetV1's pointwise convs end one pair
+        // and would start the next)
+        let first = g.operand(dw, 0).filter(|&f| {
+            matches!(kind(f), Some(QConvKind::Pointwise | QConvKind::Gemm)) && g.has_single_use(f) && !taken.contains(&f)
+        });
+        taken.insert(p);
+        blocks.push(first.into_iter().chain([dw, p]).collect());
+    }
+    Ok(blocks)
 }
 
 /// What `qgemm_step` multiplies.

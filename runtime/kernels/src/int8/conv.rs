@@ -178,7 +178,7 @@ pub struct QConvGemm {
 }
 
 /// Bytes of gathered rows each step multiplies (on the stack).
-const GATHER: usize = 8192;
+pub const GATHER: usize = 8192;
 
 impl QConvGemm {
     /// Bytes per gathered row.
@@ -224,32 +224,38 @@ pub fn qconv_gemm(
     expect(check_gemm(threads.count(), p, input.len(), b.len(), consts.len(), mult.len(), out.len()));
     let row = p.out_w * p.out_c;
     let rows = p.images * p.out_h;
+    threads.for_rows(rows, 2, &mut out[..rows * row], row, &|rows, o| {
+        for (r, oy) in rows.enumerate() {
+            gemm_row(cpu, p, input, b, consts, mult, oy / p.out_h, oy % p.out_h, &mut o[r * row..][..row]);
+        }
+    });
+}
+
+/// Output row `y` of image `img` (`out_w * out_c` bytes).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm_row(
+    cpu: Cpu,
+    p: &QConvGemm,
+    input: &[u8],
+    b: &[i8],
+    consts: &[i32],
+    mult: &[f32],
+    img: usize,
+    y: usize,
+    out: &mut [u8],
+) {
     let k = p.k();
     let chunk = (GATHER / k).min(p.out_w).max(1);
     let g = super::gemm::QGemm { m: 0, k, n: p.out_c, row_sums: p.row_sums, requant: p.requant };
-    threads.for_rows(rows, 2, &mut out[..rows * row], row, &|rows, o| {
-        let mut gathered = [0u8; GATHER];
-        for (r, oy) in rows.enumerate() {
-            let (img, y) = (oy / p.out_h, oy % p.out_h);
-            for x0 in (0..p.out_w).step_by(chunk) {
-                let n = chunk.min(p.out_w - x0);
-                for (i, a) in gathered[..n * k].chunks_exact_mut(k).enumerate() {
-                    gather(p, input, img, y, x0 + i, a);
-                }
-                let out = &mut o[(r * p.out_w + x0) * p.out_c..][..n * p.out_c];
-                super::gemm::rows_of(
-                    cpu,
-                    &super::gemm::QGemm { m: n, ..g },
-                    &gathered[..n * k],
-                    b,
-                    consts,
-                    mult,
-                    0..n,
-                    out,
-                );
-            }
+    let mut gathered = [0u8; GATHER];
+    for x0 in (0..p.out_w).step_by(chunk) {
+        let n = chunk.min(p.out_w - x0);
+        for (i, a) in gathered[..n * k].chunks_exact_mut(k).enumerate() {
+            gather(p, input, img, y, x0 + i, a);
         }
-    });
+        let out = &mut out[x0 * p.out_c..][..n * p.out_c];
+        super::gemm::rows_of(cpu, &super::gemm::QGemm { m: n, ..g }, &gathered[..n * k], b, consts, mult, 0..n, out);
+    }
 }
 
 /// The window of output pixel `(y, x)` of image `img`, `[kh][kw][in_c]`, into `a`.

@@ -122,32 +122,65 @@ pub fn qdepthwise(
     expect(check(threads.count(), p, input.len(), weights.len(), bias.len(), mult.len(), out.len()));
     let row = p.out_w * p.channels;
     let rows = p.images * p.out_h;
+    let image = p.in_h * p.in_w * p.channels;
     threads.for_rows(rows, 2, &mut out[..rows * row], row, &|rows, o| {
         for (r, oy) in rows.enumerate() {
-            let o = &mut o[r * row..][..row];
-            #[cfg(target_arch = "x86_64")]
-            if cpu.int8_dot() && p.win.kernel_h * p.win.kernel_w <= MAX_TAPS {
-                // SAFETY: `int8_dot` implies AVX-512F/BW/VL; lengths were checked above.
-                unsafe { crate::x86::int8::depthwise_row(p, input, weights, bias, mult, oy, o) };
-                continue;
-            }
-            let _ = cpu;
-            scalar_row(p, input, weights, bias, mult, oy, o);
+            let (img, y) = (oy / p.out_h, oy % p.out_h);
+            let image = &input[img * image..][..image];
+            let src = |iy: usize| &image[iy * p.in_w * p.channels..][..p.in_w * p.channels];
+            row_from(cpu, p, y, &src, weights, bias, mult, &mut o[r * row..][..row]);
         }
     });
 }
 
-/// The input rows and columns a tap reads for output row `oy` (of all images) and column `ox`:
-/// `None` outside the image.
-#[inline(always)]
-pub(crate) fn tap(p: &QDepthwise, oy: usize, ox: usize, ky: usize, kx: usize) -> Option<usize> {
-    let (img, y) = (oy / p.out_h, oy % p.out_h);
-    let iy = (y * p.win.stride_h + ky * p.win.dilation_h).checked_sub(p.win.pad_top)?;
-    let ix = (ox * p.win.stride_w + kx * p.win.dilation_w).checked_sub(p.win.pad_left)?;
-    (iy < p.in_h && ix < p.in_w).then(|| ((img * p.in_h + iy) * p.in_w + ix) * p.channels)
+/// The input rows output row `y` reads, one per window row: `src(iy)` for rows inside the
+/// image, empty slices outside (`MAX_TAPS` at most).
+#[inline]
+pub(crate) fn window_rows<'a>(p: &QDepthwise, y: usize, src: &dyn Fn(usize) -> &'a [u8]) -> [&'a [u8]; MAX_TAPS] {
+    let mut rows: [&[u8]; MAX_TAPS] = [&[]; MAX_TAPS];
+    for (ky, r) in rows.iter_mut().enumerate().take(p.win.kernel_h.min(MAX_TAPS)) {
+        let iy = (y * p.win.stride_h + ky * p.win.dilation_h).wrapping_sub(p.win.pad_top);
+        if iy < p.in_h {
+            *r = src(iy);
+        }
+    }
+    rows
 }
 
-fn scalar_row(p: &QDepthwise, input: &[u8], w: &[i16], bias: &[i32], mult: &[f32], oy: usize, out: &mut [u8]) {
+/// Output row `y` (of one image) into `out`, the input rows coming from `src(iy)` (each
+/// `in_w * channels` bytes): the whole image for `qdepthwise`, a ring of computed rows in the
+/// fused block.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub(crate) fn row_from<'a>(
+    cpu: Cpu,
+    p: &QDepthwise,
+    y: usize,
+    src: &dyn Fn(usize) -> &'a [u8],
+    weights: &[i16],
+    bias: &[i32],
+    mult: &[f32],
+    out: &mut [u8],
+) {
+    let rows = window_rows(p, y, src);
+    #[cfg(target_arch = "x86_64")]
+    if cpu.int8_dot() && p.win.kernel_h * p.win.kernel_w <= MAX_TAPS {
+        // SAFETY: `int8_dot` implies AVX-512F/BW/VL; rows hold in_w * channels bytes or none,
+        // the weights, bias and multipliers were checked by the caller.
+        return unsafe { crate::x86::int8::depthwise_row(p, &rows, weights, bias, mult, out) };
+    }
+    let _ = cpu;
+    scalar_row(p, &rows, weights, bias, mult, out);
+}
+
+/// Where tap `(ky, kx)` of output column `ox` reads in its window row: `None` outside.
+#[inline(always)]
+pub(crate) fn column(p: &QDepthwise, ox: usize, kx: usize) -> Option<usize> {
+    let ix = (ox * p.win.stride_w + kx * p.win.dilation_w).checked_sub(p.win.pad_left)?;
+    (ix < p.in_w).then_some(ix * p.channels)
+}
+
+fn scalar_row(p: &QDepthwise, rows: &[&[u8]], w: &[i16], bias: &[i32], mult: &[f32], out: &mut [u8]) {
     let c = p.channels;
     let taps = p.win.kernel_h * p.win.kernel_w;
     for ox in 0..p.out_w {
@@ -155,10 +188,14 @@ fn scalar_row(p: &QDepthwise, input: &[u8], w: &[i16], bias: &[i32], mult: &[f32
             let at = packed_at(ch, 0, taps).1;
             let mut acc = bias[at];
             for ky in 0..p.win.kernel_h {
+                let row = rows.get(ky).copied().unwrap_or(&[]);
+                if row.is_empty() {
+                    continue;
+                }
                 for kx in 0..p.win.kernel_w {
-                    if let Some(x) = tap(p, oy, ox, ky, kx) {
+                    if let Some(x) = column(p, ox, kx) {
                         let wv = w[packed_at(ch, ky * p.win.kernel_w + kx, taps).0] as i32;
-                        acc = acc.wrapping_add((input[x + ch] as i32 - p.x_zero) * wv);
+                        acc = acc.wrapping_add((row[x + ch] as i32 - p.x_zero) * wv);
                     }
                 }
             }
@@ -212,8 +249,11 @@ mod tests {
                     let (oy, ox, ch) = (o / (oh * c), (o / c) % oh, o % c);
                     let mut acc = bias[ch];
                     for t in 0..k * k {
-                        if let Some(x) = tap(&p, oy, ox, t / k, t % k) {
-                            acc += (input[x + ch] as i32 - 120) * w[t * c + ch] as i32;
+                        let (img, y) = (oy / oh, oy % oh);
+                        let iy = (y * s + t / k).wrapping_sub(pad);
+                        let ix = (ox * s + t % k).wrapping_sub(pad);
+                        if iy < h && ix < h {
+                            acc += (input[((img * h + iy) * h + ix) * c + ch] as i32 - 120) * w[t * c + ch] as i32;
                         }
                     }
                     requant.apply(acc, mult[ch])

@@ -15,6 +15,7 @@ pub mod conv;
 pub mod convert;
 pub mod depthwise;
 pub mod elementwise;
+pub mod fused;
 pub mod gemm;
 pub mod pool;
 

@@ -161,17 +161,17 @@ fn requant16(v: __m512i, mult: __m512, lo: __m512, hi: __m512, zero: __m512i) ->
 /// with `vpmaddwd` (see `int8::depthwise`), into two int32 accumulators.
 ///
 /// # Safety
-/// The CPU must have AVX-512F, BW and VL; the slices must satisfy `int8::depthwise::check`,
-/// `oy < images * out_h`, `out` hold one output row, and the window have at most `MAX_TAPS`
+/// The CPU must have AVX-512F, BW and VL; `rows[ky]` holds the window row ky (`in_w *
+/// channels` bytes) or is empty; weights, bias and multipliers satisfy
+/// `int8::depthwise::check`; `out` holds one output row; the window has at most `MAX_TAPS`
 /// taps.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 pub(crate) unsafe fn depthwise_row(
     p: &crate::int8::depthwise::QDepthwise,
-    input: &[u8],
+    rows: &[&[u8]],
     w: &[i16],
     bias: &[i32],
     mult: &[f32],
-    oy: usize,
     out: &mut [u8],
 ) {
     use crate::int8::depthwise::{BLOCK, MAX_TAPS};
@@ -181,33 +181,25 @@ pub(crate) unsafe fn depthwise_row(
     let (lo, hi) = p.requant.bounds();
     let (lo, hi, zero) = (_mm512_set1_ps(lo), _mm512_set1_ps(hi), _mm512_set1_epi32(p.requant.zero_point));
     let xz = _mm512_set1_epi16(p.x_zero as i16);
-    // The input rows of the window (usize::MAX outside the image), then per pixel its columns.
-    let (img, y) = (oy / p.out_h, oy % p.out_h);
-    let mut rows = [usize::MAX; MAX_TAPS];
-    for (ky, r) in rows.iter_mut().enumerate().take(p.win.kernel_h) {
-        let iy = (y * p.win.stride_h + ky * p.win.dilation_h).wrapping_sub(p.win.pad_top);
-        if iy < p.in_h {
-            *r = (img * p.in_h + iy) * p.in_w;
-        }
-    }
-    let mut offsets = [usize::MAX; MAX_TAPS];
+    // Per tap, a pointer to its pixel's channel 0 (null outside the image).
+    let mut offsets = [core::ptr::null::<u8>(); MAX_TAPS];
     for ox in 0..p.out_w {
         let x0 = (ox * p.win.stride_w).wrapping_sub(p.win.pad_left);
         for (t, o) in offsets.iter_mut().enumerate().take(taps) {
             let (row, ix) = (rows[t / kw], x0.wrapping_add((t % kw) * p.win.dilation_w));
-            *o = if row != usize::MAX && ix < p.in_w { (row + ix) * c } else { usize::MAX };
+            *o = if !row.is_empty() && ix < p.in_w { row[ix * c..].as_ptr() } else { core::ptr::null() };
         }
         for (b, ch) in (0..c).step_by(BLOCK).enumerate() {
             let n = (c - ch).min(BLOCK);
             let mask: __mmask32 = if n == BLOCK { u32::MAX } else { (1u32 << n) - 1 };
-            // SAFETY: the masked loads read channels ch..ch + n of pixels inside the input
-            // (`tap`); packed weights, bias and multipliers hold whole blocks (`check`); the
-            // masked store writes channels < c of this row's pixel ox.
+            // SAFETY: the masked loads read channels ch..ch + n of pixels inside their rows;
+            // packed weights, bias and multipliers hold whole blocks (`check`); the masked
+            // store writes channels < c of this row's pixel ox.
             unsafe {
                 // Taps outside the image contribute nothing: (x - x_zero) is taken as 0.
                 let x = |t: usize| match offsets.get(t) {
-                    Some(&o) if t < taps && o != usize::MAX => {
-                        let bytes = _mm256_maskz_loadu_epi8(mask, input.as_ptr().add(o + ch).cast());
+                    Some(&o) if t < taps && !o.is_null() => {
+                        let bytes = _mm256_maskz_loadu_epi8(mask, o.add(ch).cast());
                         _mm512_sub_epi16(_mm512_cvtepu8_epi16(bytes), xz)
                     }
                     _ => _mm512_setzero_si512(),
