@@ -190,7 +190,13 @@ impl Lowering<'_> {
 
     /// The kernel a quantised convolution runs on, with its weights packed into the blob (the
     /// three regions after the input, in the kernel's order).
-    fn conv_plan(&mut self, n: NodeId, c: &QConv, in_shape: &[usize], shape: &[usize]) -> Result<(ConvPlan, Vec<Region>)> {
+    fn conv_plan(
+        &mut self,
+        n: NodeId,
+        c: &QConv,
+        in_shape: &[usize],
+        shape: &[usize],
+    ) -> Result<(ConvPlan, Vec<Region>)> {
         let [images, in_c, in_h, in_w] = in_shape[..] else {
             return Err(err!(internal, "QLinearConv input is not 4-D"));
         };
@@ -352,7 +358,8 @@ impl Lowering<'_> {
             return Err(err!(internal, "the block's middle conv is not depthwise"));
         };
         let shape = self.shape(project)?;
-        let (ConvPlan::Pointwise(pp), project_reads) = self.conv_plan(project, &qconv(project)?, &dw_shape, &shape)? else {
+        let (ConvPlan::Pointwise(pp), project_reads) = self.conv_plan(project, &qconv(project)?, &dw_shape, &shape)?
+        else {
             return Err(err!(internal, "the block's last conv is not pointwise"));
         };
         let p = k::int8::fused::QBlock { images, in_h, in_w, in_c, first: first_kernel, dw: dwp, project: pp };
@@ -559,9 +566,19 @@ enum QConvKind {
 /// Which kernel a quantised convolution of these shapes takes.
 fn conv_kind(c: &QConv, in_shape: &[usize], out_shape: &[usize], w_shape: &[usize]) -> QConvKind {
     let (in_c, out_c) = (in_shape.get(1).copied().unwrap_or(0), out_shape.get(1).copied().unwrap_or(0));
-    let (cig, kh, kw) = (w_shape.get(1).copied().unwrap_or(0), w_shape.get(2).copied().unwrap_or(0), w_shape.get(3).copied().unwrap_or(0));
+    let (cig, kh, kw) = (
+        w_shape.get(1).copied().unwrap_or(0),
+        w_shape.get(2).copied().unwrap_or(0),
+        w_shape.get(3).copied().unwrap_or(0),
+    );
     let win = &c.window;
-    if kh == 1 && kw == 1 && win.strides == [1, 1] && win.pads == [0, 0, 0, 0] && c.group == 1 && in_shape[2..] == out_shape[2..] {
+    if kh == 1
+        && kw == 1
+        && win.strides == [1, 1]
+        && win.pads == [0, 0, 0, 0]
+        && c.group == 1
+        && in_shape[2..] == out_shape[2..]
+    {
         QConvKind::Pointwise
     } else if c.group == in_c && c.group == out_c && cig == 1 {
         QConvKind::Depthwise
@@ -599,7 +616,9 @@ pub(super) fn fusable_blocks(g: &Graph) -> Result<Vec<Vec<NodeId>>> {
         // (not the last conv of an earlier block: MobileNetV1's pointwise convs end one pair
         // and would start the next)
         let first = g.operand(dw, 0).filter(|&f| {
-            matches!(kind(f), Some(QConvKind::Pointwise | QConvKind::Gemm)) && g.has_single_use(f) && !taken.contains(&f)
+            matches!(kind(f), Some(QConvKind::Pointwise | QConvKind::Gemm))
+                && g.has_single_use(f)
+                && !taken.contains(&f)
         });
         taken.insert(p);
         blocks.push(first.into_iter().chain([dw, p]).collect());

@@ -169,6 +169,11 @@ pub(crate) fn row_from<'a>(
         // the weights, bias and multipliers were checked by the caller.
         return unsafe { crate::x86::int8::depthwise_row(p, &rows, weights, bias, mult, out) };
     }
+    #[cfg(target_arch = "x86_64")]
+    if cpu.level() >= crate::cpu::SimdLevel::Avx2 && p.win.kernel_h * p.win.kernel_w <= MAX_TAPS {
+        // SAFETY: a Cpu of this level exists only where AVX2 was detected; as above otherwise.
+        return unsafe { crate::x86::int8::depthwise_row_avx2(p, &rows, weights, bias, mult, out) };
+    }
     let _ = cpu;
     scalar_row(p, &rows, weights, bias, mult, out);
 }

@@ -124,7 +124,15 @@ pub fn check(threads: usize, p: &QBlock, input: usize, w: &WeightLens, out: usiz
         First::Stem(s) => {
             ensure!(s.images == p.images && (s.in_h, s.in_w, s.in_c) == (p.in_h, p.in_w, p.in_c), "qblock: stem input");
             ensure!((s.out_h, s.out_w, s.out_c) == (dw.in_h, dw.in_w, dw.channels), "qblock: stem output");
-            super::conv::check_gemm(1, &s, input, w.first[0], w.first[1], w.first[2], s.images * s.out_h * s.out_w * s.out_c)?;
+            super::conv::check_gemm(
+                1,
+                &s,
+                input,
+                w.first[0],
+                w.first[1],
+                w.first[2],
+                s.images * s.out_h * s.out_w * s.out_c,
+            )?;
         }
     }
     ensure!(p.ring_rows() <= depthwise::MAX_TAPS, "qblock: ring too tall");
@@ -139,15 +147,7 @@ pub fn check(threads: usize, p: &QBlock, input: usize, w: &WeightLens, out: usiz
 
 /// Runs the block on `threads`, split by output rows.
 #[allow(clippy::too_many_arguments)]
-pub fn qblock(
-    threads: &Threads,
-    cpu: Cpu,
-    p: &QBlock,
-    input: &[u8],
-    w: &Weights,
-    out: &mut [u8],
-    scratch: &mut [f32],
-) {
+pub fn qblock(threads: &Threads, cpu: Cpu, p: &QBlock, input: &[u8], w: &Weights, out: &mut [u8], scratch: &mut [f32]) {
     let lens = WeightLens {
         first: [w.first_b.len(), w.first_consts.len(), w.first_mult.len()],
         dw: [w.dw.len(), w.dw_bias.len(), w.dw_mult.len()],
@@ -158,47 +158,63 @@ pub fn qblock(
     let out_row = dw.out_w * p.project.n;
     let rows = p.images * dw.out_h;
     let image = p.in_h * p.in_w * p.in_c;
-    threads.for_rows_with_scratch(rows, 2, &mut out[..rows * out_row], out_row, scratch, p.scratch_words(), &|rows, o, s| {
-        let s = crate::arena::bytes_mut(s);
-        let (ring, dw_out) = s.split_at_mut(ring_rows * row_bytes);
-        let dw_out = &mut dw_out[..dw.out_w * dw.channels];
-        // Which depthwise input row (image * in_h + row) each ring slot holds.
-        let mut held = [usize::MAX; depthwise::MAX_TAPS];
-        for (r, oy) in rows.enumerate() {
-            let (img, y) = (oy / dw.out_h, oy % dw.out_h);
-            if ring_rows > 0 {
-                for ky in 0..dw.win.kernel_h {
-                    let iy = (y * dw.win.stride_h + ky * dw.win.dilation_h).wrapping_sub(dw.win.pad_top);
-                    if iy >= dw.in_h || held[iy % ring_rows] == img * dw.in_h + iy {
-                        continue;
-                    }
-                    let slot = &mut ring[(iy % ring_rows) * row_bytes..][..row_bytes];
-                    match p.first {
-                        First::Expand(e) => {
-                            let x = &input[img * image + iy * p.in_w * p.in_c..][..p.in_w * p.in_c];
-                            let e = QGemm { m: p.in_w, ..e };
-                            gemm::rows_of(cpu, &e, x, w.first_b, w.first_consts, w.first_mult, 0..p.in_w, slot);
-                        }
-                        First::Stem(st) => {
-                            super::conv::gemm_row(cpu, &st, input, w.first_b, w.first_consts, w.first_mult, img, iy, slot)
-                        }
-                        First::None => {}
-                    }
-                    held[iy % ring_rows] = img * dw.in_h + iy;
-                }
-            }
-            let ring = &*ring;
-            let src = |iy: usize| -> &[u8] {
+    threads.for_rows_with_scratch(
+        rows,
+        2,
+        &mut out[..rows * out_row],
+        out_row,
+        scratch,
+        p.scratch_words(),
+        &|rows, o, s| {
+            let s = crate::arena::bytes_mut(s);
+            let (ring, dw_out) = s.split_at_mut(ring_rows * row_bytes);
+            let dw_out = &mut dw_out[..dw.out_w * dw.channels];
+            // Which depthwise input row (image * in_h + row) each ring slot holds.
+            let mut held = [usize::MAX; depthwise::MAX_TAPS];
+            for (r, oy) in rows.enumerate() {
+                let (img, y) = (oy / dw.out_h, oy % dw.out_h);
                 if ring_rows > 0 {
-                    &ring[(iy % ring_rows) * row_bytes..][..row_bytes]
-                } else {
-                    &input[img * image + iy * row_bytes..][..row_bytes]
+                    for ky in 0..dw.win.kernel_h {
+                        let iy = (y * dw.win.stride_h + ky * dw.win.dilation_h).wrapping_sub(dw.win.pad_top);
+                        if iy >= dw.in_h || held[iy % ring_rows] == img * dw.in_h + iy {
+                            continue;
+                        }
+                        let slot = &mut ring[(iy % ring_rows) * row_bytes..][..row_bytes];
+                        match p.first {
+                            First::Expand(e) => {
+                                let x = &input[img * image + iy * p.in_w * p.in_c..][..p.in_w * p.in_c];
+                                let e = QGemm { m: p.in_w, ..e };
+                                gemm::rows_of(cpu, &e, x, w.first_b, w.first_consts, w.first_mult, 0..p.in_w, slot);
+                            }
+                            First::Stem(st) => super::conv::gemm_row(
+                                cpu,
+                                &st,
+                                input,
+                                w.first_b,
+                                w.first_consts,
+                                w.first_mult,
+                                img,
+                                iy,
+                                slot,
+                            ),
+                            First::None => {}
+                        }
+                        held[iy % ring_rows] = img * dw.in_h + iy;
+                    }
                 }
-            };
-            depthwise::row_from(cpu, dw, y, &src, w.dw, w.dw_bias, w.dw_mult, dw_out);
-            let pr = QGemm { m: dw.out_w, ..p.project };
-            let o = &mut o[r * out_row..][..out_row];
-            gemm::rows_of(cpu, &pr, dw_out, w.project_b, w.project_consts, w.project_mult, 0..dw.out_w, o);
-        }
-    });
+                let ring = &*ring;
+                let src = |iy: usize| -> &[u8] {
+                    if ring_rows > 0 {
+                        &ring[(iy % ring_rows) * row_bytes..][..row_bytes]
+                    } else {
+                        &input[img * image + iy * row_bytes..][..row_bytes]
+                    }
+                };
+                depthwise::row_from(cpu, dw, y, &src, w.dw, w.dw_bias, w.dw_mult, dw_out);
+                let pr = QGemm { m: dw.out_w, ..p.project };
+                let o = &mut o[r * out_row..][..out_row];
+                gemm::rows_of(cpu, &pr, dw_out, w.project_b, w.project_consts, w.project_mult, 0..dw.out_w, o);
+            }
+        },
+    );
 }

@@ -100,6 +100,11 @@ pub(crate) fn rows_of(
         // slice lengths were checked by `check`.
         return unsafe { crate::x86::int8::qgemm_vnni(p, a, b, consts, mult, rows, out) };
     }
+    #[cfg(target_arch = "x86_64")]
+    if cpu.level() >= crate::cpu::SimdLevel::Avx2 {
+        // SAFETY: a Cpu of this level exists only where AVX2 was detected; lengths checked.
+        return unsafe { crate::x86::int8::qgemm_avx2(p, a, b, consts, mult, rows, out) };
+    }
     let _ = cpu;
     scalar(p, a, b, consts, mult, rows, out);
 }

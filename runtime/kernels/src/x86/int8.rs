@@ -23,9 +23,18 @@ pub(crate) unsafe fn qgemm_vnni(
     out: &mut [u8],
 ) {
     let panels = padded(p.n) / NR;
+    // Tiles of 4 rows by 4 panels (16 accumulators). 8 rows by 1-2 panels for the narrow
+    // products was 4% slower on MobileNetV2 (bench/ab.py).
     let mut i = rows.start;
     while i < rows.end {
-        let mr = (rows.end - i).min(4);
+        let left = rows.end - i;
+        let mr = if left >= 4 {
+            4
+        } else if left >= 2 {
+            2
+        } else {
+            1
+        };
         let mut p0 = 0;
         while p0 < panels {
             let np = (panels - p0).min(4);
@@ -37,10 +46,6 @@ pub(crate) unsafe fn qgemm_vnni(
                     (4, 3) => t.run::<4, 3>(out),
                     (4, 2) => t.run::<4, 2>(out),
                     (4, _) => t.run::<4, 1>(out),
-                    (3, 4) => t.run::<3, 4>(out),
-                    (3, 3) => t.run::<3, 3>(out),
-                    (3, 2) => t.run::<3, 2>(out),
-                    (3, _) => t.run::<3, 1>(out),
                     (2, 4) => t.run::<2, 4>(out),
                     (2, 3) => t.run::<2, 3>(out),
                     (2, 2) => t.run::<2, 2>(out),
@@ -185,9 +190,12 @@ pub(crate) unsafe fn depthwise_row(
     let mut offsets = [core::ptr::null::<u8>(); MAX_TAPS];
     for ox in 0..p.out_w {
         let x0 = (ox * p.win.stride_w).wrapping_sub(p.win.pad_left);
-        for (t, o) in offsets.iter_mut().enumerate().take(taps) {
-            let (row, ix) = (rows[t / kw], x0.wrapping_add((t % kw) * p.win.dilation_w));
-            *o = if !row.is_empty() && ix < p.in_w { row[ix * c..].as_ptr() } else { core::ptr::null() };
+        for (ky, row) in rows.iter().enumerate().take(p.win.kernel_h) {
+            for kx in 0..kw {
+                let ix = x0.wrapping_add(kx * p.win.dilation_w);
+                offsets[ky * kw + kx] =
+                    if !row.is_empty() && ix < p.in_w { row[ix * c..].as_ptr() } else { core::ptr::null() };
+            }
         }
         for (b, ch) in (0..c).step_by(BLOCK).enumerate() {
             let n = (c - ch).min(BLOCK);
@@ -313,5 +321,199 @@ pub(crate) unsafe fn binary_run(
             _mm_mask_storeu_epi8(out.as_mut_ptr().add(i).cast(), mask, bytes);
         }
         i += len;
+    }
+}
+
+/// `qgemm` with AVX2 and no dot-product instruction, exactly: four int8 weights of a column
+/// become two pairs of int16 (a byte shuffle and a sign extension per 8 columns and 4 `k`),
+/// each multiplied by a pair of the row's bytes with `vpmaddwd` (int16 products summed in
+/// int32, so nothing saturates, unlike `vpmaddubsw`). Tiles of 4 rows by 16 columns.
+///
+/// # Safety
+/// The CPU must have AVX2; as `qgemm_vnni` otherwise.
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn qgemm_avx2(
+    p: &QGemm,
+    a: &[u8],
+    b: &[i8],
+    consts: &[i32],
+    mult: &[f32],
+    rows: Range<usize>,
+    out: &mut [u8],
+) {
+    let (k, n) = (p.k, p.n);
+    let (k4, panels) = (k.div_ceil(4), padded(n) / NR);
+    let (bias, w_zero) = consts.split_at(padded(n));
+    let (lo, hi) = p.requant.bounds();
+    let (lo, hi, zero) = (_mm256_set1_ps(lo), _mm256_set1_ps(hi), _mm256_set1_epi32(p.requant.zero_point));
+    // Per 128-bit lane: the (k0, k1) bytes of its 4 columns, then their (k2, k3).
+    let split = _mm256_setr_epi8(
+        0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15, 0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15,
+    );
+    // Four bytes of a row (zero past k) as the int16 pairs (a0, a1) and (a2, a3).
+    let quad = |row: usize, kq: usize| -> (__m256i, __m256i) {
+        let start = row * k + kq * 4;
+        let q = match a.get(start..start + 4) {
+            Some(four) if kq * 4 + 4 <= k => u32::from_le_bytes([four[0], four[1], four[2], four[3]]),
+            _ => {
+                let mut q = [0u8; 4];
+                let len = k - kq * 4;
+                q[..len].copy_from_slice(&a[start..start + len]);
+                u32::from_le_bytes(q)
+            }
+        };
+        let spread = |x: u32| _mm256_set1_epi32(((x & 0xff) | (x & 0xff00) << 8) as i32);
+        (spread(q), spread(q >> 16))
+    };
+    let mut i = rows.start;
+    while i < rows.end {
+        let mr = (rows.end - i).min(4);
+        let sums: [i32; 4] = core::array::from_fn(|r| {
+            if p.row_sums && r < mr { a[(i + r) * k..][..k].iter().map(|&v| v as i32).sum() } else { 0 }
+        });
+        for panel in 0..panels {
+            let mut acc = [[_mm256_setzero_si256(); 2]; 4];
+            let bp = b[panel * k4 * NR * 4..].as_ptr();
+            for kq in 0..k4 {
+                // SAFETY: the packed panel holds k4 groups of 64 bytes.
+                let (w01, w23): ([__m256i; 2], [__m256i; 2]) = unsafe {
+                    let half = |h: usize| {
+                        let v = _mm256_loadu_si256(bp.add((kq * NR + h * 8) * 4).cast());
+                        let v = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(v, split), 0b11_01_10_00);
+                        (
+                            _mm256_cvtepi8_epi16(_mm256_castsi256_si128(v)),
+                            _mm256_cvtepi8_epi16(_mm256_extracti128_si256(v, 1)),
+                        )
+                    };
+                    let (x0, y0) = half(0);
+                    let (x1, y1) = half(1);
+                    ([x0, x1], [y0, y1])
+                };
+                for (r, acc) in acc.iter_mut().enumerate().take(mr) {
+                    let (a01, a23) = quad(i + r, kq);
+                    for h in 0..2 {
+                        let s = _mm256_add_epi32(_mm256_madd_epi16(w01[h], a01), _mm256_madd_epi16(w23[h], a23));
+                        acc[h] = _mm256_add_epi32(acc[h], s);
+                    }
+                }
+            }
+            for (r, acc) in acc.iter().enumerate().take(mr) {
+                for (h, &v) in acc.iter().enumerate() {
+                    let col = panel * NR + h * 8;
+                    if col >= n {
+                        continue;
+                    }
+                    // SAFETY: constants and multipliers hold padded(n) entries.
+                    let (bv, mv, zw) = unsafe {
+                        (
+                            _mm256_loadu_si256(bias.as_ptr().add(col).cast()),
+                            _mm256_loadu_ps(mult.as_ptr().add(col)),
+                            _mm256_loadu_si256(w_zero.as_ptr().add(col).cast()),
+                        )
+                    };
+                    let mut v = _mm256_add_epi32(v, bv);
+                    if p.row_sums {
+                        v = _mm256_sub_epi32(v, _mm256_mullo_epi32(zw, _mm256_set1_epi32(sums[r])));
+                    }
+                    let f = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(v), mv), lo), hi);
+                    let q = _mm256_add_epi32(_mm256_cvtps_epi32(f), zero);
+                    let mut lanes = [0i32; 8];
+                    // SAFETY: an 8-lane store into an 8-element array.
+                    unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), q) };
+                    let at = (i - rows.start + r) * n + col;
+                    for (o, &l) in out[at..at + (n - col).min(8)].iter_mut().zip(&lanes) {
+                        *o = l as u8;
+                    }
+                }
+            }
+        }
+        i += mr;
+    }
+}
+
+/// `depthwise_row` with AVX2: the same packed weights, 16 channels (half a block) at a time;
+/// a pixel's last channels short of 16 are read through a zero-padded copy.
+///
+/// # Safety
+/// The CPU must have AVX2; as `depthwise_row` otherwise.
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn depthwise_row_avx2(
+    p: &crate::int8::depthwise::QDepthwise,
+    rows: &[&[u8]],
+    w: &[i16],
+    bias: &[i32],
+    mult: &[f32],
+    out: &mut [u8],
+) {
+    use crate::int8::depthwise::{BLOCK, MAX_TAPS};
+    let c = p.channels;
+    let (kw, taps) = (p.win.kernel_w, p.win.kernel_h * p.win.kernel_w);
+    let pairs = taps.div_ceil(2);
+    let (lo, hi) = p.requant.bounds();
+    let (lo, hi, zero) = (_mm256_set1_ps(lo), _mm256_set1_ps(hi), _mm256_set1_epi32(p.requant.zero_point));
+    let xz = _mm256_set1_epi16(p.x_zero as i16);
+    let mut pixels: [&[u8]; MAX_TAPS] = [&[]; MAX_TAPS];
+    for ox in 0..p.out_w {
+        let x0 = (ox * p.win.stride_w).wrapping_sub(p.win.pad_left);
+        for (ky, row) in rows.iter().enumerate().take(p.win.kernel_h) {
+            for kx in 0..kw {
+                let ix = x0.wrapping_add(kx * p.win.dilation_w);
+                pixels[ky * kw + kx] = if !row.is_empty() && ix < p.in_w { &row[ix * c..][..c] } else { &[] };
+            }
+        }
+        for ch in (0..c).step_by(16) {
+            let (b, half) = (ch / BLOCK, (ch % BLOCK) / 16);
+            // 16 channels of tap t less the zero point (0 outside the image).
+            let x = |t: usize| -> __m256i {
+                let px = if t < taps { pixels[t] } else { &[] };
+                if px.is_empty() {
+                    return _mm256_setzero_si256();
+                }
+                let mut tmp = [0u8; 16];
+                let bytes = if ch + 16 <= c {
+                    &px[ch..ch + 16]
+                } else {
+                    tmp[..c - ch].copy_from_slice(&px[ch..]);
+                    &tmp[..]
+                };
+                // SAFETY: 16 readable bytes.
+                let v = unsafe { _mm_loadu_si128(bytes.as_ptr().cast()) };
+                _mm256_sub_epi16(_mm256_cvtepu8_epi16(v), xz)
+            };
+            let mut acc = [_mm256_setzero_si256(); 2];
+            for pr in 0..pairs {
+                let (x0, x1) = (x(2 * pr), x(2 * pr + 1));
+                let wp = &w[(b * pairs + pr) * 64..][..64];
+                // SAFETY: 16 int16 at offsets 16 * half and 32 + 16 * half of 64.
+                let (w_lo, w_hi) = unsafe {
+                    (
+                        _mm256_loadu_si256(wp[half * 16..].as_ptr().cast()),
+                        _mm256_loadu_si256(wp[32 + half * 16..].as_ptr().cast()),
+                    )
+                };
+                acc[0] = _mm256_add_epi32(acc[0], _mm256_madd_epi16(_mm256_unpacklo_epi16(x0, x1), w_lo));
+                acc[1] = _mm256_add_epi32(acc[1], _mm256_madd_epi16(_mm256_unpackhi_epi16(x0, x1), w_hi));
+            }
+            for (j, &v) in acc.iter().enumerate() {
+                // Lanes of the low accumulator: channels 0-3 and 8-11 of these 16; high: 4-7, 12-15.
+                let at = b * BLOCK + j * 16 + half * 8;
+                // SAFETY: bias and multipliers hold whole blocks.
+                let (bv, mv) =
+                    unsafe { (_mm256_loadu_si256(bias[at..].as_ptr().cast()), _mm256_loadu_ps(mult[at..].as_ptr())) };
+                let v = _mm256_add_epi32(v, bv);
+                let f = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(v), mv), lo), hi);
+                let mut lanes = [0i32; 8];
+                // SAFETY: an 8-lane store into an 8-element array.
+                unsafe {
+                    _mm256_storeu_si256(lanes.as_mut_ptr().cast(), _mm256_add_epi32(_mm256_cvtps_epi32(f), zero))
+                };
+                for (l, &q) in lanes.iter().enumerate() {
+                    let channel = ch + (l / 4) * 8 + j * 4 + l % 4;
+                    if channel < c {
+                        out[ox * c + channel] = q as u8;
+                    }
+                }
+            }
+        }
     }
 }
