@@ -35,8 +35,11 @@ fuzz_target!(|bytes: &[u8]| {
     if program.input_len() > 1 << 16 || plan.arena_len > 1 << 20 || program.weights.len() > 1 << 16 {
         return;
     }
-    let input: Vec<f32> = (0..program.input_len()).map(|i| (i % 7) as f32 - 3.0).collect();
+    // The input the program takes (f32, or the bytes of an 8-bit model).
+    let input = exec::constant_input(&program);
     for cpu in SimdLevel::ALL.into_iter().filter_map(Cpu::with_level) {
-        let _ = exec::run(&program, &plan, cpu, &Threads::single(), &input);
+        for cpu in [cpu, cpu.without_int8_dot()] {
+            let _ = exec::run_tensor(&program, &plan, cpu, &Threads::single(), &input);
+        }
     }
 });
