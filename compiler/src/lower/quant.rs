@@ -251,7 +251,7 @@ impl Lowering<'_> {
                 let (taps, pc) = (kh * kw, k::int8::depthwise::padded(out_c));
                 let (mut pw, mut pb, mut pm) =
                     (vec![0i16; k::int8::depthwise::packed_len(out_c, taps)], vec![0i32; pc], vec![0f32; pc]);
-                k::int8::depthwise::pack(&taps16, &bias, &mult, out_c, taps, (&mut pw, &mut pb, &mut pm));
+                k::int8::depthwise::pack(&taps16, &bias, &mult, out_c, taps, x_zero, (&mut pw, &mut pb, &mut pm));
                 let reads = self.weight_reads(&words_of_i16(&pw), &pb, &pm)?;
                 let p = k::int8::depthwise::QDepthwise {
                     images,

@@ -66,22 +66,30 @@ pub(crate) fn packed_at(channel: usize, tap: usize, taps: usize) -> (usize, usiz
 }
 
 /// Packs `w[tap][channel]` (int16 `w - w_zero`), the bias and the multipliers (zeros past
-/// `channels`) into `out` (`packed_len` weights, `padded` bias and multipliers).
+/// `channels`) into `out` (`packed_len` weights, `padded` bias and multipliers). The input's
+/// zero point is folded into the bias, `bias - x_zero * sum_t w[t]`, so that the kernels
+/// multiply the input bytes as they are and read a tap outside the image as `x_zero` (whose
+/// product then cancels its part of the fold).
+#[allow(clippy::too_many_arguments)]
 pub fn pack(
     w: &[i16],
     bias: &[i32],
     mult: &[f32],
     channels: usize,
     taps: usize,
+    x_zero: i32,
     out: (&mut [i16], &mut [i32], &mut [f32]),
 ) {
     let (pw, pb, pm) = out;
     for ch in 0..channels {
+        let mut sum = 0i32;
         for t in 0..taps {
-            pw[packed_at(ch, t, taps).0] = w[t * channels + ch];
+            let v = w[t * channels + ch];
+            pw[packed_at(ch, t, taps).0] = v;
+            sum = sum.wrapping_add(v as i32);
         }
         let at = packed_at(ch, 0, taps).1;
-        pb[at] = bias[ch];
+        pb[at] = bias[ch].wrapping_sub(x_zero.wrapping_mul(sum));
         pm[at] = mult[ch];
     }
 }
@@ -194,14 +202,14 @@ fn scalar_row(p: &QDepthwise, rows: &[&[u8]], w: &[i16], bias: &[i32], mult: &[f
             let mut acc = bias[at];
             for ky in 0..p.win.kernel_h {
                 let row = rows.get(ky).copied().unwrap_or(&[]);
-                if row.is_empty() {
-                    continue;
-                }
                 for kx in 0..p.win.kernel_w {
-                    if let Some(x) = column(p, ox, kx) {
-                        let wv = w[packed_at(ch, ky * p.win.kernel_w + kx, taps).0] as i32;
-                        acc = acc.wrapping_add((row[x + ch] as i32 - p.x_zero) * wv);
-                    }
+                    // Outside the image the input is its zero point (see `pack`).
+                    let x = match column(p, ox, kx) {
+                        Some(x) if !row.is_empty() => row[x + ch] as i32,
+                        _ => p.x_zero,
+                    };
+                    let wv = w[packed_at(ch, ky * p.win.kernel_w + kx, taps).0] as i32;
+                    acc = acc.wrapping_add(x * wv);
                 }
             }
             out[ox * c + ch] = p.requant.apply(acc, mult[at]);
@@ -266,7 +274,7 @@ mod tests {
                 .collect();
             let (mut pw, mut pb, mut pm) =
                 (vec![0i16; packed_len(c, k * k)], vec![0i32; padded(c)], vec![0f32; padded(c)]);
-            pack(&w, &bias, &mult, c, k * k, (&mut pw, &mut pb, &mut pm));
+            pack(&w, &bias, &mult, c, k * k, 120, (&mut pw, &mut pb, &mut pm));
             let (w, bias, mult) = (pw, pb, pm);
             for level in SimdLevel::ALL {
                 let Some(cpu) = Cpu::with_level(level) else { continue };

@@ -90,13 +90,15 @@ impl Tile<'_> {
         // the packed panels; row `row + r` < m, four bytes at `kq * 4 < kfull * 4 <= k` stay in
         // the row, and panel reads stay in the packed matrix.
         let bp = unsafe { self.b.as_ptr().add(self.panel * k4 * NR * 4) };
-        let step = |acc: &mut [[__m512i; P]; R], sums: &mut [__m512i; R], kq: usize, rows: [i32; R]| {
+        // `rows[r]` points at four bytes of row r; the broadcast reads them from memory (one
+        // load each, no trip through a general register).
+        let step = |acc: &mut [[__m512i; P]; R], sums: &mut [__m512i; R], kq: usize, rows: [*const i32; R]| {
             let mut bv = [_mm512_setzero_si512(); P];
             for (q, v) in bv.iter_mut().enumerate() {
                 *v = unsafe { _mm512_loadu_si512(bp.add((q * k4 + kq) * NR * 4).cast()) };
             }
             for r in 0..R {
-                let av = _mm512_set1_epi32(rows[r]);
+                let av = _mm512_set1_epi32(unsafe { rows[r].read_unaligned() });
                 for q in 0..P {
                     acc[r][q] = _mm512_dpbusd_epi32(acc[r][q], av, bv[q]);
                 }
@@ -106,19 +108,20 @@ impl Tile<'_> {
             }
         };
         let ap = self.a.as_ptr();
+        let mut rows: [*const i32; R] = core::array::from_fn(|r| unsafe { ap.add((self.row + r) * k).cast::<i32>() });
         for kq in 0..kfull {
-            let rows: [i32; R] =
-                core::array::from_fn(|r| unsafe { ap.add((self.row + r) * k + kq * 4).cast::<i32>().read_unaligned() });
             step(&mut acc, &mut sums, kq, rows);
+            rows = rows.map(|p| unsafe { p.add(1) });
         }
         if k % 4 != 0 {
             // The last 1-3 bytes of each row, zero-padded (the packed weights there are zero too).
-            let rows: [i32; R] = core::array::from_fn(|r| {
+            let tails: [i32; R] = core::array::from_fn(|r| {
                 let mut four = [0u8; 4];
                 let start = (self.row + r) * k + kfull * 4;
                 four[..k % 4].copy_from_slice(&self.a[start..start + k % 4]);
                 i32::from_le_bytes(four)
             });
+            let rows: [*const i32; R] = core::array::from_fn(|r| &tails[r] as *const i32);
             step(&mut acc, &mut sums, kfull, rows);
         }
         // Epilogue: bias, zero-point correction, requantisation, bytes out.
@@ -204,12 +207,13 @@ pub(crate) unsafe fn depthwise_row(
             // packed weights, bias and multipliers hold whole blocks (`check`); the masked
             // store writes channels < c of this row's pixel ox.
             unsafe {
-                // Taps outside the image contribute nothing: (x - x_zero) is taken as 0.
+                // The input bytes as int16 (the zero point is folded into the bias); a tap
+                // outside the image reads the zero point, a pair's missing second tap 0.
                 let x = |t: usize| match offsets.get(t) {
                     Some(&o) if t < taps && !o.is_null() => {
-                        let bytes = _mm256_maskz_loadu_epi8(mask, o.add(ch).cast());
-                        _mm512_sub_epi16(_mm512_cvtepu8_epi16(bytes), xz)
+                        _mm512_cvtepu8_epi16(_mm256_maskz_loadu_epi8(mask, o.add(ch).cast()))
                     }
+                    _ if t < taps => xz,
                     _ => _mm512_setzero_si512(),
                 };
                 let mut acc_lo = _mm512_loadu_si512(bias.as_ptr().add(b * BLOCK).cast());
@@ -463,11 +467,14 @@ pub(crate) unsafe fn depthwise_row_avx2(
         }
         for ch in (0..c).step_by(16) {
             let (b, half) = (ch / BLOCK, (ch % BLOCK) / 16);
-            // 16 channels of tap t less the zero point (0 outside the image).
+            // 16 channels of tap t as int16 (the zero point outside the image; see `depthwise_row`).
             let x = |t: usize| -> __m256i {
-                let px = if t < taps { pixels[t] } else { &[] };
-                if px.is_empty() {
+                if t >= taps {
                     return _mm256_setzero_si256();
+                }
+                let px = pixels[t];
+                if px.is_empty() {
+                    return xz;
                 }
                 let mut tmp = [0u8; 16];
                 let bytes = if ch + 16 <= c {
@@ -478,7 +485,7 @@ pub(crate) unsafe fn depthwise_row_avx2(
                 };
                 // SAFETY: 16 readable bytes.
                 let v = unsafe { _mm_loadu_si128(bytes.as_ptr().cast()) };
-                _mm256_sub_epi16(_mm256_cvtepu8_epi16(v), xz)
+                _mm256_cvtepu8_epi16(v)
             };
             let mut acc = [_mm256_setzero_si256(); 2];
             for pr in 0..pairs {
