@@ -150,7 +150,7 @@ mod tests {
     #[test]
     fn every_path_matches_the_definition() {
         for (case, &(m, k, n, zero)) in
-            [(1, 1, 1, false), (5, 7, 17, true), (13, 16, 32, false), (9, 33, 70, true), (30, 96, 24, false)]
+            [(1, 1, 1, false), (5, 7, 17, true), (13, 16, 32, false), (9, 33, 70, true), (30, 96, 24, false), (6, 20, 50, true), (7, 12, 64, false)]
                 .iter()
                 .enumerate()
         {
@@ -158,7 +158,10 @@ mod tests {
             let b: Vec<i8> = bytes(case as u64 * 7 + 2, k * n).map(|v| v as i8).collect();
             let w_zero: Vec<i32> = (0..padded(n)).map(|j| if zero && j < n { j as i32 % 7 - 3 } else { 0 }).collect();
             let bias: Vec<i32> = (0..padded(n)).map(|j| j as i32 * 37 - 500).collect();
-            let mult: Vec<f32> = (0..padded(n)).map(|j| 0.0007 + j as f32 * 0.00003).collect();
+            // Small multipliers (the usual case), and large ones in the last case (most outputs
+            // saturate).
+            let scale = if case == 6 { 900.0 } else { 1.0 };
+            let mult: Vec<f32> = (0..padded(n)).map(|j| (0.0007 + j as f32 * 0.00003) * scale).collect();
             let requant = Requant { zero_point: 100, lo: 3, hi: 250 };
             let p = QGemm { m, k, n, row_sums: zero, requant };
             let mut packed = vec![0i8; packed_b_len(k, n)];
