@@ -173,7 +173,7 @@ pub(crate) fn row_from<'a>(
     let rows = window_rows(p, y, src);
     #[cfg(target_arch = "x86_64")]
     if cpu.int8_dot() && p.win.kernel_h * p.win.kernel_w <= MAX_TAPS {
-        // SAFETY: `int8_dot` implies AVX-512F/BW/VL; rows hold in_w * channels bytes or none,
+        // SAFETY: `int8_dot` implies AVX-512F/BW/VL/VNNI; rows hold in_w * channels bytes or none,
         // the weights, bias and multipliers were checked by the caller.
         return unsafe { crate::x86::int8::depthwise_row(p, &rows, weights, bias, mult, out) };
     }

@@ -149,10 +149,17 @@ mod tests {
     /// Every path against the plain definition, for sizes around the panel and tile edges.
     #[test]
     fn every_path_matches_the_definition() {
-        for (case, &(m, k, n, zero)) in
-            [(1, 1, 1, false), (5, 7, 17, true), (13, 16, 32, false), (9, 33, 70, true), (30, 96, 24, false), (6, 20, 50, true), (7, 12, 64, false)]
-                .iter()
-                .enumerate()
+        for (case, &(m, k, n, zero)) in [
+            (1, 1, 1, false),
+            (5, 7, 17, true),
+            (13, 16, 32, false),
+            (9, 33, 70, true),
+            (30, 96, 24, false),
+            (6, 20, 50, true),
+            (7, 12, 64, false),
+        ]
+        .iter()
+        .enumerate()
         {
             let a: Vec<u8> = bytes(case as u64 * 7 + 1, m * k).collect();
             let b: Vec<i8> = bytes(case as u64 * 7 + 2, k * n).map(|v| v as i8).collect();
