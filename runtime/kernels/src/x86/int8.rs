@@ -82,7 +82,12 @@ impl Tile<'_> {
     unsafe fn run<const R: usize, const P: usize>(&self, out: &mut [u8]) {
         let (k, n) = (self.p.k, self.p.n);
         let (k4, kfull) = (k.div_ceil(4), k / 4);
-        let mut acc = [[_mm512_setzero_si512(); P]; R];
+        // The accumulators start at the bias (the epilogue then has one addition less).
+        let bias0 = &self.consts[self.panel * NR..];
+        // SAFETY: the constants hold padded(n) biases, whole panels.
+        let start: [__m512i; P] =
+            core::array::from_fn(|q| unsafe { _mm512_loadu_si512(bias0.as_ptr().add(q * NR).cast()) });
+        let mut acc = [start; R];
         let mut sums = [_mm512_setzero_si512(); R];
         let ones = _mm512_set1_epi8(1);
         let row_sums = self.p.row_sums;
@@ -127,20 +132,17 @@ impl Tile<'_> {
         // Epilogue: bias, zero-point correction, requantisation, bytes out.
         let (lo, hi) = self.p.requant.bounds();
         let (lo, hi, zero) = (_mm512_set1_ps(lo), _mm512_set1_ps(hi), _mm512_set1_epi32(self.p.requant.zero_point));
-        let (bias, w_zero) = self.consts.split_at(padded(n));
+        let w_zero = &self.consts[padded(n)..];
         for q in 0..P {
             let col = (self.panel + q) * NR;
             let cols = (n - col).min(NR);
             let mask: __mmask16 = if cols == NR { 0xffff } else { ((1u32 << cols) - 1) as u16 };
-            let (bv, mv, zw) = unsafe {
-                (
-                    _mm512_loadu_si512(bias.as_ptr().add(col).cast()),
-                    _mm512_loadu_ps(self.mult.as_ptr().add(col)),
-                    _mm512_loadu_si512(w_zero.as_ptr().add(col).cast()),
-                )
+            // SAFETY: multipliers and zero points hold padded(n) entries.
+            let (mv, zw) = unsafe {
+                (_mm512_loadu_ps(self.mult.as_ptr().add(col)), _mm512_loadu_si512(w_zero.as_ptr().add(col).cast()))
             };
             for r in 0..R {
-                let mut v = _mm512_add_epi32(acc[r][q], bv);
+                let mut v = acc[r][q];
                 if row_sums {
                     v = _mm512_sub_epi32(v, _mm512_mullo_epi32(zw, sums[r]));
                 }
