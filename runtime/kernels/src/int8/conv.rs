@@ -258,6 +258,22 @@ pub(crate) fn gemm_row(
     }
 }
 
+/// `dst.copy_from_slice(src)`, for the few bytes of a window row (a 3x3 window of an RGB image:
+/// 9) as two overlapping fixed-size moves instead of a call to `memcpy`.
+#[inline(always)]
+fn copy_short(dst: &mut [u8], src: &[u8]) {
+    let n = dst.len();
+    if (8..=16).contains(&n) {
+        dst[..8].copy_from_slice(&src[..8]);
+        dst[n - 8..].copy_from_slice(&src[n - 8..]);
+    } else if (4..8).contains(&n) {
+        dst[..4].copy_from_slice(&src[..4]);
+        dst[n - 4..].copy_from_slice(&src[n - 4..]);
+    } else {
+        dst.copy_from_slice(src);
+    }
+}
+
 /// The window of output pixel `(y, x)` of image `img`, `[kh][kw][in_c]`, into `a`.
 #[inline]
 fn gather(p: &QConvGemm, input: &[u8], img: usize, y: usize, x: usize, a: &mut [u8]) {
@@ -269,7 +285,7 @@ fn gather(p: &QConvGemm, input: &[u8], img: usize, y: usize, x: usize, a: &mut [
         // A whole, undilated window row inside the image is one run of bytes.
         if iy < p.in_h && p.win.dilation_w == 1 && x0 < p.in_w && x0 + kw <= p.in_w {
             let src = &input[((img * p.in_h + iy) * p.in_w + x0) * c..][..kw * c];
-            a[ky * kw * c..][..kw * c].copy_from_slice(src);
+            copy_short(&mut a[ky * kw * c..][..kw * c], src);
             continue;
         }
         for kx in 0..p.win.kernel_w {
