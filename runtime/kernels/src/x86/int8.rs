@@ -201,13 +201,20 @@ pub(crate) unsafe fn depthwise_row(
     let xz = _mm512_set1_epi16(p.x_zero as i16);
     // Per tap, a pointer to its pixel's channel 0 (null outside the image).
     let mut offsets = [core::ptr::null::<u8>(); MAX_TAPS];
+    let span = (kw - 1) * p.win.dilation_w;
     for ox in 0..p.out_w {
         let x0 = (ox * p.win.stride_w).wrapping_sub(p.win.pad_left);
+        // Interior pixels (every column of the window inside the row) need no column checks.
+        let interior = x0 < p.in_w && x0 + span < p.in_w;
         for (ky, row) in rows.iter().enumerate().take(p.win.kernel_h) {
             for kx in 0..kw {
                 let ix = x0.wrapping_add(kx * p.win.dilation_w);
-                offsets[ky * kw + kx] =
-                    if !row.is_empty() && ix < p.in_w { row[ix * c..].as_ptr() } else { core::ptr::null() };
+                offsets[ky * kw + kx] = if row.is_empty() || !(interior || ix < p.in_w) {
+                    core::ptr::null()
+                } else {
+                    // SAFETY: ix < in_w, and the row holds in_w * c bytes.
+                    unsafe { row.as_ptr().add(ix * c) }
+                };
             }
         }
         for (b, ch) in (0..c).step_by(BLOCK).enumerate() {
