@@ -327,6 +327,6 @@ kernel_calls! {
     Kernel::QBlock(p) => (int8::fused)::qblock / check(
         threads, cpu, param p => qblock, bytes 0, qweights 1, out_bytes, scratch
     );
-    Kernel::QPool(p) => (int8::pool)::qpool / check(param p => qpool, bytes 0, out_bytes);
+    Kernel::QPool(p) => (int8::pool)::qpool / check(cpu, param p => qpool, bytes 0, out_bytes);
     Kernel::QBinary(p) => (int8::elementwise)::qbinary / check(cpu, param p => qbinary, bytes 0, bytes 1, out_bytes);
 }

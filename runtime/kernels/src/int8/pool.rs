@@ -4,6 +4,7 @@
 
 use super::Requant;
 use crate::check::{Check, ensure, expect};
+use crate::cpu::Cpu;
 use crate::window::Window;
 
 /// Shapes and output rule of an 8-bit average pool.
@@ -49,8 +50,11 @@ pub fn check(p: &QPool, input: usize, out: usize) -> Check {
 }
 
 /// The pool (one thread: it is a small part of a MobileNet).
-pub fn qpool(p: &QPool, input: &[u8], out: &mut [u8]) {
+pub fn qpool(cpu: Cpu, p: &QPool, input: &[u8], out: &mut [u8]) {
     expect(check(p, input.len(), out.len()));
+    if p.win.is_none() {
+        return dispatch!(cpu, global_entry, global(p, input, out), (p, input, out));
+    }
     let c = p.channels;
     for img in 0..p.images {
         for oy in 0..p.out_h {
@@ -88,6 +92,39 @@ pub fn qpool(p: &QPool, input: &[u8], out: &mut [u8]) {
                         p.requant.apply(acc, mult)
                     };
                 }
+            }
+        }
+    }
+}
+
+/// Channels summed together in the global average (a stack array of int32).
+const CHANNELS: usize = 64;
+
+simd_entry!(global_entry => same global(p: &QPool, input: &[u8], out: &mut [u8]));
+
+/// The global average: each image's pixels summed into 64 channels at a time (a loop the
+/// compiler vectorises), then requantised as the windowed pool does.
+#[inline(always)]
+fn global(p: &QPool, input: &[u8], out: &mut [u8]) {
+    let (c, pixels) = (p.channels, p.in_h * p.in_w);
+    let mult = p.x_scale / (p.y_scale * pixels as f32);
+    for img in 0..p.images {
+        let image = &input[img * pixels * c..][..pixels * c];
+        for c0 in (0..c).step_by(CHANNELS) {
+            let n = (c - c0).min(CHANNELS);
+            let mut acc = [0i32; CHANNELS];
+            for px in image.chunks_exact(c) {
+                for (a, &x) in acc[..n].iter_mut().zip(&px[c0..c0 + n]) {
+                    *a += x as i32;
+                }
+            }
+            for (j, o) in out[img * c + c0..][..n].iter_mut().enumerate() {
+                let sum = acc[j] - p.x_zero * pixels as i32;
+                *o = if pixels == 0 {
+                    p.requant.zero_point.clamp(p.requant.lo, p.requant.hi) as u8
+                } else {
+                    p.requant.apply(sum, mult)
+                };
             }
         }
     }
