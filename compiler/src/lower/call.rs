@@ -310,7 +310,7 @@ kernel_calls! {
     );
     Kernel::Quantize(p) => (int8::convert)::quantize / check_quantize(cpu, param p => quantize, read 0, out_bytes);
     Kernel::Dequantize(p) => (int8::convert)::dequantize / check_dequantize(param p => dequantize, bytes 0, out);
-    Kernel::Lookup { len } => (int8::convert)::lookup / check_lookup(value *len => lit, bytes 0, bytes 1, out_bytes);
+    Kernel::Lookup { len } => (int8::convert)::lookup / check_lookup(cpu, value *len => lit, bytes 0, bytes 1, out_bytes);
     Kernel::CopyBytes(p) => (int8::convert)::copy_bytes / check_copy_bytes(param p => strided_copy, bytes 0, out_bytes);
     Kernel::QGemm(p) => (int8::gemm)::qgemm / check(
         threads, cpu, param p => qgemm, bytes 0, signed 1, ints 2, read 3, out_bytes

@@ -70,6 +70,18 @@ fn has_avx512_vnni() -> bool {
 fn has_avx512_vnni() -> bool {
     false
 }
+#[cfg(all(target_arch = "x86_64", feature = "std"))]
+fn has_avx512_vbmi() -> bool {
+    has_avx512() && std::is_x86_feature_detected!("avx512vbmi") && std::is_x86_feature_detected!("avx512bw")
+}
+#[cfg(all(target_arch = "x86_64", not(feature = "std")))]
+fn has_avx512_vbmi() -> bool {
+    has_avx512() && cfg!(all(target_feature = "avx512vbmi", target_feature = "avx512bw"))
+}
+#[cfg(not(target_arch = "x86_64"))]
+fn has_avx512_vbmi() -> bool {
+    false
+}
 #[cfg(not(target_arch = "x86_64"))]
 fn has_avx2_fma() -> bool {
     false
@@ -86,12 +98,14 @@ pub struct Cpu {
     level: SimdLevel,
     /// AVX-512 VNNI (with BW and VL) is there too: the 8-bit kernels' dot-product path.
     vnni: bool,
+    /// AVX-512 VBMI is there too: 8-bit table lookups by `vpermi2b`.
+    vbmi: bool,
 }
 
 impl Cpu {
     /// The portable path.
     pub const fn scalar() -> Cpu {
-        Cpu { level: SimdLevel::Scalar, vnni: false }
+        Cpu { level: SimdLevel::Scalar, vnni: false, vbmi: false }
     }
 
     /// The best level this machine supports, unless the environment variable `MOBILENET_SIMD`
@@ -108,13 +122,19 @@ impl Cpu {
     }
 
     fn at(level: SimdLevel) -> Cpu {
-        Cpu { level, vnni: level == SimdLevel::Avx512 && has_avx512_vnni() }
+        let avx512 = level == SimdLevel::Avx512;
+        Cpu { level, vnni: avx512 && has_avx512_vnni(), vbmi: avx512 && has_avx512_vbmi() }
     }
 
-    /// This level without the 8-bit dot-product instructions (to test the path taken where
-    /// they are missing).
+    /// This level without the 8-bit dot-product and byte-permute instructions (to test the
+    /// paths taken where they are missing).
     pub fn without_int8_dot(self) -> Cpu {
-        Cpu { vnni: false, ..self }
+        Cpu { vnni: false, vbmi: false, ..self }
+    }
+
+    /// The 8-bit table lookup may use AVX-512 VBMI (`vpermi2b`).
+    pub fn byte_permute(self) -> bool {
+        self.vbmi
     }
 
     /// The 8-bit kernels may use AVX-512 VNNI (`vpdpbusd`).

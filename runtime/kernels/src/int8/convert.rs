@@ -97,9 +97,15 @@ pub fn check_lookup(len: usize, table: usize, input: usize, output: usize) -> Ch
 }
 
 /// `output[i] = table[input[i]]` for the first `len` bytes.
-pub fn lookup(len: usize, table: &[u8], input: &[u8], output: &mut [u8]) {
+pub fn lookup(cpu: Cpu, len: usize, table: &[u8], input: &[u8], output: &mut [u8]) {
     expect(check_lookup(len, table.len(), input.len(), output.len()));
     let table: &[u8; 256] = table[..256].try_into().expect("checked");
+    #[cfg(target_arch = "x86_64")]
+    if cpu.byte_permute() {
+        // SAFETY: `byte_permute` is true only where AVX-512 VBMI and BW were detected.
+        return unsafe { crate::x86::int8::lookup(table, &input[..len], &mut output[..len]) };
+    }
+    let _ = cpu;
     for (o, &x) in output[..len].iter_mut().zip(&input[..len]) {
         *o = table[x as usize];
     }
@@ -164,7 +170,16 @@ mod tests {
         assert_eq!(back, [0.0, 0.0, -64.0, 1.0]);
         let table: [u8; 256] = core::array::from_fn(|i| (i as u8) ^ 0x80);
         let mut out = [0u8; 3];
-        lookup(3, &table, &[0, 127, 255], &mut out);
+        lookup(Cpu::scalar(), 3, &table, &[0, 127, 255], &mut out);
         assert_eq!(out, [128, 255, 127]);
+        // Every path, every byte, with a tail.
+        let table: [u8; 256] = core::array::from_fn(|i| (i as u8).wrapping_mul(97).wrapping_add(13));
+        let input: std::vec::Vec<u8> = (0..300).map(|i| (i * 7 % 256) as u8).collect();
+        for level in crate::cpu::SimdLevel::ALL {
+            let Some(cpu) = Cpu::with_level(level) else { continue };
+            let mut out = std::vec![0u8; 300];
+            lookup(cpu, 300, &table, &input, &mut out);
+            assert!(out.iter().zip(&input).all(|(&o, &x)| o == table[x as usize]), "{level:?}");
+        }
     }
 }

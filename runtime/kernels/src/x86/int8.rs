@@ -544,3 +544,26 @@ pub(crate) unsafe fn depthwise_row_avx2(
         }
     }
 }
+
+/// `convert::lookup`, 64 bytes at a time: two 128-entry halves of the table by `vpermi2b`
+/// (seven bits of each byte), the eighth bit choosing between them.
+///
+/// # Safety
+/// The CPU must have AVX-512 VBMI and BW; `output.len() == input.len()`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+pub(crate) unsafe fn lookup(table: &[u8; 256], input: &[u8], output: &mut [u8]) {
+    // SAFETY: four 64-byte loads of the 256-byte table.
+    let t: [__m512i; 4] = core::array::from_fn(|i| unsafe { _mm512_loadu_si512(table.as_ptr().add(64 * i).cast()) });
+    for (i, chunk) in input.chunks(64).enumerate() {
+        let mask: __mmask64 = if chunk.len() == 64 { u64::MAX } else { (1u64 << chunk.len()) - 1 };
+        // SAFETY: masked loads and stores of the chunk's bytes, which both slices hold.
+        unsafe {
+            let x = _mm512_maskz_loadu_epi8(mask, chunk.as_ptr().cast());
+            let low = _mm512_permutex2var_epi8(t[0], x, t[1]);
+            let high = _mm512_permutex2var_epi8(t[2], x, t[3]);
+            let upper = _mm512_movepi8_mask(x);
+            let y = _mm512_mask_blend_epi8(upper, low, high);
+            _mm512_mask_storeu_epi8(output.as_mut_ptr().add(64 * i).cast(), mask, y);
+        }
+    }
+}
