@@ -181,12 +181,12 @@ pub fn check(fe: mobilenet_compiler::Result<Frontend>, inputs: &[Tensor], want: 
     if let Some(e) = refusal.filter(|_| programs.is_empty()) {
         return Outcome::InterpreterAgrees(e);
     }
-    let input = inputs[0].as_f32().unwrap_or_default();
     for (threads, (prog, plan)) in &programs {
         let pool = Threads::new(*threads);
         for cpu in SimdLevel::ALL.into_iter().filter_map(Cpu::with_level) {
-            let out = match exec::run(prog, plan, cpu, &pool, input) {
-                Ok(v) => Tensor::f32(prog.output_shape.clone(), v),
+            // (the element types the program takes and gives: f32, or bytes)
+            let out = match exec::run_tensor(prog, plan, cpu, &pool, &inputs[0]) {
+                Ok(t) => t,
                 Err(e) => return Outcome::Mismatch(format!("{} on {threads} thread(s): {e}", cpu.level().name())),
             };
             if let Err(e) = compare(&out, &want[0]) {

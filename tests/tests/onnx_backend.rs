@@ -4,6 +4,9 @@
 //! interpreter and, where the model has one float input and output, the lowered program on
 //! every SIMD path, against ONNX's expected outputs. The compiler may refuse a test (an input
 //! that is not float32, a form it does not implement); it may not give another answer or panic.
+//! In the tests of the quantisation operators, the inputs after the first (scales, zero points,
+//! weights) become initializers holding the test's values: the compiler needs quantisation
+//! parameters at compile time, as every quantised model has them.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -37,7 +40,23 @@ fn run(dir: &Path) -> Option<Outcome> {
     }
     let data = dir.join("test_data_set_0");
     let initializers: Vec<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
-    let inputs: Vec<&str> = graph.input.iter().map(|i| i.name.as_str()).filter(|n| !initializers.contains(n)).collect();
+    let mut inputs: Vec<String> =
+        graph.input.iter().map(|i| i.name.clone()).filter(|n| !initializers.contains(&n.as_str())).collect();
+    let quantised = graph
+        .node
+        .iter()
+        .any(|n| matches!(n.op_type.as_str(), "QuantizeLinear" | "DequantizeLinear" | "QLinearConv" | "QLinearMatMul"));
+    let mut model = model.clone();
+    if quantised && inputs.len() > 1 {
+        let g = model.graph.as_mut()?;
+        for (i, name) in inputs.iter().enumerate().skip(1) {
+            let mut t = TensorProto::decode(&std::fs::read(data.join(format!("input_{i}.pb"))).ok()?[..]).ok()?;
+            t.name = name.clone();
+            g.initializer.push(t);
+        }
+        g.input.retain(|vi| vi.name == inputs[0]);
+        inputs.truncate(1);
+    }
     let mut xs = Vec::new();
     for i in 0..inputs.len() {
         xs.push(read_tensor(&data.join(format!("input_{i}.pb")))?);
@@ -47,7 +66,7 @@ fn run(dir: &Path) -> Option<Outcome> {
     let input_shapes = inputs
         .iter()
         .zip(&xs)
-        .map(|(name, x)| InputShape { name: Some(name.to_string()), dims: x.shape.clone() })
+        .map(|(name, x)| InputShape { name: Some(name.clone()), dims: x.shape.clone() })
         .collect();
     let options = Options { shapes: ShapeOptions { batch: None, input_shapes }, ..Options::default() };
     let path = dir.join("model.onnx");
@@ -62,6 +81,16 @@ fn run(dir: &Path) -> Option<Outcome> {
         )
     }))
 }
+
+/// Tests whose expected output is wrong in the onnx 1.17.0 data, each with the answer the
+/// compiler must give instead (checked), and why.
+const WRONG_EXPECTATIONS: &[(&str, &str, &str)] = &[(
+    "test_qlinearmatmul_2D_int8_float32",
+    "element 5: -128, expected 20",
+    // -52135 * (0.0066 * 0.00705 / 0.0107) - 9 = -235.7: QLinearMatMul saturates to -128;
+    // the data holds -236 wrapped to int8 (20). onnxruntime 1.32 and onnx.reference give -128.
+    "the expected value wraps where the operator saturates",
+)];
 
 #[test]
 fn onnx_backend_node_tests() {
@@ -81,12 +110,18 @@ fn onnx_backend_node_tests() {
             Some(Outcome::Agree) => agree.push(name),
             Some(Outcome::InterpreterAgrees(_)) => interp_only.push(name),
             Some(Outcome::Refused(why)) => refused.push(format!("{name}: {why}")),
+            Some(Outcome::Mismatch(m))
+                if WRONG_EXPECTATIONS.iter().any(|(test, answer, _)| *test == name && m.ends_with(answer)) =>
+            {
+                // (the interpreter's answer, checked; the compiled code is not run on this one)
+                interp_only.push(name)
+            }
             Some(o) => failures.push(format!("{name}: {o:?}")),
         }
     }
     eprintln!(
         "ONNX backend node tests of supported operators: {} agree (interpreter and generated code), {} agree in the \
-         interpreter (code generation takes one float input), {} refused, {} fail (of {} tests)",
+         interpreter (code generation takes one float or 8-bit input and gives one output), {} refused, {} fail (of {} tests)",
         agree.len(),
         interp_only.len(),
         refused.len(),
