@@ -35,10 +35,14 @@ pub(crate) unsafe fn qgemm_vnni(
         } else {
             1
         };
+        // Each row's byte sum, once for all its panels (only with weight zero points).
+        let sums: [i32; 4] = core::array::from_fn(|r| {
+            if p.row_sums && r < mr { a[(i + r) * p.k..][..p.k].iter().map(|&v| v as i32).sum() } else { 0 }
+        });
         let mut p0 = 0;
         while p0 < panels {
             let np = (panels - p0).min(4);
-            let t = Tile { p, a, b, consts, mult, row: i, first_row: rows.start, panel: p0 };
+            let t = Tile { p, a, b, consts, mult, row: i, first_row: rows.start, panel: p0, sums };
             // SAFETY: as this function's contract; the tile lies inside the rows and panels.
             unsafe {
                 match (mr, np) {
@@ -72,6 +76,8 @@ struct Tile<'a> {
     row: usize,
     first_row: usize,
     panel: usize,
+    /// The byte sums of the tile's rows (when the weights have zero points).
+    sums: [i32; 4],
 }
 
 impl Tile<'_> {
@@ -88,8 +94,6 @@ impl Tile<'_> {
         let start: [__m512i; P] =
             core::array::from_fn(|q| unsafe { _mm512_loadu_si512(bias0.as_ptr().add(q * NR).cast()) });
         let mut acc = [start; R];
-        let mut sums = [_mm512_setzero_si512(); R];
-        let ones = _mm512_set1_epi8(1);
         let row_sums = self.p.row_sums;
         // SAFETY (all pointer reads below): `check` guarantees `a` holds m * k bytes and `b`
         // the packed panels; row `row + r` < m, four bytes at `kq * 4 < kfull * 4 <= k` stay in
@@ -97,7 +101,7 @@ impl Tile<'_> {
         let bp = unsafe { self.b.as_ptr().add(self.panel * k4 * NR * 4) };
         // `rows[r]` points at four bytes of row r; the broadcast reads them from memory (one
         // load each, no trip through a general register).
-        let step = |acc: &mut [[__m512i; P]; R], sums: &mut [__m512i; R], kq: usize, rows: [*const i32; R]| {
+        let step = |acc: &mut [[__m512i; P]; R], kq: usize, rows: [*const i32; R]| {
             let mut bv = [_mm512_setzero_si512(); P];
             for (q, v) in bv.iter_mut().enumerate() {
                 *v = unsafe { _mm512_loadu_si512(bp.add((q * k4 + kq) * NR * 4).cast()) };
@@ -107,15 +111,12 @@ impl Tile<'_> {
                 for q in 0..P {
                     acc[r][q] = _mm512_dpbusd_epi32(acc[r][q], av, bv[q]);
                 }
-                if row_sums {
-                    sums[r] = _mm512_dpbusd_epi32(sums[r], av, ones);
-                }
             }
         };
         let ap = self.a.as_ptr();
         let mut rows: [*const i32; R] = core::array::from_fn(|r| unsafe { ap.add((self.row + r) * k).cast::<i32>() });
         for kq in 0..kfull {
-            step(&mut acc, &mut sums, kq, rows);
+            step(&mut acc, kq, rows);
             rows = rows.map(|p| unsafe { p.add(1) });
         }
         if k % 4 != 0 {
@@ -127,7 +128,7 @@ impl Tile<'_> {
                 i32::from_le_bytes(four)
             });
             let rows: [*const i32; R] = core::array::from_fn(|r| &tails[r] as *const i32);
-            step(&mut acc, &mut sums, kfull, rows);
+            step(&mut acc, kfull, rows);
         }
         // Epilogue: bias, zero-point correction, requantisation, bytes out.
         let (lo, hi) = self.p.requant.bounds();
@@ -144,7 +145,7 @@ impl Tile<'_> {
             for r in 0..R {
                 let mut v = acc[r][q];
                 if row_sums {
-                    v = _mm512_sub_epi32(v, _mm512_mullo_epi32(zw, sums[r]));
+                    v = _mm512_sub_epi32(v, _mm512_mullo_epi32(zw, _mm512_set1_epi32(self.sums[r])));
                 }
                 let f = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(v), mv), lo), hi);
                 let bytes = _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(f), zero));
