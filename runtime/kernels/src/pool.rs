@@ -161,8 +161,14 @@ pub fn mean_rows(cpu: Cpu, rows: usize, len: usize, input: &[f32], output: &mut 
 /// and LLVM vectorises the sum.
 #[inline(always)]
 fn mean_rows_body(len: usize, input: &[f32], output: &mut [f32]) {
-    for (o, row) in output.iter_mut().zip(input.chunks_exact(len.max(1))) {
-        *o = row.iter().sum::<f32>() / len.max(1) as f32;
+    if len == 0 {
+        // The mean of no values is 0, as onnxruntime (and the interpreter) give it: there are
+        // no rows of input to walk, so every output is written here.
+        output.fill(0.0);
+        return;
+    }
+    for (o, row) in output.iter_mut().zip(input.chunks_exact(len)) {
+        *o = row.iter().sum::<f32>() / len as f32;
     }
 }
 
