@@ -130,40 +130,99 @@ impl Tile<'_> {
             let rows: [*const i32; R] = core::array::from_fn(|r| &tails[r] as *const i32);
             step(&mut acc, kfull, rows);
         }
-        // Epilogue: bias, zero-point correction, requantisation, bytes out.
+        // Epilogue: zero-point correction, requantisation, bytes out.
         let (lo, hi) = self.p.requant.bounds();
-        let (lo, hi, zero) = (_mm512_set1_ps(lo), _mm512_set1_ps(hi), _mm512_set1_epi32(self.p.requant.zero_point));
+        let zero_point = self.p.requant.zero_point;
         let w_zero = &self.consts[padded(n)..];
-        for q in 0..P {
-            let col = (self.panel + q) * NR;
-            let cols = (n - col).min(NR);
-            let mask: __mmask16 = if cols == NR { 0xffff } else { ((1u32 << cols) - 1) as u16 };
-            // SAFETY: multipliers and zero points hold padded(n) entries.
-            let (mv, zw) = unsafe {
-                (_mm512_loadu_ps(self.mult.as_ptr().add(col)), _mm512_loadu_si512(w_zero.as_ptr().add(col).cast()))
-            };
+        let col0 = self.panel * NR;
+        // SAFETY: multipliers and zero points hold padded(n) entries, whole panels.
+        let (mv, zw): ([__m512; P], [__m512i; P]) = unsafe {
+            (
+                core::array::from_fn(|q| _mm512_loadu_ps(self.mult.as_ptr().add(col0 + q * NR))),
+                core::array::from_fn(|q| _mm512_loadu_si512(w_zero.as_ptr().add(col0 + q * NR).cast())),
+            )
+        };
+        let corrected = |r: usize, q: usize| {
+            if row_sums {
+                _mm512_sub_epi32(acc[r][q], _mm512_mullo_epi32(zw[q], _mm512_set1_epi32(self.sums[r])))
+            } else {
+                acc[r][q]
+            }
+        };
+        let cols = (n - col0).min(P * NR);
+        if P >= 2 {
+            // Two to four panels: rounded in int32, then packed to 64 bytes together (the zero
+            // point added and the bounds applied on the packed values).
+            let pack = Pack64::new(zero_point, self.p.requant.lo, self.p.requant.hi);
+            let hi = _mm512_set1_ps(hi);
+            let mask: __mmask64 = if cols == 64 { u64::MAX } else { (1u64 << cols) - 1 };
             for r in 0..R {
-                let mut v = acc[r][q];
-                if row_sums {
-                    v = _mm512_sub_epi32(v, _mm512_mullo_epi32(zw, _mm512_set1_epi32(self.sums[r])));
-                }
-                let f = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(v), mv), lo), hi);
-                let bytes = _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(f), zero));
-                let at = (self.row - self.first_row + r) * n + col;
+                let q: [__m512i; 4] = core::array::from_fn(|q| {
+                    if q < P { round_capped(corrected(r, q), mv[q], hi) } else { _mm512_setzero_si512() }
+                });
+                let at = (self.row - self.first_row + r) * n + col0;
                 debug_assert!(at + cols <= out.len());
                 // SAFETY: the row is in this part of the output and the mask keeps the columns < n.
-                unsafe { _mm_mask_storeu_epi8(out.as_mut_ptr().add(at).cast(), mask, bytes) };
+                unsafe { _mm512_mask_storeu_epi8(out.as_mut_ptr().add(at).cast(), mask, pack.bytes(q)) };
             }
+            return;
+        }
+        let (lo, hi, zero) = (_mm512_set1_ps(lo), _mm512_set1_ps(hi), _mm512_set1_epi32(zero_point));
+        let mask: __mmask16 = if cols == NR { 0xffff } else { ((1u32 << cols) - 1) as u16 };
+        for r in 0..R {
+            let bytes = requant16(corrected(r, 0), mv[0], lo, hi, zero);
+            let at = (self.row - self.first_row + r) * n + col0;
+            debug_assert!(at + cols <= out.len());
+            // SAFETY: the row is in this part of the output and the mask keeps the columns < n.
+            unsafe { _mm_mask_storeu_epi8(out.as_mut_ptr().add(at).cast(), mask, bytes) };
         }
     }
 }
 
-/// `requant16` without the final narrowing: the 16 results as int32 lanes (each 0..=255).
-#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+/// `v * mult`, capped at `hi` (so that no lane overflows the conversion), rounded to the
+/// nearest integer, ties to even (`vcvtps2dq` under the default rounding mode).
+#[target_feature(enable = "avx512f")]
 #[inline]
-fn requant32(v: __m512i, mult: __m512, lo: __m512, hi: __m512, zero: __m512i) -> __m512i {
-    let f = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(v), mult), lo), hi);
-    _mm512_add_epi32(_mm512_cvtps_epi32(f), zero)
+fn round_capped(v: __m512i, mult: __m512, hi: __m512) -> __m512i {
+    _mm512_cvtps_epi32(_mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(v), mult), hi))
+}
+
+/// The narrowing of four vectors of rounded int32 to 64 bytes: plus the zero point, clamped to
+/// the output's bounds. The same values as `requant16` on each: its float clamp to `[lo -
+/// zero, hi - zero]` commutes with the rounding (the bounds are integers), the upper half of
+/// it is `round_capped`'s cap, and the rest is done on the packed values. A value below
+/// `i32::MIN` converts to `i32::MIN` (the "integer indefinite"), which saturates to `lo` as it
+/// should.
+struct Pack64 {
+    zero: __m512i,
+    lo: __m512i,
+    hi: __m512i,
+    order: __m512i,
+}
+
+impl Pack64 {
+    #[target_feature(enable = "avx512f,avx512bw")]
+    #[inline]
+    fn new(zero_point: i32, lo: i32, hi: i32) -> Self {
+        // The packs interleave their inputs by 128-bit lanes: dword 4l + j of the result holds
+        // lane l of vector j; this permutation puts each vector's 16 bytes back together.
+        let order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+        Self {
+            zero: _mm512_set1_epi16(zero_point as i16),
+            lo: _mm512_set1_epi8(lo as u8 as i8),
+            hi: _mm512_set1_epi8(hi as u8 as i8),
+            order,
+        }
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw")]
+    #[inline]
+    fn bytes(&self, q: [__m512i; 4]) -> __m512i {
+        let ab = _mm512_adds_epi16(_mm512_packs_epi32(q[0], q[1]), self.zero);
+        let cd = _mm512_adds_epi16(_mm512_packs_epi32(q[2], q[3]), self.zero);
+        let bytes = _mm512_permutexvar_epi32(self.order, _mm512_packus_epi16(ab, cd));
+        _mm512_min_epu8(_mm512_max_epu8(bytes, self.lo), self.hi)
+    }
 }
 
 /// Requantises 16 int32 lanes (`v * mult`, clamped to `lo..=hi` offsets, rounded to nearest
@@ -177,7 +236,9 @@ fn requant16(v: __m512i, mult: __m512, lo: __m512, hi: __m512, zero: __m512i) ->
 
 /// One output row of `int8::depthwise`, 32 channels per step: each pair of taps' inputs,
 /// widened to int16, interleaved and multiplied by the packed weight pairs with `vpdpwssd` (see
-/// `int8::depthwise`), into two int32 accumulators.
+/// `int8::depthwise`), into two int32 accumulators. Pixels whose whole window is inside the
+/// image (most of them) take `pixel` unrolled for 3x3 and 5x5 windows, without a check per
+/// tap; the others read the zero point for their taps outside.
 ///
 /// # Safety
 /// The CPU must have AVX-512F, BW, VL and VNNI; `rows[ky]` holds the window row ky (`in_w *
@@ -193,16 +254,15 @@ pub(crate) unsafe fn depthwise_row(
     mult: &[f32],
     out: &mut [u8],
 ) {
-    use crate::int8::depthwise::{BLOCK, MAX_TAPS};
+    use crate::int8::depthwise::MAX_TAPS;
     let c = p.channels;
     let (kw, taps) = (p.win.kernel_w, p.win.kernel_h * p.win.kernel_w);
-    let pairs = taps.div_ceil(2);
-    let (lo, hi) = p.requant.bounds();
-    let (lo, hi, zero) = (_mm512_set1_ps(lo), _mm512_set1_ps(hi), _mm512_set1_epi32(p.requant.zero_point));
-    let xz = _mm512_set1_epi16(p.x_zero as i16);
+    let ep = DwEpilogue::new(p);
+    let k = DwKernel { c, w: w.as_ptr(), bias: bias.as_ptr(), mult: mult.as_ptr(), ep: &ep };
     // Per tap, a pointer to its pixel's channel 0 (null outside the image).
     let mut offsets = [core::ptr::null::<u8>(); MAX_TAPS];
     let span = (kw - 1) * p.win.dilation_w;
+    let all_rows = rows.iter().take(p.win.kernel_h).all(|r| !r.is_empty());
     for ox in 0..p.out_w {
         let x0 = (ox * p.win.stride_w).wrapping_sub(p.win.pad_left);
         // Interior pixels (every column of the window inside the row) need no column checks.
@@ -218,42 +278,128 @@ pub(crate) unsafe fn depthwise_row(
                 };
             }
         }
+        // SAFETY: every non-null offset points at a pixel of c bytes; `out` holds pixel ox.
+        unsafe {
+            let o = out.as_mut_ptr().add(ox * c);
+            match (interior && all_rows, taps) {
+                (true, 9) => k.pixel::<9>(offsets[..9].try_into().unwrap(), o),
+                (true, 25) => k.pixel::<25>(offsets[..25].try_into().unwrap(), o),
+                _ => k.pixel_any(&offsets[..taps], o),
+            }
+        }
+    }
+}
+
+/// The depthwise requantisation of 32 channels (two accumulators of 16, in the packed order).
+struct DwEpilogue {
+    cap: __m512,
+    zero: __m512i,
+    lo: __m512i,
+    hi: __m512i,
+    x_zero: __m512i,
+}
+
+impl DwEpilogue {
+    #[target_feature(enable = "avx512f,avx512bw")]
+    #[inline]
+    fn new(p: &crate::int8::depthwise::QDepthwise) -> Self {
+        let r = p.requant;
+        Self {
+            cap: _mm512_set1_ps(r.bounds().1),
+            zero: _mm512_set1_epi16(r.zero_point as i16),
+            lo: _mm512_set1_epi16(r.lo as i16),
+            hi: _mm512_set1_epi16(r.hi as i16),
+            x_zero: _mm512_set1_epi16(p.x_zero as i16),
+        }
+    }
+
+    /// The 32 bytes, in channel order: per 128-bit lane the low accumulator holds channels
+    /// 8l..8l+3 and the high one 8l+4..8l+7, which the pack puts side by side. As `Pack64`:
+    /// rounded under the cap, then the zero point and the bounds on the packed words.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    #[inline]
+    fn bytes(&self, acc: [__m512i; 2], mult: [__m512; 2]) -> __m256i {
+        let (a, b) = (round_capped(acc[0], mult[0], self.cap), round_capped(acc[1], mult[1], self.cap));
+        let words = _mm512_adds_epi16(_mm512_packs_epi32(a, b), self.zero);
+        _mm512_cvtepi16_epi8(_mm512_min_epi16(_mm512_max_epi16(words, self.lo), self.hi))
+    }
+}
+
+/// What every pixel of a depthwise row shares.
+struct DwKernel<'a> {
+    c: usize,
+    w: *const i16,
+    bias: *const i32,
+    mult: *const f32,
+    ep: &'a DwEpilogue,
+}
+
+impl DwKernel<'_> {
+    /// One pixel, all channels; `x(t, ch, mask)` gives tap t's 32 channels from ch as int16
+    /// (`taps` taps, a pair's missing second one 0).
+    ///
+    /// # Safety
+    /// `x` reads only inside the image; weights, bias and multipliers hold whole blocks;
+    /// `out` is the pixel's c bytes.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
+    unsafe fn blocks(&self, taps: usize, x: impl Fn(usize, usize, __mmask32) -> __m512i, out: *mut u8) {
+        use crate::int8::depthwise::BLOCK;
+        let pairs = taps.div_ceil(2);
+        let c = self.c;
         for (b, ch) in (0..c).step_by(BLOCK).enumerate() {
             let n = (c - ch).min(BLOCK);
             let mask: __mmask32 = if n == BLOCK { u32::MAX } else { (1u32 << n) - 1 };
-            // SAFETY: the masked loads read channels ch..ch + n of pixels inside their rows;
-            // packed weights, bias and multipliers hold whole blocks (`check`); the masked
-            // store writes channels < c of this row's pixel ox.
+            // SAFETY: packed weights, bias and multipliers hold whole blocks (`check`); the
+            // masked store writes channels < c of the pixel.
             unsafe {
-                // The input bytes as int16 (the zero point is folded into the bias); a tap
-                // outside the image reads the zero point, a pair's missing second tap 0.
-                let x = |t: usize| match offsets.get(t) {
-                    Some(&o) if t < taps && !o.is_null() => {
-                        _mm512_cvtepu8_epi16(_mm256_maskz_loadu_epi8(mask, o.add(ch).cast()))
-                    }
-                    _ if t < taps => xz,
-                    _ => _mm512_setzero_si512(),
-                };
-                let mut acc_lo = _mm512_loadu_si512(bias.as_ptr().add(b * BLOCK).cast());
-                let mut acc_hi = _mm512_loadu_si512(bias.as_ptr().add(b * BLOCK + 16).cast());
+                let mut acc_lo = _mm512_loadu_si512(self.bias.add(b * BLOCK).cast());
+                let mut acc_hi = _mm512_loadu_si512(self.bias.add(b * BLOCK + 16).cast());
                 for pr in 0..pairs {
-                    let (x0, x1) = (x(2 * pr), x(2 * pr + 1));
-                    let wp = w.as_ptr().add((b * pairs + pr) * 64);
-                    let (w_lo, w_hi) = (_mm512_loadu_si512(wp.cast()), _mm512_loadu_si512(wp.add(32).cast()));
+                    let x0 = x(2 * pr, ch, mask);
+                    let x1 = if 2 * pr + 1 < taps { x(2 * pr + 1, ch, mask) } else { _mm512_setzero_si512() };
+                    let wp = self.w.add((b * pairs + pr) * 64);
                     // vpdpwssd: the pairs' products added to the accumulator in one instruction.
-                    acc_lo = _mm512_dpwssd_epi32(acc_lo, _mm512_unpacklo_epi16(x0, x1), w_lo);
-                    acc_hi = _mm512_dpwssd_epi32(acc_hi, _mm512_unpackhi_epi16(x0, x1), w_hi);
+                    acc_lo = _mm512_dpwssd_epi32(acc_lo, _mm512_unpacklo_epi16(x0, x1), _mm512_loadu_si512(wp.cast()));
+                    acc_hi = _mm512_dpwssd_epi32(
+                        acc_hi,
+                        _mm512_unpackhi_epi16(x0, x1),
+                        _mm512_loadu_si512(wp.add(32).cast()),
+                    );
                 }
-                let m_lo = _mm512_loadu_ps(mult.as_ptr().add(b * BLOCK));
-                let m_hi = _mm512_loadu_ps(mult.as_ptr().add(b * BLOCK + 16));
-                let (q_lo, q_hi) = (requant32(acc_lo, m_lo, lo, hi, zero), requant32(acc_hi, m_hi, lo, hi, zero));
-                // Back to channel order: per 128-bit lane, the low accumulator holds channels
-                // 8l..8l+3 and the high one 8l+4..8l+7, which the pack puts side by side; the
-                // values are bytes already (clamped), so truncating to bytes is exact.
-                let bytes = _mm512_cvtepi16_epi8(_mm512_packs_epi32(q_lo, q_hi));
-                _mm256_mask_storeu_epi8(out.as_mut_ptr().add(ox * c + ch).cast(), mask, bytes);
+                let m = [_mm512_loadu_ps(self.mult.add(b * BLOCK)), _mm512_loadu_ps(self.mult.add(b * BLOCK + 16))];
+                _mm256_mask_storeu_epi8(out.add(ch).cast(), mask, self.ep.bytes([acc_lo, acc_hi], m));
             }
         }
+    }
+
+    /// A pixel whose `TAPS` taps are all inside the image (the tap loop unrolled).
+    ///
+    /// # Safety
+    /// Each `px[t]` points at a pixel of c bytes; as `blocks` otherwise.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
+    unsafe fn pixel<const TAPS: usize>(&self, px: [*const u8; TAPS], out: *mut u8) {
+        // SAFETY: the masked load reads channels ch..ch + n of a pixel inside its row.
+        let x = |t: usize, ch: usize, mask| unsafe {
+            _mm512_cvtepu8_epi16(_mm256_maskz_loadu_epi8(mask, px[t].add(ch).cast()))
+        };
+        unsafe { self.blocks(TAPS, x, out) }
+    }
+
+    /// A pixel with taps outside the image (null in `px`), which read the zero point.
+    ///
+    /// # Safety
+    /// Each non-null `px[t]` points at a pixel of c bytes; as `blocks` otherwise.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+    unsafe fn pixel_any(&self, px: &[*const u8], out: *mut u8) {
+        let xz = self.ep.x_zero;
+        let x = |t: usize, ch: usize, mask| match px[t] {
+            o if o.is_null() => xz,
+            // SAFETY: as in `pixel`.
+            o => unsafe { _mm512_cvtepu8_epi16(_mm256_maskz_loadu_epi8(mask, o.add(ch).cast())) },
+        };
+        unsafe { self.blocks(px.len(), x, out) }
     }
 }
 
