@@ -263,28 +263,35 @@ pub(crate) unsafe fn depthwise_row(
     let mut offsets = [core::ptr::null::<u8>(); MAX_TAPS];
     let span = (kw - 1) * p.win.dilation_w;
     let all_rows = rows.iter().take(p.win.kernel_h).all(|r| !r.is_empty());
+    let row_ptrs: [*const u8; MAX_TAPS] =
+        core::array::from_fn(|ky| rows.get(ky).map_or(core::ptr::null(), |r| r.as_ptr()));
     for ox in 0..p.out_w {
         let x0 = (ox * p.win.stride_w).wrapping_sub(p.win.pad_left);
         // Interior pixels (every column of the window inside the row) need no column checks.
         let interior = x0 < p.in_w && x0 + span < p.in_w;
-        for (ky, row) in rows.iter().enumerate().take(p.win.kernel_h) {
-            for kx in 0..kw {
-                let ix = x0.wrapping_add(kx * p.win.dilation_w);
-                offsets[ky * kw + kx] = if row.is_empty() || !(interior || ix < p.in_w) {
-                    core::ptr::null()
-                } else {
-                    // SAFETY: ix < in_w, and the row holds in_w * c bytes.
-                    unsafe { row.as_ptr().add(ix * c) }
-                };
-            }
-        }
-        // SAFETY: every non-null offset points at a pixel of c bytes; `out` holds pixel ox.
+        // SAFETY: `out` holds pixel ox; in the interior every tap's pixel is inside its row
+        // (x0 + kx * dilation <= x0 + span < in_w, the row holds in_w * c bytes).
         unsafe {
             let o = out.as_mut_ptr().add(ox * c);
+            let tap = |t: usize| row_ptrs[t / kw].add((x0 + (t % kw) * p.win.dilation_w) * c);
             match (interior && all_rows, taps) {
-                (true, 9) => k.pixel::<9>(offsets[..9].try_into().unwrap(), o),
-                (true, 25) => k.pixel::<25>(offsets[..25].try_into().unwrap(), o),
-                _ => k.pixel_any(&offsets[..taps], o),
+                (true, 9) => k.pixel::<9>(core::array::from_fn(tap), o),
+                (true, 25) => k.pixel::<25>(core::array::from_fn(tap), o),
+                _ => {
+                    for (ky, row) in rows.iter().enumerate().take(p.win.kernel_h) {
+                        for kx in 0..kw {
+                            let ix = x0.wrapping_add(kx * p.win.dilation_w);
+                            offsets[ky * kw + kx] = if row.is_empty() || ix >= p.in_w {
+                                core::ptr::null()
+                            } else {
+                                // SAFETY: ix < in_w, and the row holds in_w * c bytes.
+                                row.as_ptr().add(ix * c)
+                            };
+                        }
+                    }
+                    // SAFETY: every non-null offset points at a pixel of c bytes.
+                    k.pixel_any(&offsets[..taps], o)
+                }
             }
         }
     }
