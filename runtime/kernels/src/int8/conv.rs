@@ -244,17 +244,29 @@ pub(crate) fn gemm_row(
     y: usize,
     out: &mut [u8],
 ) {
-    let k = p.k();
-    let chunk = (GATHER / k).min(p.out_w).max(1);
-    let g = super::gemm::QGemm { m: 0, k, n: p.out_c, row_sums: p.row_sums, requant: p.requant };
+    // Windows are gathered `k` rounded up to 4 bytes apart, the padding zero: a GEMM of that
+    // depth reads whole groups of four and has the same packed weights (zero past `k`), and a
+    // zero byte adds nothing to the products or to the row sums.
+    let (k, stride) = (p.k(), p.k().next_multiple_of(4));
+    let chunk = (GATHER / stride).min(p.out_w).max(1);
+    let g = super::gemm::QGemm { m: 0, k: stride, n: p.out_c, row_sums: p.row_sums, requant: p.requant };
     let mut gathered = [0u8; GATHER];
     for x0 in (0..p.out_w).step_by(chunk) {
         let n = chunk.min(p.out_w - x0);
-        for (i, a) in gathered[..n * k].chunks_exact_mut(k).enumerate() {
-            gather(p, input, img, y, x0 + i, a);
+        for (i, a) in gathered[..n * stride].chunks_exact_mut(stride).enumerate() {
+            gather(p, input, img, y, x0 + i, &mut a[..k]);
         }
         let out = &mut out[x0 * p.out_c..][..n * p.out_c];
-        super::gemm::rows_of(cpu, &super::gemm::QGemm { m: n, ..g }, &gathered[..n * k], b, consts, mult, 0..n, out);
+        super::gemm::rows_of(
+            cpu,
+            &super::gemm::QGemm { m: n, ..g },
+            &gathered[..n * stride],
+            b,
+            consts,
+            mult,
+            0..n,
+            out,
+        );
     }
 }
 
