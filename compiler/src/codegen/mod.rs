@@ -455,7 +455,8 @@ pub fn describe(s: &crate::lower::Step) -> String {
             format!("load {len} input bytes{}", if *flip { " (int8, stored as u8)" } else { "" })
         }
         Kernel::Quantize(p) => {
-            format!("quantize {} values to u8 (scale {}, zero point {})", p.len, p.scale, p.zero_point)
+            let layout = if p.channels > 1 { format!(", {} planes interleaved", p.channels) } else { String::new() };
+            format!("quantize {} values to u8 (scale {}, zero point {}{layout})", p.len, p.scale, p.zero_point)
         }
         Kernel::Dequantize(p) => format!("dequantize {} u8 (scale {}, zero point {})", p.len, p.scale, p.zero_point),
         Kernel::Lookup { len } => format!("8-bit table lookup of {len} bytes"),

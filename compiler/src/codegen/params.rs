@@ -246,7 +246,7 @@ pub fn qbinary(p: &k::int8::elementwise::QBinary) -> TokenStream {
 }
 
 pub fn quantize(p: &k::int8::convert::Quantize) -> TokenStream {
-    literal!(p, (int8::convert)::Quantize { len: u, scale: float, zero_point: int, lo: int, hi: int })
+    literal!(p, (int8::convert)::Quantize { len: u, scale: float, zero_point: int, lo: int, hi: int, channels: u, plane: u })
 }
 
 pub fn dequantize(p: &k::int8::convert::Dequantize) -> TokenStream {

@@ -139,12 +139,15 @@ impl Lowering<'_> {
         let (scale, zero_point) = activation(q, "QuantizeLinear")?;
         let len = shape.iter().product();
         let out = self.new_bytes(len);
-        self.push(
-            Kernel::Quantize(k::int8::convert::Quantize { len, scale, zero_point, lo: 0, hi: 255 }),
-            vec![x.region],
-            out,
-        );
-        Ok(Value { region: out, strides: x.strides, shape, bytes: true })
+        // An NCHW image (the model's input) is quantised straight into NHWC bytes, the
+        // layout of the convolutions that read it, instead of a byte copy after.
+        let (channels, plane, strides) = match shape[..] {
+            [_, c, h, w] if c > 1 && h * w > 1 && !x.is_nhwc() => (c, h * w, nhwc(&shape)),
+            _ => (1, len.max(1), x.strides),
+        };
+        let p = k::int8::convert::Quantize { len, scale, zero_point, lo: 0, hi: 255, channels, plane };
+        self.push(Kernel::Quantize(p), vec![x.region], out);
+        Ok(Value { region: out, strides, shape, bytes: true })
     }
 
     pub(super) fn dequantize(&mut self, n: NodeId, q: &Quant, shape: Vec<usize>) -> Result<Value> {

@@ -41,26 +41,55 @@ pub struct Quantize {
     pub lo: i32,
     /// Largest byte.
     pub hi: i32,
+    /// Channels interleaved on the way (a model's NCHW input becoming NHWC bytes): the input
+    /// is `[images][channels][plane]`, the output `[images][plane][channels]`. 1: the order
+    /// is kept (and `plane` is `len`).
+    pub channels: usize,
+    /// Elements of one channel of one image.
+    pub plane: usize,
 }
 
-/// What `quantize` requires: `len` elements in and room for them out.
+/// What `quantize` requires: `len` elements in and room for them out, whole images.
 pub fn check_quantize(p: &Quantize, input: usize, output: usize) -> Check {
     ensure!(input >= p.len && output >= p.len, "quantize: slices shorter than len");
     ensure!(0 <= p.lo && p.lo <= p.hi && p.hi <= 255, "quantize: bounds outside a byte");
+    ensure!(
+        p.channels > 0 && p.plane > 0 && p.channels.checked_mul(p.plane).is_some_and(|i| p.len.is_multiple_of(i)),
+        "quantize: len is not whole images of channels x plane"
+    );
     Ok(())
 }
 
 /// ONNX QuantizeLinear with one scale.
 pub fn quantize(cpu: Cpu, p: &Quantize, input: &[f32], output: &mut [u8]) {
     expect(check_quantize(p, input.len(), output.len()));
+    let (input, output) = (&input[..p.len], &mut output[..p.len]);
+    let byte = |x: f32| quant::quantize(x, p.scale, p.zero_point, p.lo, p.hi) as u8;
+    if p.channels > 1 {
+        let image = p.channels * p.plane;
+        for (x, o) in input.chunks_exact(image).zip(output.chunks_exact_mut(image)) {
+            #[cfg(target_arch = "x86_64")]
+            if cpu.byte_permute() && p.channels == 3 {
+                // SAFETY: `byte_permute` implies AVX-512F/BW/VL and VBMI; x and o are one image.
+                unsafe { crate::x86::int8::quantize_rgb(p, x, o) };
+                continue;
+            }
+            for (px, o) in o.chunks_exact_mut(p.channels).enumerate() {
+                for (ch, o) in o.iter_mut().enumerate() {
+                    *o = byte(x[ch * p.plane + px]);
+                }
+            }
+        }
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     if cpu.int8_dot() {
         // SAFETY: `int8_dot` implies AVX-512F/BW/VL; the lengths were checked.
-        return unsafe { crate::x86::int8::quantize(p, &input[..p.len], &mut output[..p.len]) };
+        return unsafe { crate::x86::int8::quantize(p, input, output) };
     }
     let _ = cpu;
-    for (o, &x) in output[..p.len].iter_mut().zip(&input[..p.len]) {
-        *o = quant::quantize(x, p.scale, p.zero_point, p.lo, p.hi) as u8;
+    for (o, &x) in output.iter_mut().zip(input) {
+        *o = byte(x);
     }
 }
 
@@ -150,7 +179,7 @@ mod tests {
 
     #[test]
     fn conversions_round_trip_and_saturate() {
-        let p = Quantize { len: 4, scale: 0.5, zero_point: 128, lo: 0, hi: 255 };
+        let p = Quantize { len: 4, scale: 0.5, zero_point: 128, lo: 0, hi: 255, channels: 1, plane: 4 };
         let mut q = [0u8; 4];
         for level in crate::cpu::SimdLevel::ALL {
             let Some(cpu) = Cpu::with_level(level) else { continue };
@@ -159,11 +188,30 @@ mod tests {
             let x: std::vec::Vec<f32> =
                 (0..100).map(|i| (i as f32 - 50.0) * 0.37).chain([f32::NAN, f32::INFINITY, -0.0]).collect();
             let mut all = std::vec![0u8; x.len()];
-            let p = Quantize { len: x.len(), scale: 0.25, zero_point: 100, lo: 3, hi: 250 };
+            let p =
+                Quantize { len: x.len(), scale: 0.25, zero_point: 100, lo: 3, hi: 250, channels: 1, plane: x.len() };
             quantize(cpu, &p, &x, &mut all);
             let want: std::vec::Vec<u8> =
                 x.iter().map(|&v| crate::quant::quantize(v, 0.25, 100, 3, 250) as u8).collect();
             assert_eq!(all, want, "{level:?}");
+            // Planes interleaved (two images of 3 or 2 channels, planes of 37: a tail of 5).
+            for channels in [3, 2] {
+                let x: std::vec::Vec<f32> = (0..2 * channels * 37).map(|i| (i as f32 * 0.77).sin() * 40.0).collect();
+                let p = Quantize { len: x.len(), scale: 0.25, zero_point: 100, lo: 3, hi: 250, channels, plane: 37 };
+                let mut all = std::vec![0u8; x.len()];
+                let mut plain = std::vec![0u8; x.len()];
+                quantize(cpu, &p, &x, &mut all);
+                // Without VBMI, the scalar interleave.
+                quantize(cpu.without_int8_dot(), &p, &x, &mut plain);
+                assert_eq!(all, plain, "{level:?} {channels} channels");
+                let want: std::vec::Vec<u8> = (0..x.len())
+                    .map(|o| {
+                        let (img, px, ch) = (o / (channels * 37), (o / channels) % 37, o % channels);
+                        crate::quant::quantize(x[(img * channels + ch) * 37 + px], 0.25, 100, 3, 250) as u8
+                    })
+                    .collect();
+                assert_eq!(all, want, "{level:?} {channels} channels");
+            }
         }
         let mut back = [0f32; 4];
         dequantize(&Dequantize { len: 4, scale: 0.5, zero_point: 128 }, &q, &mut back);

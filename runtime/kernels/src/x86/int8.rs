@@ -416,18 +416,78 @@ impl DwKernel<'_> {
 /// The CPU must have AVX-512F, BW and VL; `output.len() >= input.len()`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 pub(crate) unsafe fn quantize(p: &crate::int8::convert::Quantize, input: &[f32], output: &mut [u8]) {
-    let (scale, zero) = (_mm512_set1_ps(p.scale), _mm512_set1_epi32(p.zero_point));
-    let lo = _mm512_set1_ps((p.lo - p.zero_point) as f32);
-    let hi = _mm512_set1_ps((p.hi - p.zero_point) as f32);
+    let q = Quantize16::new(p);
     for (i, chunk) in input.chunks(16).enumerate() {
         let mask: __mmask16 = if chunk.len() == 16 { 0xffff } else { ((1u32 << chunk.len()) - 1) as u16 };
         // SAFETY: masked loads and stores of the chunk's elements, which both slices hold.
         unsafe {
-            let x = _mm512_maskz_loadu_ps(mask, chunk.as_ptr());
-            let v = _mm512_min_ps(_mm512_max_ps(_mm512_div_ps(x, scale), lo), hi);
-            let q = _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(v), zero));
-            _mm_mask_storeu_epi8(output.as_mut_ptr().add(i * 16).cast(), mask, q);
+            let bytes = q.bytes(_mm512_maskz_loadu_ps(mask, chunk.as_ptr()));
+            _mm_mask_storeu_epi8(output.as_mut_ptr().add(i * 16).cast(), mask, bytes);
         }
+    }
+}
+
+/// `convert::quantize` of one image of three planes into interleaved bytes (RGB), 16 pixels
+/// at a time: each plane's 16 bytes side by side in one vector, then one `vpermb` into pixel
+/// order.
+///
+/// # Safety
+/// The CPU must have AVX-512F, BW, VL and VBMI; `input` and `output` hold `3 * p.plane`
+/// elements.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+pub(crate) unsafe fn quantize_rgb(p: &crate::int8::convert::Quantize, input: &[f32], output: &mut [u8]) {
+    let plane = p.plane;
+    debug_assert!(input.len() == 3 * plane && output.len() == 3 * plane);
+    let q = Quantize16::new(p);
+    // Output byte j is pixel j / 3's channel j % 3, which the concatenated planes hold at
+    // 16 * (j % 3) + j / 3.
+    let order: [u8; 64] = core::array::from_fn(|j| if j < 48 { (16 * (j % 3) + j / 3) as u8 } else { 0 });
+    // SAFETY: 64 bytes.
+    let order = unsafe { _mm512_loadu_si512(order.as_ptr().cast()) };
+    for start in (0..plane).step_by(16) {
+        let n = (plane - start).min(16);
+        let mask: __mmask16 = if n == 16 { 0xffff } else { ((1u32 << n) - 1) as u16 };
+        // SAFETY: masked reads of pixels start..start + n of each plane, and a masked store of
+        // their 3 * n bytes, inside the image.
+        unsafe {
+            let plane_bytes = |ch: usize| q.bytes(_mm512_maskz_loadu_ps(mask, input.as_ptr().add(ch * plane + start)));
+            let v = _mm512_inserti32x4(_mm512_castsi128_si512(plane_bytes(0)), plane_bytes(1), 1);
+            let v = _mm512_inserti32x4(v, plane_bytes(2), 2);
+            let out_mask: __mmask64 = (1u64 << (3 * n)) - 1;
+            _mm512_mask_storeu_epi8(
+                output.as_mut_ptr().add(3 * start).cast(),
+                out_mask,
+                _mm512_permutexvar_epi8(order, v),
+            );
+        }
+    }
+}
+
+/// The quantisation of 16 floats to bytes.
+struct Quantize16 {
+    scale: __m512,
+    zero: __m512i,
+    lo: __m512,
+    hi: __m512,
+}
+
+impl Quantize16 {
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn new(p: &crate::int8::convert::Quantize) -> Self {
+        Self {
+            scale: _mm512_set1_ps(p.scale),
+            zero: _mm512_set1_epi32(p.zero_point),
+            lo: _mm512_set1_ps((p.lo - p.zero_point) as f32),
+            hi: _mm512_set1_ps((p.hi - p.zero_point) as f32),
+        }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn bytes(&self, x: __m512) -> __m128i {
+        let v = _mm512_min_ps(_mm512_max_ps(_mm512_div_ps(x, self.scale), self.lo), self.hi);
+        _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(v), self.zero))
     }
 }
 
