@@ -226,8 +226,17 @@ mod tests {
 
     #[test]
     fn every_path_matches_the_scalar_one() {
-        for (case, &(c, h, k, s, pad)) in
-            [(3, 5, 3, 1, 1), (40, 9, 3, 2, 1), (17, 6, 5, 2, 2), (64, 4, 3, 1, 0), (32, 5, 3, 1, 1)].iter().enumerate()
+        for (case, &(c, h, k, s, pad)) in [
+            (3, 5, 3, 1, 1),
+            (40, 9, 3, 2, 1),
+            (17, 6, 5, 2, 2),
+            (64, 4, 3, 1, 0),
+            (32, 5, 3, 1, 1),
+            (16, 8, 3, 1, 1),
+            (16, 9, 3, 2, 1),
+        ]
+        .iter()
+        .enumerate()
         {
             let oh = (h + 2 * pad - k) / s + 1;
             let win = Window {

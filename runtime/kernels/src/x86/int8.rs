@@ -265,16 +265,33 @@ pub(crate) unsafe fn depthwise_row(
     let all_rows = rows.iter().take(p.win.kernel_h).all(|r| !r.is_empty());
     let row_ptrs: [*const u8; MAX_TAPS] =
         core::array::from_fn(|ky| rows.get(ky).map_or(core::ptr::null(), |r| r.as_ptr()));
-    for ox in 0..p.out_w {
+    // Interior pixels (every column of the window inside the row) need no column checks.
+    let interior = |ox: usize| {
         let x0 = (ox * p.win.stride_w).wrapping_sub(p.win.pad_left);
-        // Interior pixels (every column of the window inside the row) need no column checks.
-        let interior = x0 < p.in_w && x0 + span < p.in_w;
+        x0 < p.in_w && x0 + span < p.in_w
+    };
+    // 16 channels fill half a block: two interior pixels then share one, with the weights,
+    // bias and multipliers of channels 0-15 repeated in the slots of 16-31.
+    let pairs = (c == 16 && all_rows && taps == 9).then(|| Pair16::new(w, bias, mult, p.win.stride_w * c));
+    let mut ox = 0;
+    while ox < p.out_w {
+        let x0 = (ox * p.win.stride_w).wrapping_sub(p.win.pad_left);
         // SAFETY: `out` holds pixel ox; in the interior every tap's pixel is inside its row
         // (x0 + kx * dilation <= x0 + span < in_w, the row holds in_w * c bytes).
         unsafe {
             let o = out.as_mut_ptr().add(ox * c);
             let tap = |t: usize| row_ptrs[t / kw].add((x0 + (t % kw) * p.win.dilation_w) * c);
-            match (interior && all_rows, taps) {
+            if let Some(pair) = &pairs
+                && ox + 1 < p.out_w
+                && interior(ox)
+                && interior(ox + 1)
+            {
+                // SAFETY: pixels ox and ox + 1 are interior, and `out` holds both.
+                pair.pixels::<9>(&ep, core::array::from_fn(tap), o);
+                ox += 2;
+                continue;
+            }
+            match (interior(ox) && all_rows, taps) {
                 (true, 9) => k.pixel::<9>(core::array::from_fn(tap), o),
                 (true, 25) => k.pixel::<25>(core::array::from_fn(tap), o),
                 _ => {
@@ -294,6 +311,59 @@ pub(crate) unsafe fn depthwise_row(
                 }
             }
         }
+        ox += 1;
+    }
+}
+
+/// Two pixels of 16 channels in one block of 32 (3x3 windows): the packed weights, bias and
+/// multipliers of block 0 with channels 0-15 copied over the (zero) slots of 16-31, which
+/// the packed order puts in the upper two 128-bit lanes of each vector (`int8::depthwise`).
+struct Pair16 {
+    w: [i16; 5 * 64],
+    bias: [i32; 32],
+    mult: [f32; 32],
+    /// Bytes from a tap's pixel for the first output to the same tap for the second.
+    step: usize,
+}
+
+impl Pair16 {
+    fn new(w: &[i16], bias: &[i32], mult: &[f32], step: usize) -> Self {
+        let mut r = Self { w: [0; 5 * 64], bias: [0; 32], mult: [0.0; 32], step };
+        r.w.copy_from_slice(&w[..5 * 64]);
+        r.bias.copy_from_slice(&bias[..32]);
+        r.mult.copy_from_slice(&mult[..32]);
+        // Each vector of 32 int16 (16 lanes of pairs) or 16 int32: lanes 0-1 into 2-3.
+        for v in r.w.chunks_exact_mut(32) {
+            v.copy_within(..16, 16);
+        }
+        for v in r.bias.chunks_exact_mut(16) {
+            v.copy_within(..8, 8);
+        }
+        for v in r.mult.chunks_exact_mut(16) {
+            v.copy_within(..8, 8);
+        }
+        r
+    }
+
+    /// Pixels ox and ox + 1; `px[t]` points at tap t's pixel for ox.
+    ///
+    /// # Safety
+    /// Both pixels' taps are inside the image; `out` holds 32 bytes.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
+    unsafe fn pixels<const TAPS: usize>(&self, ep: &DwEpilogue, px: [*const u8; TAPS], out: *mut u8) {
+        let k = DwKernel { c: 32, w: self.w.as_ptr(), bias: self.bias.as_ptr(), mult: self.mult.as_ptr(), ep };
+        let step = self.step;
+        // SAFETY: 16 bytes of tap t's pixel for each output, inside the image.
+        let x = |t: usize, _ch: usize, _mask| unsafe {
+            let two = _mm256_inserti128_si256(
+                _mm256_castsi128_si256(_mm_loadu_si128(px[t].cast())),
+                _mm_loadu_si128(px[t].add(step).cast()),
+                1,
+            );
+            _mm512_cvtepu8_epi16(two)
+        };
+        unsafe { k.blocks(TAPS, x, out) }
     }
 }
 
