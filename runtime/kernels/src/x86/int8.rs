@@ -23,48 +23,65 @@ pub(crate) unsafe fn qgemm_vnni(
     out: &mut [u8],
 ) {
     let panels = padded(p.n) / NR;
-    // Tiles of 4 rows by 4 panels (16 accumulators). 8 rows by 1-2 panels for the narrow
-    // products was 4% slower on MobileNetV2 (bench/ab.py).
-    let mut i = rows.start;
-    while i < rows.end {
-        let left = rows.end - i;
-        let mr = if left >= 4 {
-            4
-        } else if left >= 2 {
-            2
-        } else {
-            1
-        };
+    // Rows in chunks of about 16 KB of `a`; within a chunk, the panel groups outermost, so that
+    // a group's packed weights (k x 64 bytes) come from L2 once and serve every row tile of
+    // the chunk from L1. Rows outermost streamed all of `b` from L2 per tile: with 7 or 14
+    // rows (the late layers' image rows), tiles of 1 and 2 rows made that the bottleneck.
+    let chunk = (16384 / p.k.max(1)).clamp(4, CHUNK_ROWS) / 4 * 4;
+    let mut sums = [0i32; CHUNK_ROWS];
+    let mut start = rows.start;
+    while start < rows.end {
+        let end = rows.end.min(start + chunk);
         // Each row's byte sum, once for all its panels (only with weight zero points).
-        let sums: [i32; 4] = core::array::from_fn(|r| {
-            if p.row_sums && r < mr { a[(i + r) * p.k..][..p.k].iter().map(|&v| v as i32).sum() } else { 0 }
-        });
+        if p.row_sums {
+            for (s, i) in sums.iter_mut().zip(start..end) {
+                *s = a[i * p.k..][..p.k].iter().map(|&v| v as i32).sum();
+            }
+        }
         let mut p0 = 0;
         while p0 < panels {
             let np = (panels - p0).min(4);
-            let t = Tile { p, a, b, consts, mult, row: i, first_row: rows.start, panel: p0, sums };
-            // SAFETY: as this function's contract; the tile lies inside the rows and panels.
-            unsafe {
-                match (mr, np) {
-                    (4, 4) => t.run::<4, 4>(out),
-                    (4, 3) => t.run::<4, 3>(out),
-                    (4, 2) => t.run::<4, 2>(out),
-                    (4, _) => t.run::<4, 1>(out),
-                    (2, 4) => t.run::<2, 4>(out),
-                    (2, 3) => t.run::<2, 3>(out),
-                    (2, 2) => t.run::<2, 2>(out),
-                    (2, _) => t.run::<2, 1>(out),
-                    (_, 4) => t.run::<1, 4>(out),
-                    (_, 3) => t.run::<1, 3>(out),
-                    (_, 2) => t.run::<1, 2>(out),
-                    (_, _) => t.run::<1, 1>(out),
+            // Tiles of 4 rows by 4 panels (16 accumulators). 8 rows by 1-2 panels for the
+            // narrow products was 4% slower on MobileNetV2 (bench/ab.py).
+            let mut i = start;
+            while i < end {
+                let left = end - i;
+                let mr = if left >= 4 {
+                    4
+                } else if left >= 2 {
+                    2
+                } else {
+                    1
+                };
+                let sums: [i32; 4] = core::array::from_fn(|r| if r < mr { sums[i - start + r] } else { 0 });
+                let t = Tile { p, a, b, consts, mult, row: i, first_row: rows.start, panel: p0, sums };
+                // SAFETY: as this function's contract; the tile lies inside the rows and panels.
+                unsafe {
+                    match (mr, np) {
+                        (4, 4) => t.run::<4, 4>(out),
+                        (4, 3) => t.run::<4, 3>(out),
+                        (4, 2) => t.run::<4, 2>(out),
+                        (4, _) => t.run::<4, 1>(out),
+                        (2, 4) => t.run::<2, 4>(out),
+                        (2, 3) => t.run::<2, 3>(out),
+                        (2, 2) => t.run::<2, 2>(out),
+                        (2, _) => t.run::<2, 1>(out),
+                        (_, 4) => t.run::<1, 4>(out),
+                        (_, 3) => t.run::<1, 3>(out),
+                        (_, 2) => t.run::<1, 2>(out),
+                        (_, _) => t.run::<1, 1>(out),
+                    }
                 }
+                i += mr;
             }
             p0 += np;
         }
-        i += mr;
+        start = end;
     }
 }
+
+/// Most rows of a chunk of `qgemm_vnni`.
+const CHUNK_ROWS: usize = 256;
 
 /// One tile: rows `row..row + R`, panels `panel..panel + P`.
 struct Tile<'a> {
