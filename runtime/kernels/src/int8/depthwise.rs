@@ -3,8 +3,8 @@
 //! the zero point, whose offset is 0).
 //!
 //! Weights are int16 `w - w_zero`, packed by `pack` for `vpmaddwd`, which multiplies pairs of
-//! int16 and adds each pair into one int32: per block of 32 channels and pair of taps `(t, t +
-//! 1)`, two vectors of 16 pairs, as `vpunpcklwd` / `vpunpckhwd` interleave two taps' inputs
+//! int16 and adds each pair into one int32: per block of 32 channels and pair of taps (taps in
+//! order, `(t, t + 1)`, except for 3x3 windows: `tap_at`), two vectors of 16 pairs, as `vpunpcklwd` / `vpunpckhwd` interleave two taps' inputs
 //! (channels 0-3, 8-11, 16-19, 24-27, then 4-7, 12-15, 20-23, 28-31). Bias and multipliers are
 //! permuted the same way, so that the accumulators are requantised as they are.
 
@@ -53,6 +53,19 @@ pub fn packed_len(channels: usize, taps: usize) -> usize {
     padded(channels) * taps.div_ceil(2) * 2
 }
 
+/// The order in which 3x3 windows pair their taps (`ky * 3 + kx`): each of the top two rows'
+/// columns together, (0, 3), (1, 4), (2, 5), then (6, 7) and (8, none). A pair of a column
+/// then serves the three output pixels that read that column, and (6, 7) of one pixel is
+/// (8, none) of the one two to its left, which `x86::int8` uses at stride 1.
+const ORDER_3X3: [usize; 9] = [0, 3, 1, 4, 2, 5, 6, 7, 8];
+
+/// The tap at position `slot` of the pair order (pair `slot / 2`, element `slot % 2`); slots
+/// past the last tap are themselves (a pair's missing second tap).
+#[inline(always)]
+pub(crate) fn tap_at(slot: usize, taps: usize) -> usize {
+    if taps == 9 && slot < 9 { ORDER_3X3[slot] } else { slot }
+}
+
 /// Where weight `(tap, channel)` is in the packed weights, and where channel's bias and
 /// multiplier are in theirs.
 #[inline(always)]
@@ -61,6 +74,8 @@ pub(crate) fn packed_at(channel: usize, tap: usize, taps: usize) -> (usize, usiz
     let (lane, s) = (r / 8, r % 8);
     let (half, slot) = (s / 4, s % 4);
     let pairs = taps.div_ceil(2);
+    // The tap's place in the pair order.
+    let tap = if taps == 9 { ORDER_3X3.iter().position(|&t| t == tap).unwrap_or(tap) } else { tap };
     let w = ((block * pairs + tap / 2) * 2 + half) * 32 + (lane * 4 + slot) * 2 + tap % 2;
     (w, block * BLOCK + half * 16 + lane * 4 + slot)
 }
