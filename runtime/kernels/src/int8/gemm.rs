@@ -158,6 +158,8 @@ mod tests {
             (6, 20, 50, true),
             (7, 12, 64, false),
             (6, 12, 40, true),
+            (10, 24, 16, true),
+            (9, 8, 16, false),
         ]
         .iter()
         .enumerate()
@@ -166,9 +168,9 @@ mod tests {
             let b: Vec<i8> = bytes(case as u64 * 7 + 2, k * n).map(|v| v as i8).collect();
             let w_zero: Vec<i32> = (0..padded(n)).map(|j| if zero && j < n { j as i32 % 7 - 3 } else { 0 }).collect();
             let bias: Vec<i32> = (0..padded(n)).map(|j| j as i32 * 37 - 500).collect();
-            // Small multipliers (the usual case), and large ones in the last two cases (most
-            // outputs saturate; in the last, products beyond the int32 range both ways).
-            let scale = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 900.0, 1e7][case];
+            // Small multipliers (the usual case), and large ones in cases 6, 7 and 9 (most
+            // outputs saturate; in 7 and 9, products beyond the int32 range both ways).
+            let scale = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 900.0, 1e7, 1.0, 1e7][case];
             let mult: Vec<f32> = (0..padded(n)).map(|j| (0.0007 + j as f32 * 0.00003) * scale).collect();
             let requant = Requant { zero_point: 100, lo: 3, hi: 250 };
             let p = QGemm { m, k, n, row_sums: zero, requant };
