@@ -250,11 +250,16 @@ pub(crate) fn gemm_row(
     let (k, stride) = (p.k(), p.k().next_multiple_of(4));
     let chunk = (GATHER / stride).min(p.out_w).max(1);
     let g = super::gemm::QGemm { m: 0, k: stride, n: p.out_c, row_sums: p.row_sums, requant: p.requant };
-    let mut gathered = [0u8; GATHER];
+    // Room for the 16-byte moves of `gather_wide` past the last window.
+    let mut gathered = [0u8; GATHER + 16];
+    let wide =
+        p.win.dilation_w == 1 && p.win.kernel_w * p.in_c <= 16 && (p.win.kernel_h + 1) * p.win.kernel_w * p.in_c >= 16;
     for x0 in (0..p.out_w).step_by(chunk) {
         let n = chunk.min(p.out_w - x0);
-        for (i, a) in gathered[..n * stride].chunks_exact_mut(stride).enumerate() {
-            gather(p, input, img, y, x0 + i, &mut a[..k]);
+        for i in 0..n {
+            if !(wide && gather_wide(p, input, img, y, x0 + i, &mut gathered[i * stride..], stride)) {
+                gather(p, input, img, y, x0 + i, &mut gathered[i * stride..][..k]);
+            }
         }
         let out = &mut out[x0 * p.out_c..][..n * p.out_c];
         super::gemm::rows_of(
@@ -284,6 +289,31 @@ fn copy_short(dst: &mut [u8], src: &[u8]) {
     } else {
         dst.copy_from_slice(src);
     }
+}
+
+/// `gather` for a window inside the image whose rows are at most 16 bytes (the RGB stem):
+/// each row one 16-byte move, the bytes past it overwritten by the next row, the padding up
+/// to `stride` zeroed again, and the rest by the next window (which `gemm_row` allows only
+/// when the last row's excess stays inside the next window's bytes). False, and nothing
+/// written, for a window at an edge or whose last move would read past the input.
+#[inline]
+fn gather_wide(p: &QConvGemm, input: &[u8], img: usize, y: usize, x: usize, a: &mut [u8], stride: usize) -> bool {
+    let (c, kw, kh) = (p.in_c, p.win.kernel_w, p.win.kernel_h);
+    let x0 = (x * p.win.stride_w).wrapping_sub(p.win.pad_left);
+    let y0 = (y * p.win.stride_h).wrapping_sub(p.win.pad_top);
+    let y_last = y0.wrapping_add((kh - 1) * p.win.dilation_h);
+    let row = p.in_w * c;
+    let first = ((img * p.in_h).wrapping_add(y0) * p.in_w).wrapping_add(x0) * c;
+    let last = first.wrapping_add((kh - 1) * p.win.dilation_h * row);
+    if !(x0 < p.in_w && x0 + kw <= p.in_w && y0 < p.in_h && y_last < p.in_h && last + 16 <= input.len()) {
+        return false;
+    }
+    for ky in 0..kh {
+        let src: &[u8; 16] = input[first + ky * p.win.dilation_h * row..][..16].try_into().expect("16 bytes");
+        a[ky * kw * c..][..16].copy_from_slice(src);
+    }
+    a[kh * kw * c..stride].fill(0);
+    true
 }
 
 /// The window of output pixel `(y, x)` of image `img`, `[kh][kw][in_c]`, into `a`.
@@ -362,6 +392,7 @@ mod tests {
             (3, 20, 1, 7, 3, 1, 1, true),
             (8, 12, 4, 6, 3, 1, 1, false),
             (6, 6, 2, 5, 5, 2, 2, true),
+            (4, 16, 1, 8, 2, 1, 0, true),
         ] {
             let oh = (h + 2 * pad - k) / s + 1;
             let win = Window {
