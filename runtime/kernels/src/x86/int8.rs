@@ -293,8 +293,12 @@ pub(crate) unsafe fn depthwise_row(
     let pairs = (c == 16 && all_rows && taps == 9).then(|| Pair16::new(w, bias, mult, p.win.stride_w * c));
     // Wider 3x3 rows at stride 1 slide along the row (`DwKernel::sliding`) over the pixels
     // whose taps and one column more are inside the row.
-    let slide = if c > 16 && all_rows && (p.win.kernel_h, kw, p.win.stride_w, p.win.dilation_w) == (3, 3, 1, 1) {
-        let (lo, hi) = (p.win.pad_left, (p.in_w + p.win.pad_left).saturating_sub(3).min(p.out_w));
+    let stride = p.win.stride_w;
+    let slide = if c > 16 && all_rows && (p.win.kernel_h, kw, p.win.dilation_w) == (3, 3, 1) && stride <= 2 {
+        // From the first pixel whose window starts inside the row to the first whose column
+        // past it (x0 + 3) is not.
+        let lo = p.win.pad_left.div_ceil(stride);
+        let hi = (p.in_w + p.win.pad_left).saturating_sub(3).div_ceil(stride).min(p.out_w);
         lo..hi.max(lo)
     } else {
         0..0
@@ -303,9 +307,16 @@ pub(crate) unsafe fn depthwise_row(
     while ox < p.out_w {
         if ox == slide.start && !slide.is_empty() {
             let rows3 = [row_ptrs[0], row_ptrs[1], row_ptrs[2]];
-            // SAFETY: the pixels of `slide` read columns ox - pad_left .. ox - pad_left + 4,
-            // inside the rows (the range's bounds); `out` holds them.
-            unsafe { k.sliding(rows3, ox - p.win.pad_left, slide.len(), out.as_mut_ptr().add(ox * c)) };
+            let (ix, o) = (ox * stride - p.win.pad_left, out[ox * c..].as_mut_ptr());
+            // SAFETY: the pixels of `slide` read columns x0 .. x0 + 4, inside the rows (the
+            // range's bounds); `out` holds them.
+            unsafe {
+                if stride == 1 {
+                    k.sliding::<1>(rows3, ix, slide.len(), o)
+                } else {
+                    k.sliding::<2>(rows3, ix, slide.len(), o)
+                }
+            };
             ox = slide.end;
             continue;
         }
@@ -485,19 +496,20 @@ impl DwKernel<'_> {
         }
     }
 
-    /// `count` pixels of a row of a 3x3 window at stride 1, the first reading columns from
-    /// `ix` to `ix + 3` of the three `rows`, block by block. In the pair order (`int8::depthwise::tap_at`)
-    /// the first three pairs are a column's top two rows, which the next two pixels use too,
-    /// and the last two are the bottom row's (c0, c1) and (c2, c3) with c3's weight zero:
-    /// both are "column ix with ix + 1" of the bottom row, so each column's pairs are formed
-    /// once and kept for the pixels to its right. Per pixel and block: three loads widened
-    /// and four unpacks, instead of nine and ten.
+    /// `count` pixels of a row of a 3x3 window at stride `S` (1 or 2), the first reading
+    /// columns from `ix` to `ix + 3` of the three `rows`, block by block. In the pair order
+    /// (`int8::depthwise::tap_at`) the first three pairs are a column's top two rows, which
+    /// the pixels to the right that read that column use too, and the last two are the
+    /// bottom row's (c0, c1) and (c2, c3) with c3's weight zero: both "column ix with ix + 1"
+    /// of the bottom row, the second being the first of the pixel two columns on. So each
+    /// column's pairs are formed once. Per pixel and block at stride 1: three loads widened
+    /// and four unpacks, instead of nine and ten; at stride 2, six and six.
     ///
     /// # Safety
-    /// Columns `ix .. ix + count + 3` of each row are inside it (c bytes each); `out` holds
-    /// `count` pixels; as `blocks` otherwise.
+    /// Columns `ix .. ix + S * (count - 1) + 4` of each row are inside it (c bytes each);
+    /// `out` holds `count` pixels; as `blocks` otherwise.
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-    unsafe fn sliding(&self, rows: [*const u8; 3], ix: usize, count: usize, out: *mut u8) {
+    unsafe fn sliding<const S: usize>(&self, rows: [*const u8; 3], ix: usize, count: usize, out: *mut u8) {
         use crate::int8::depthwise::BLOCK;
         let c = self.c;
         for (b, ch) in (0..c).step_by(BLOCK).enumerate() {
@@ -518,24 +530,40 @@ impl DwKernel<'_> {
                 let bias =
                     [_mm512_loadu_si512(self.bias.add(ch).cast()), _mm512_loadu_si512(self.bias.add(ch + 16).cast())];
                 let m = [_mm512_loadu_ps(self.mult.add(ch)), _mm512_loadu_ps(self.mult.add(ch + 16))];
-                // The pairs of columns ix and ix + 1 (top rows), of the bottom row's (ix, ix
-                // + 1) and (ix + 1, ix + 2), and the bottom row's column ix + 2.
-                let (mut v0, mut v1) = (column(ix), column(ix + 1));
-                let mut last = x(2, ix + 2);
-                let (mut u0, mut u1) = (pair(x(2, ix), x(2, ix + 1)), pair(x(2, ix + 1), last));
-                for i in 0..count {
-                    let v2 = column(ix + i + 2);
-                    let next = x(2, ix + i + 3);
-                    let u2 = pair(last, next);
+                let pixel = |i: usize, v: [[__m512i; 2]; 3], u0: [__m512i; 2], u2: [__m512i; 2]| {
                     let acc: [__m512i; 2] = core::array::from_fn(|h| {
-                        let mut a = _mm512_dpwssd_epi32(bias[h], v0[h], w[0][h]);
-                        a = _mm512_dpwssd_epi32(a, v1[h], w[1][h]);
-                        a = _mm512_dpwssd_epi32(a, v2[h], w[2][h]);
+                        let mut a = _mm512_dpwssd_epi32(bias[h], v[0][h], w[0][h]);
+                        a = _mm512_dpwssd_epi32(a, v[1][h], w[1][h]);
+                        a = _mm512_dpwssd_epi32(a, v[2][h], w[2][h]);
                         a = _mm512_dpwssd_epi32(a, u0[h], w[3][h]);
                         _mm512_dpwssd_epi32(a, u2[h], w[4][h])
                     });
                     _mm256_mask_storeu_epi8(out.add(i * c + ch).cast(), mask, self.ep.bytes(acc, m));
-                    (v0, v1, u0, u1, last) = (v1, v2, u1, u2, next);
+                };
+                if S == 1 {
+                    // Kept: the top pairs of columns ix and ix + 1, the bottom row's (ix, ix
+                    // + 1) and (ix + 1, ix + 2), and its column ix + 2.
+                    let (mut v0, mut v1) = (column(ix), column(ix + 1));
+                    let mut last = x(2, ix + 2);
+                    let (mut u0, mut u1) = (pair(x(2, ix), x(2, ix + 1)), pair(x(2, ix + 1), last));
+                    for i in 0..count {
+                        let v2 = column(ix + i + 2);
+                        let next = x(2, ix + i + 3);
+                        let u2 = pair(last, next);
+                        pixel(i, [v0, v1, v2], u0, u2);
+                        (v0, v1, u0, u1, last) = (v1, v2, u1, u2, next);
+                    }
+                } else {
+                    // Kept: the top pairs of column ix and the bottom row's (ix, ix + 1).
+                    let mut v0 = column(ix);
+                    let mut u0 = pair(x(2, ix), x(2, ix + 1));
+                    for i in 0..count {
+                        let at = ix + S * i;
+                        let (v1, v2) = (column(at + 1), column(at + 2));
+                        let u2 = pair(x(2, at + 2), x(2, at + 3));
+                        pixel(i, [v0, v1, v2], u0, u2);
+                        (v0, u0) = (v2, u2);
+                    }
                 }
             }
         }
