@@ -524,6 +524,13 @@ impl Lowering<'_> {
         let (x_scale, x_zero) = activation(&q.x, "the input")?;
         let (y_scale, _) = activation(&q.y, "the output")?;
         let rq = requant(&q.y, q.y.range())?;
+        // A window that is the whole unpadded image (a 7x7 AveragePool on 7x7) is the global
+        // average (the same sum and multiplier), whose kernel is vectorised.
+        let whole = |p: &crate::ir::Pool| {
+            let w = window_of(&p.window);
+            (w.kernel_h, w.kernel_w) == (in_h, in_w) && p.window.pads.iter().all(|&v| v == 0)
+        };
+        let pool = q.pool.as_ref().filter(|p| !whole(p));
         let p = k::int8::pool::QPool {
             images,
             channels,
@@ -531,10 +538,10 @@ impl Lowering<'_> {
             in_w,
             out_h: shape[2],
             out_w: shape[3],
-            win: q.pool.as_ref().map(|p| window_of(&p.window)),
-            pad_bottom: q.pool.as_ref().map_or(0, |p| p.window.pads[2]),
-            pad_right: q.pool.as_ref().map_or(0, |p| p.window.pads[3]),
-            count_include_pad: q.pool.as_ref().is_some_and(|p| p.count_include_pad),
+            win: pool.map(|p| window_of(&p.window)),
+            pad_bottom: pool.map_or(0, |p| p.window.pads[2]),
+            pad_right: pool.map_or(0, |p| p.window.pads[3]),
+            count_include_pad: pool.is_some_and(|p| p.count_include_pad),
             x_scale,
             x_zero,
             y_scale,
