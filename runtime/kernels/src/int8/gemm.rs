@@ -166,7 +166,14 @@ mod tests {
         {
             let a: Vec<u8> = bytes(case as u64 * 7 + 1, m * k).collect();
             let b: Vec<i8> = bytes(case as u64 * 7 + 2, k * n).map(|v| v as i8).collect();
-            let w_zero: Vec<i32> = (0..padded(n)).map(|j| if zero && j < n { j as i32 % 7 - 3 } else { 0 }).collect();
+            // Case 8 has one zero point for all columns (TF1 style), the others one per column.
+            let w_zero: Vec<i32> = (0..padded(n))
+                .map(|j| match (zero && j < n, case) {
+                    (false, _) => 0,
+                    (true, 8) => 5,
+                    (true, _) => j as i32 % 7 - 3,
+                })
+                .collect();
             let bias: Vec<i32> = (0..padded(n)).map(|j| j as i32 * 37 - 500).collect();
             // Small multipliers (the usual case), and large ones in cases 6, 7 and 9 (most
             // outputs saturate; in 7 and 9, products beyond the int32 range both ways).

@@ -30,13 +30,17 @@ pub(crate) unsafe fn qgemm_vnni(
     // rows (the late layers' image rows), tiles of 1 and 2 rows made that the bottleneck.
     let chunk = (16384 / p.k.max(1)).clamp(4, CHUNK_ROWS) / 4 * 4;
     let mut sums = [0i32; CHUNK_ROWS];
+    let w_zero = &consts[padded(p.n)..][..p.n];
+    let uniform = (p.row_sums && w_zero.iter().all(|&z| z == w_zero[0])).then_some(w_zero[0]);
     let mut start = rows.start;
     while start < rows.end {
         let end = rows.end.min(start + chunk);
-        // Each row's byte sum, once for all its panels (only with weight zero points).
+        // Each row's byte sum, once for all its panels (only with weight zero points); times
+        // the zero point where all columns share one (TF1 style: one subtraction per vector
+        // in the epilogue, no multiplication).
         if p.row_sums {
             for (s, i) in sums.iter_mut().zip(start..end) {
-                *s = byte_sum(&a[i * p.k..][..p.k]);
+                *s = byte_sum(&a[i * p.k..][..p.k]).wrapping_mul(uniform.unwrap_or(1));
             }
         }
         let mut p0 = 0;
@@ -58,19 +62,10 @@ pub(crate) unsafe fn qgemm_vnni(
                 let t = Tile { p, a, b, consts, mult, row: i, first_row: rows.start, panel: p0, sums };
                 // SAFETY: as this function's contract; the tile lies inside the rows and panels.
                 unsafe {
-                    match (mr, np) {
-                        (4, 4) => t.run::<4, 4>(out),
-                        (4, 3) => t.run::<4, 3>(out),
-                        (4, 2) => t.run::<4, 2>(out),
-                        (4, _) => t.run::<4, 1>(out),
-                        (2, 4) => t.run::<2, 4>(out),
-                        (2, 3) => t.run::<2, 3>(out),
-                        (2, 2) => t.run::<2, 2>(out),
-                        (2, _) => t.run::<2, 1>(out),
-                        (_, 4) => t.run::<1, 4>(out),
-                        (_, 3) => t.run::<1, 3>(out),
-                        (_, 2) => t.run::<1, 2>(out),
-                        (_, _) => t.run::<1, 1>(out),
+                    match (p.row_sums, uniform.is_some()) {
+                        (false, _) => t.dispatch::<NO_ZERO>(mr, np, out),
+                        (true, false) => t.dispatch::<COLUMN_ZEROS>(mr, np, out),
+                        (true, true) => t.dispatch::<ONE_ZERO>(mr, np, out),
                     }
                 }
                 i += mr;
@@ -109,16 +104,50 @@ struct Tile<'a> {
     row: usize,
     first_row: usize,
     panel: usize,
-    /// The byte sums of the tile's rows (when the weights have zero points).
+    /// The byte sums of the tile's rows (when the weights have zero points), times the zero
+    /// point when `uniform`.
     sums: [i32; 4],
 }
 
+/// How a tile corrects for the weights' zero points: not at all (symmetric weights), by the
+/// row sums times each column's zero point, or by the row sums already times the one zero
+/// point of all columns.
+const NO_ZERO: u8 = 0;
+const COLUMN_ZEROS: u8 = 1;
+const ONE_ZERO: u8 = 2;
+
 impl Tile<'_> {
+    /// The tile of `mr` rows by `np` panels, with the zero-point correction `Z`.
+    ///
     /// # Safety
     /// As `qgemm_vnni`.
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
     #[inline]
-    unsafe fn run<const R: usize, const P: usize>(&self, out: &mut [u8]) {
+    unsafe fn dispatch<const Z: u8>(&self, mr: usize, np: usize, out: &mut [u8]) {
+        // SAFETY: as this function's contract.
+        unsafe {
+            match (mr, np) {
+                (4, 4) => self.run::<4, 4, Z>(out),
+                (4, 3) => self.run::<4, 3, Z>(out),
+                (4, 2) => self.run::<4, 2, Z>(out),
+                (4, _) => self.run::<4, 1, Z>(out),
+                (2, 4) => self.run::<2, 4, Z>(out),
+                (2, 3) => self.run::<2, 3, Z>(out),
+                (2, 2) => self.run::<2, 2, Z>(out),
+                (2, _) => self.run::<2, 1, Z>(out),
+                (_, 4) => self.run::<1, 4, Z>(out),
+                (_, 3) => self.run::<1, 3, Z>(out),
+                (_, 2) => self.run::<1, 2, Z>(out),
+                (_, _) => self.run::<1, 1, Z>(out),
+            }
+        }
+    }
+
+    /// # Safety
+    /// As `qgemm_vnni`.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
+    unsafe fn run<const R: usize, const P: usize, const Z: u8>(&self, out: &mut [u8]) {
         let (k, n) = (self.p.k, self.p.n);
         let (k4, kfull) = (k.div_ceil(4), k / 4);
         // The accumulators start at the bias (the epilogue then has one addition less).
@@ -127,7 +156,6 @@ impl Tile<'_> {
         let start: [__m512i; P] =
             core::array::from_fn(|q| unsafe { _mm512_loadu_si512(bias0.as_ptr().add(q * NR).cast()) });
         let mut acc = [start; R];
-        let row_sums = self.p.row_sums;
         // SAFETY (all pointer reads below): `check` guarantees `a` holds m * k bytes and `b`
         // the packed panels; row `row + r` < m, four bytes at `kq * 4 < kfull * 4 <= k` stay in
         // the row, and panel reads stay in the packed matrix.
@@ -175,12 +203,10 @@ impl Tile<'_> {
                 core::array::from_fn(|q| _mm512_loadu_si512(w_zero.as_ptr().add(col0 + q * NR).cast())),
             )
         };
-        let corrected = |r: usize, q: usize| {
-            if row_sums {
-                _mm512_sub_epi32(acc[r][q], _mm512_mullo_epi32(zw[q], _mm512_set1_epi32(self.sums[r])))
-            } else {
-                acc[r][q]
-            }
+        let corrected = |r: usize, q: usize| match Z {
+            ONE_ZERO => _mm512_sub_epi32(acc[r][q], _mm512_set1_epi32(self.sums[r])),
+            COLUMN_ZEROS => _mm512_sub_epi32(acc[r][q], _mm512_mullo_epi32(zw[q], _mm512_set1_epi32(self.sums[r]))),
+            _ => acc[r][q],
         };
         let cols = (n - col0).min(P * NR);
         if P >= 2 {
