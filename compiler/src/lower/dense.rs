@@ -8,20 +8,23 @@ use crate::error::{Result, err};
 use crate::ir::{Gemm, NodeId};
 
 impl Lowering<'_> {
+    /// A Gemm's A as a row-major matrix: transposed (a strided view of A, copied) when asked.
+    pub(super) fn gemm_a(&mut self, a: Value, transposed: bool) -> Result<Value> {
+        if !transposed {
+            return self.row_major_of(a);
+        }
+        let t = Value {
+            region: a.region,
+            shape: vec![a.shape[1], a.shape[0]],
+            strides: vec![a.strides[1], a.strides[0]],
+            bytes: a.bytes,
+        };
+        self.row_major_of(t)
+    }
+
     pub(super) fn gemm(&mut self, n: NodeId, gm: &Gemm, shape: Vec<usize>) -> Result<Value> {
         let a = self.operand(n, 0)?;
-        let a = if gm.trans_a {
-            // A' is A transposed: a strided view of A, copied to row-major.
-            let t = Value {
-                region: a.region,
-                shape: vec![a.shape[1], a.shape[0]],
-                strides: vec![a.strides[1], a.strides[0]],
-                bytes: a.bytes,
-            };
-            self.row_major_of(t)?
-        } else {
-            self.row_major_of(a)?
-        };
+        let a = self.gemm_a(a, gm.trans_a)?;
         let [m, kk] = a.shape[..] else { return Err(err!(internal, "Gemm A is not 2-D")) };
         let ncols = shape[1];
         let b = self.constant_operand(n, 1, "Gemm B")?.clone();

@@ -13,7 +13,7 @@
 use mobilenet_kernels as k;
 use mobilenet_kernels::int8::Requant;
 
-use super::{Kernel, Lowering, Region, Value, nhwc, pad6, row_major, window_of};
+use super::{Kernel, Lowering, Region, Value, nhwc, row_major, window_of};
 use crate::error::{Result, err};
 use crate::interp::quant::multiplier;
 use crate::ir::quant::{QBinary, QBinaryKind, QConv, QGemm, QLookup, QPool, Quant};
@@ -416,17 +416,7 @@ impl Lowering<'_> {
 
     pub(super) fn qgemm(&mut self, n: NodeId, q: &QGemm, shape: Vec<usize>) -> Result<Value> {
         let a = self.operand(n, 0)?;
-        let a = if q.trans_a {
-            let t = Value {
-                region: a.region,
-                shape: vec![a.shape[1], a.shape[0]],
-                strides: vec![a.strides[1], a.strides[0]],
-                bytes: a.bytes,
-            };
-            self.row_major_of(t)?
-        } else {
-            self.row_major_of(a)?
-        };
+        let a = self.gemm_a(a, q.trans_a)?;
         let [m, kk] = a.shape[..] else { return Err(err!(internal, "QGemm A is not 2-D")) };
         let ncols = shape[1];
         let (_, b) = int_constant(self.g.operand(n, 1).and_then(|o| self.g.constant(o)), "QGemm B")?;
@@ -492,27 +482,11 @@ impl Lowering<'_> {
                 k::int8::elementwise::QBinOp::Mul { a_zero, b_zero, mult: a_scale * b_scale / y_scale, requant: rq }
             }
         };
-        let r = shape.len();
-        let full = [&a, &b].into_iter().find(|v| v.shape == shape && (v.is_row_major() || v.is_nhwc()));
-        let (strides, order): (Vec<usize>, Vec<usize>) = match full {
-            Some(v) if r == 4 && v.is_nhwc() && !v.is_row_major() => (nhwc(&shape), vec![0, 2, 3, 1]),
-            _ => (row_major(&shape), (0..r).collect()),
-        };
-        let aligned = |v: &Value| -> Vec<usize> {
-            let pad = r - v.shape.len();
-            (0..r).map(|i| if i < pad || v.shape[i - pad] == 1 { 0 } else { v.strides[i - pad] }).collect()
-        };
-        let (sa, sb) = (aligned(&a), aligned(&b));
-        let walk: Vec<usize> = order.iter().map(|&i| shape[i]).collect();
-        let p = k::int8::elementwise::QBinary {
-            op,
-            shape: pad6(&walk, 1)?,
-            a_strides: pad6(&order.iter().map(|&i| sa[i]).collect::<Vec<_>>(), 0)?,
-            b_strides: pad6(&order.iter().map(|&i| sb[i]).collect::<Vec<_>>(), 0)?,
-        };
+        let w = super::elementwise::BinaryWalk::of(&a, &b, &shape)?;
+        let p = k::int8::elementwise::QBinary { op, shape: w.shape, a_strides: w.a_strides, b_strides: w.b_strides };
         let out = self.new_bytes(shape.iter().product());
         self.push(Kernel::QBinary(p), vec![a.region, b.region], out);
-        Ok(Value { region: out, shape, strides, bytes: true })
+        Ok(Value { region: out, shape, strides: w.out_strides, bytes: true })
     }
 
     pub(super) fn qpool(&mut self, n: NodeId, q: &QPool, shape: Vec<usize>) -> Result<Value> {
