@@ -31,20 +31,27 @@ pub struct Fixture {
 impl Fixture {
     /// Compile options fixing the input shape the reference data has.
     pub fn options(&self) -> Options {
-        Options {
-            shapes: ShapeOptions {
-                batch: None,
-                input_shapes: vec![InputShape { name: None, dims: self.input_shape.clone() }],
-            },
-            ..Options::default()
-        }
+        options_for(&self.input_shape)
     }
     pub fn input(&self) -> Tensor {
-        npy::read(&self.reference_input, 1 << 30).expect("reference input reads")
+        read_npy(&self.reference_input)
     }
     pub fn output(&self) -> Tensor {
-        npy::read(&self.reference_output, 1 << 30).expect("reference output reads")
+        read_npy(&self.reference_output)
     }
+}
+
+/// Compile options fixing the input shape.
+fn options_for(shape: &[usize]) -> Options {
+    Options {
+        shapes: ShapeOptions { batch: None, input_shapes: vec![InputShape { name: None, dims: shape.to_vec() }] },
+        ..Options::default()
+    }
+}
+
+/// A reference tensor.
+fn read_npy(path: &Path) -> Tensor {
+    npy::read(path, 1 << 30).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 #[derive(serde::Deserialize)]
@@ -87,19 +94,13 @@ pub struct Int8Fixture {
 impl Int8Fixture {
     /// Compile options fixing the input shape the reference data has.
     pub fn options(&self) -> Options {
-        Options {
-            shapes: ShapeOptions {
-                batch: None,
-                input_shapes: vec![InputShape { name: None, dims: self.input_shape.clone() }],
-            },
-            ..Options::default()
-        }
+        options_for(&self.input_shape)
     }
     pub fn input(&self) -> Tensor {
-        npy::read(&self.reference_input, 1 << 30).expect("reference input reads")
+        read_npy(&self.reference_input)
     }
     pub fn output(&self) -> Tensor {
-        npy::read(&self.reference_output, 1 << 30).expect("reference output reads")
+        read_npy(&self.reference_output)
     }
 }
 
