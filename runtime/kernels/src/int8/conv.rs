@@ -302,10 +302,12 @@ fn gather_wide(p: &QConvGemm, input: &[u8], img: usize, y: usize, x: usize, a: &
     let x0 = (x * p.win.stride_w).wrapping_sub(p.win.pad_left);
     let y0 = (y * p.win.stride_h).wrapping_sub(p.win.pad_top);
     let y_last = y0.wrapping_add((kh - 1) * p.win.dilation_h);
+    if !(x0 < p.in_w && x0 + kw <= p.in_w && y0 < p.in_h && y_last < p.in_h) {
+        return false;
+    }
     let row = p.in_w * c;
-    let first = ((img * p.in_h).wrapping_add(y0) * p.in_w).wrapping_add(x0) * c;
-    let last = first.wrapping_add((kh - 1) * p.win.dilation_h * row);
-    if !(x0 < p.in_w && x0 + kw <= p.in_w && y0 < p.in_h && y_last < p.in_h && last + 16 <= input.len()) {
+    let first = ((img * p.in_h + y0) * p.in_w + x0) * c;
+    if first + (kh - 1) * p.win.dilation_h * row + 16 > input.len() {
         return false;
     }
     for ky in 0..kh {
