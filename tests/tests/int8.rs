@@ -37,18 +37,25 @@ fn main() {
                 }
                 let g = f.clone();
                 let path = format!("{}{}", level.name(), if dot { "" } else { "-no-vnni" });
+                let cpu = Cpu::with_level(level).map(|c| if dot { c } else { c.without_int8_dot() });
                 trials.push(
-                    Trial::test(format!("lowered::{path}::{name}"), move || lowered(&g, level, dot, 1, 1))
-                        .with_ignored_flag(!level.is_supported()),
+                    Trial::test(format!("lowered::{path}::{name}"), move || lowered(&g, cpu, 1, 1))
+                        .with_ignored_flag(cpu.is_none()),
                 );
             }
         }
-        let (g, best) = (f.clone(), Cpu::detect().level());
-        trials.push(Trial::test(format!("lowered::threads2::{}::{name}", best.name()), move || {
-            lowered(&g, best, true, 2, 1)
+        // The AVX2 level with the 256-bit dot product (AVX-VNNI, or its EVEX form here).
+        let (g, cpu) = (f.clone(), Cpu::with_dot256());
+        trials.push(
+            Trial::test(format!("lowered::avx2-dot256::{name}"), move || lowered(&g, cpu, 1, 1))
+                .with_ignored_flag(cpu.is_none()),
+        );
+        let (g, best) = (f.clone(), Cpu::detect());
+        trials.push(Trial::test(format!("lowered::threads2::{}::{name}", best.level().name()), move || {
+            lowered(&g, Some(best), 2, 1)
         }));
         let g = f.clone();
-        trials.push(Trial::test(format!("lowered::batch2::{name}"), move || lowered(&g, best, true, 1, 2)));
+        trials.push(Trial::test(format!("lowered::batch2::{name}"), move || lowered(&g, Some(best), 1, 2)));
     }
     libtest_mimic::run(&args, trials).exit();
 }
@@ -107,9 +114,8 @@ fn integer_convolutions(f: &Int8Fixture) -> Result<(), Failed> {
 }
 
 /// The lowered program, run by `exec`, gives exactly the interpreter's output.
-fn lowered(f: &Int8Fixture, level: SimdLevel, dot: bool, threads: usize, batch: usize) -> Result<(), Failed> {
-    let cpu = Cpu::with_level(level).ok_or("SIMD level not supported here")?;
-    let cpu = if dot { cpu } else { cpu.without_int8_dot() };
+fn lowered(f: &Int8Fixture, cpu: Option<Cpu>, threads: usize, batch: usize) -> Result<(), Failed> {
+    let cpu = cpu.ok_or("SIMD path not supported here")?;
     let mut options = f.options();
     let x = f.input();
     let x = if batch == 1 {

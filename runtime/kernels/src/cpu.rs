@@ -70,6 +70,19 @@ fn has_avx512_vnni() -> bool {
 fn has_avx512_vnni() -> bool {
     false
 }
+/// The 256-bit `vpdpbusd`: AVX-VNNI (VEX), or, where AVX-512 VNNI and VL are there, its EVEX form.
+#[cfg(all(target_arch = "x86_64", feature = "std"))]
+fn has_avx_vnni() -> bool {
+    has_avx2_fma() && std::is_x86_feature_detected!("avxvnni")
+}
+#[cfg(all(target_arch = "x86_64", not(feature = "std")))]
+fn has_avx_vnni() -> bool {
+    has_avx2_fma() && cfg!(target_feature = "avxvnni")
+}
+#[cfg(not(target_arch = "x86_64"))]
+fn has_avx_vnni() -> bool {
+    false
+}
 #[cfg(all(target_arch = "x86_64", feature = "std"))]
 fn has_avx512_vbmi() -> bool {
     has_avx512() && std::is_x86_feature_detected!("avx512vbmi") && std::is_x86_feature_detected!("avx512bw")
@@ -100,12 +113,26 @@ pub struct Cpu {
     vnni: bool,
     /// AVX-512 VBMI is there too: 8-bit table lookups by `vpermi2b`.
     vbmi: bool,
+    /// The 8-bit GEMM may use the 256-bit `vpdpbusd` (AVX2 level): AVX-VNNI, or for tests on
+    /// AVX-512 machines its EVEX form (`Dot256::Evex`).
+    dot256: Dot256,
+}
+
+/// Which encoding of the 256-bit `vpdpbusd` an AVX2-level 8-bit GEMM may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dot256 {
+    /// None: `vpmaddwd` on widened pairs.
+    None,
+    /// AVX-VNNI (VEX).
+    Vex,
+    /// AVX-512 VNNI with VL (EVEX): the same instruction, for testing the path on AVX-512 CPUs.
+    Evex,
 }
 
 impl Cpu {
     /// The portable path.
     pub const fn scalar() -> Cpu {
-        Cpu { level: SimdLevel::Scalar, vnni: false, vbmi: false }
+        Cpu { level: SimdLevel::Scalar, vnni: false, vbmi: false, dot256: Dot256::None }
     }
 
     /// The best level this machine supports, unless the environment variable `MOBILENET_SIMD`
@@ -123,13 +150,34 @@ impl Cpu {
 
     fn at(level: SimdLevel) -> Cpu {
         let avx512 = level == SimdLevel::Avx512;
-        Cpu { level, vnni: avx512 && has_avx512_vnni(), vbmi: avx512 && has_avx512_vbmi() }
+        let dot256 = if level == SimdLevel::Avx2 && has_avx_vnni() { Dot256::Vex } else { Dot256::None };
+        Cpu { level, vnni: avx512 && has_avx512_vnni(), vbmi: avx512 && has_avx512_vbmi(), dot256 }
     }
 
     /// This level without the 8-bit dot-product and byte-permute instructions (to test the
     /// paths taken where they are missing).
     pub fn without_int8_dot(self) -> Cpu {
-        Cpu { vnni: false, vbmi: false, ..self }
+        Cpu { vnni: false, vbmi: false, dot256: Dot256::None, ..self }
+    }
+
+    /// The AVX2 level with the 256-bit 8-bit dot product, where the CPU has it: AVX-VNNI, or
+    /// AVX-512 VNNI and VL (the EVEX form of the same instruction, so that AVX-512 machines test
+    /// the AVX-VNNI path's code).
+    pub fn with_dot256() -> Option<Cpu> {
+        let cpu = Cpu::with_level(SimdLevel::Avx2)?;
+        let dot256 = if has_avx_vnni() {
+            Dot256::Vex
+        } else if has_avx512_vnni() {
+            Dot256::Evex
+        } else {
+            return None;
+        };
+        Some(Cpu { dot256, ..cpu })
+    }
+
+    /// The 256-bit 8-bit dot product this Cpu may use.
+    pub fn dot256(self) -> Dot256 {
+        self.dot256
     }
 
     /// The 8-bit table lookup may use AVX-512 VBMI (`vpermi2b`).

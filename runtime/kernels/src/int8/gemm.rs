@@ -101,6 +101,18 @@ pub(crate) fn rows_of(
         return unsafe { crate::x86::int8::qgemm_vnni(p, a, b, consts, mult, rows, out) };
     }
     #[cfg(target_arch = "x86_64")]
+    match cpu.dot256() {
+        // SAFETY: a Cpu with `Dot256::Vex` exists only where AVX2 and AVX-VNNI were detected,
+        // with `Evex` only where AVX-512 VNNI and VL were; lengths checked.
+        crate::cpu::Dot256::Vex => {
+            return unsafe { crate::x86::int8::qgemm_avx_vnni(p, a, b, consts, mult, rows, out) };
+        }
+        crate::cpu::Dot256::Evex => {
+            return unsafe { crate::x86::int8::qgemm_vnni256(p, a, b, consts, mult, rows, out) };
+        }
+        crate::cpu::Dot256::None => {}
+    }
+    #[cfg(target_arch = "x86_64")]
     if cpu.level() >= crate::cpu::SimdLevel::Avx2 {
         // SAFETY: a Cpu of this level exists only where AVX2 was detected; lengths checked.
         return unsafe { crate::x86::int8::qgemm_avx2(p, a, b, consts, mult, rows, out) };
@@ -194,8 +206,8 @@ mod tests {
                     requant.apply(acc, mult[j])
                 })
                 .collect();
-            for level in SimdLevel::ALL {
-                let Some(cpu) = Cpu::with_level(level) else { continue };
+            let cpus = SimdLevel::ALL.into_iter().filter_map(Cpu::with_level);
+            for cpu in cpus.chain(Cpu::with_dot256()) {
                 for cpu in [cpu, cpu.without_int8_dot()] {
                     for threads in [1, 2] {
                         let mut out = vec![0u8; m * n];

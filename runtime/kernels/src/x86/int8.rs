@@ -899,6 +899,140 @@ pub(crate) unsafe fn qgemm_avx2(
     }
 }
 
+/// `qgemm` with the 256-bit `vpdpbusd` of AVX-VNNI (CPUs with AVX2 and VNNI but no AVX-512).
+///
+/// # Safety
+/// The CPU must have AVX2 and AVX-VNNI; as `qgemm_vnni` otherwise.
+#[target_feature(enable = "avx2,avxvnni")]
+pub(crate) unsafe fn qgemm_avx_vnni(
+    p: &QGemm,
+    a: &[u8],
+    b: &[i8],
+    consts: &[i32],
+    mult: &[f32],
+    rows: Range<usize>,
+    out: &mut [u8],
+) {
+    // SAFETY: as this function's contract; the body's dot products are AVX-VNNI's.
+    unsafe { qgemm_dot256::<false>(p, a, b, consts, mult, rows, out) }
+}
+
+/// `qgemm_avx_vnni`'s code with the EVEX form of the same instruction (AVX-512 VNNI and VL),
+/// which is how AVX-512 machines test it.
+///
+/// # Safety
+/// The CPU must have AVX2, AVX-512 VNNI and VL; as `qgemm_vnni` otherwise.
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512vnni")]
+pub(crate) unsafe fn qgemm_vnni256(
+    p: &QGemm,
+    a: &[u8],
+    b: &[i8],
+    consts: &[i32],
+    mult: &[f32],
+    rows: Range<usize>,
+    out: &mut [u8],
+) {
+    // SAFETY: as this function's contract; the body's dot products are the EVEX ones.
+    unsafe { qgemm_dot256::<true>(p, a, b, consts, mult, rows, out) }
+}
+
+/// `vpdpbusd` on 256 bits, in the encoding `EVEX` names (inlined into an entry point that
+/// enables it).
+#[inline(always)]
+unsafe fn dot256<const EVEX: bool>(acc: __m256i, a: __m256i, b: __m256i) -> __m256i {
+    // SAFETY: the entry point enabled the features of the encoding asked for.
+    unsafe { if EVEX { _mm256_dpbusd_epi32(acc, a, b) } else { _mm256_dpbusd_avx_epi32(acc, a, b) } }
+}
+
+/// The body of the 256-bit VNNI GEMM: tiles of up to 4 rows by 16 columns (one panel, two
+/// vectors of 8) in 8 accumulators, a row's four bytes broadcast per step as in `qgemm_vnni`;
+/// the epilogue as `qgemm_avx2`'s.
+///
+/// # Safety
+/// Inlined only into `qgemm_avx_vnni` and `qgemm_vnni256`, whose contracts it has.
+#[inline(always)]
+unsafe fn qgemm_dot256<const EVEX: bool>(
+    p: &QGemm,
+    a: &[u8],
+    b: &[i8],
+    consts: &[i32],
+    mult: &[f32],
+    rows: Range<usize>,
+    out: &mut [u8],
+) {
+    let (k, n) = (p.k, p.n);
+    let (k4, kfull, panels) = (k.div_ceil(4), k / 4, padded(n) / NR);
+    let (bias, w_zero) = consts.split_at(padded(n));
+    let (lo, hi) = p.requant.bounds();
+    // SAFETY (the block): the register work needs AVX2 only; reads as in `qgemm_vnni`.
+    unsafe {
+        let (lo, hi, zero) = (_mm256_set1_ps(lo), _mm256_set1_ps(hi), _mm256_set1_epi32(p.requant.zero_point));
+        // Four bytes of a row at group kq (zero past k) as one int32.
+        let quad = |row: usize, kq: usize| -> i32 {
+            let start = row * k + kq * 4;
+            if kq < kfull {
+                i32::from_le_bytes(a[start..start + 4].try_into().expect("4 bytes"))
+            } else {
+                let mut four = [0u8; 4];
+                four[..k - kq * 4].copy_from_slice(&a[start..row * k + k]);
+                i32::from_le_bytes(four)
+            }
+        };
+        let mut i = rows.start;
+        while i < rows.end {
+            let mr = (rows.end - i).min(4);
+            let sums: [i32; 4] = core::array::from_fn(|r| {
+                if p.row_sums && r < mr { a[(i + r) * k..][..k].iter().map(|&v| v as i32).sum() } else { 0 }
+            });
+            for panel in 0..panels {
+                let col0 = panel * NR;
+                let start = [
+                    _mm256_loadu_si256(bias.as_ptr().add(col0).cast()),
+                    _mm256_loadu_si256(bias.as_ptr().add(col0 + 8).cast()),
+                ];
+                let mut acc = [start; 4];
+                let bp = b.as_ptr().add(panel * k4 * NR * 4);
+                for kq in 0..k4 {
+                    let bv = [
+                        _mm256_loadu_si256(bp.add(kq * NR * 4).cast()),
+                        _mm256_loadu_si256(bp.add(kq * NR * 4 + 32).cast()),
+                    ];
+                    for (r, acc) in acc.iter_mut().enumerate().take(mr) {
+                        let av = _mm256_set1_epi32(quad(i + r, kq));
+                        acc[0] = dot256::<EVEX>(acc[0], av, bv[0]);
+                        acc[1] = dot256::<EVEX>(acc[1], av, bv[1]);
+                    }
+                }
+                for (r, acc) in acc.iter().enumerate().take(mr) {
+                    for (h, &v) in acc.iter().enumerate() {
+                        let col = col0 + h * 8;
+                        if col >= n {
+                            continue;
+                        }
+                        let (mv, zw) = (
+                            _mm256_loadu_ps(mult.as_ptr().add(col)),
+                            _mm256_loadu_si256(w_zero.as_ptr().add(col).cast()),
+                        );
+                        let mut v = v;
+                        if p.row_sums {
+                            v = _mm256_sub_epi32(v, _mm256_mullo_epi32(zw, _mm256_set1_epi32(sums[r])));
+                        }
+                        let f = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(v), mv), lo), hi);
+                        let q = _mm256_add_epi32(_mm256_cvtps_epi32(f), zero);
+                        let mut lanes = [0i32; 8];
+                        _mm256_storeu_si256(lanes.as_mut_ptr().cast(), q);
+                        let at = (i - rows.start + r) * n + col;
+                        for (o, &l) in out[at..at + (n - col).min(8)].iter_mut().zip(&lanes) {
+                            *o = l as u8;
+                        }
+                    }
+                }
+            }
+            i += mr;
+        }
+    }
+}
+
 /// `depthwise_row` with AVX2: the same packed weights, 16 channels (half a block) at a time;
 /// a pixel's last channels short of 16 are read through a zero-padded copy.
 ///
