@@ -812,8 +812,7 @@ pub(crate) unsafe fn qgemm_avx2(
     let (k, n) = (p.k, p.n);
     let (k4, panels) = (k.div_ceil(4), padded(n) / NR);
     let (bias, w_zero) = consts.split_at(padded(n));
-    let (lo, hi) = p.requant.bounds();
-    let (lo, hi, zero) = (_mm256_set1_ps(lo), _mm256_set1_ps(hi), _mm256_set1_epi32(p.requant.zero_point));
+    let ep = Epilogue8::new(p, mult, w_zero);
     // Per 128-bit lane: the (k0, k1) bytes of its 4 columns, then their (k2, k3).
     let split = _mm256_setr_epi8(
         0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15, 0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15,
@@ -871,27 +870,11 @@ pub(crate) unsafe fn qgemm_avx2(
                     if col >= n {
                         continue;
                     }
-                    // SAFETY: constants and multipliers hold padded(n) entries.
-                    let (bv, mv, zw) = unsafe {
-                        (
-                            _mm256_loadu_si256(bias.as_ptr().add(col).cast()),
-                            _mm256_loadu_ps(mult.as_ptr().add(col)),
-                            _mm256_loadu_si256(w_zero.as_ptr().add(col).cast()),
-                        )
-                    };
-                    let mut v = _mm256_add_epi32(v, bv);
-                    if p.row_sums {
-                        v = _mm256_sub_epi32(v, _mm256_mullo_epi32(zw, _mm256_set1_epi32(sums[r])));
-                    }
-                    let f = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(v), mv), lo), hi);
-                    let q = _mm256_add_epi32(_mm256_cvtps_epi32(f), zero);
-                    let mut lanes = [0i32; 8];
-                    // SAFETY: an 8-lane store into an 8-element array.
-                    unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), q) };
+                    // SAFETY: the constants hold padded(n) biases.
+                    let v = _mm256_add_epi32(v, unsafe { _mm256_loadu_si256(bias.as_ptr().add(col).cast()) });
                     let at = (i - rows.start + r) * n + col;
-                    for (o, &l) in out[at..at + (n - col).min(8)].iter_mut().zip(&lanes) {
-                        *o = l as u8;
-                    }
+                    // SAFETY: as this function's contract.
+                    unsafe { ep.store(v, col, sums[r], &mut out[at..at + (n - col).min(8)]) };
                 }
             }
         }
@@ -899,42 +882,93 @@ pub(crate) unsafe fn qgemm_avx2(
     }
 }
 
-/// `qgemm` with the 256-bit `vpdpbusd` of AVX-VNNI (CPUs with AVX2 and VNNI but no AVX-512).
-///
-/// # Safety
-/// The CPU must have AVX2 and AVX-VNNI; as `qgemm_vnni` otherwise.
-#[target_feature(enable = "avx2,avxvnni")]
-pub(crate) unsafe fn qgemm_avx_vnni(
-    p: &QGemm,
-    a: &[u8],
-    b: &[i8],
-    consts: &[i32],
-    mult: &[f32],
-    rows: Range<usize>,
-    out: &mut [u8],
-) {
-    // SAFETY: as this function's contract; the body's dot products are AVX-VNNI's.
-    unsafe { qgemm_dot256::<false>(p, a, b, consts, mult, rows, out) }
+/// The AVX2 GEMMs' epilogue, 8 columns at a time: the zero-point correction, requantisation
+/// and the bytes of the columns < n.
+struct Epilogue8<'a> {
+    row_sums: bool,
+    mult: &'a [f32],
+    w_zero: &'a [i32],
+    lo: __m256,
+    hi: __m256,
+    zero: __m256i,
 }
 
-/// `qgemm_avx_vnni`'s code with the EVEX form of the same instruction (AVX-512 VNNI and VL),
-/// which is how AVX-512 machines test it.
-///
-/// # Safety
-/// The CPU must have AVX2, AVX-512 VNNI and VL; as `qgemm_vnni` otherwise.
-#[target_feature(enable = "avx2,avx512f,avx512vl,avx512vnni")]
-pub(crate) unsafe fn qgemm_vnni256(
-    p: &QGemm,
-    a: &[u8],
-    b: &[i8],
-    consts: &[i32],
-    mult: &[f32],
-    rows: Range<usize>,
-    out: &mut [u8],
-) {
-    // SAFETY: as this function's contract; the body's dot products are the EVEX ones.
-    unsafe { qgemm_dot256::<true>(p, a, b, consts, mult, rows, out) }
+impl<'a> Epilogue8<'a> {
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn new(p: &QGemm, mult: &'a [f32], w_zero: &'a [i32]) -> Self {
+        let (lo, hi) = p.requant.bounds();
+        let (lo, hi, zero) = (_mm256_set1_ps(lo), _mm256_set1_ps(hi), _mm256_set1_epi32(p.requant.zero_point));
+        Self { row_sums: p.row_sums, mult, w_zero, lo, hi, zero }
+    }
+
+    /// Columns `col..col + out.len()` (at most 8) of a row whose sums (bias included) are `v`
+    /// and whose byte sum is `sum`.
+    ///
+    /// # Safety
+    /// `mult` and `w_zero` hold 8 entries from `col` (whole padded panels).
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn store(&self, v: __m256i, col: usize, sum: i32, out: &mut [u8]) {
+        // SAFETY: as this function's contract.
+        let (mv, zw) = unsafe {
+            (_mm256_loadu_ps(self.mult.as_ptr().add(col)), _mm256_loadu_si256(self.w_zero.as_ptr().add(col).cast()))
+        };
+        let mut v = v;
+        if self.row_sums {
+            v = _mm256_sub_epi32(v, _mm256_mullo_epi32(zw, _mm256_set1_epi32(sum)));
+        }
+        let f = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(v), mv), self.lo), self.hi);
+        let mut lanes = [0i32; 8];
+        // SAFETY: an 8-lane store into an 8-element array.
+        unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), _mm256_add_epi32(_mm256_cvtps_epi32(f), self.zero)) };
+        for (o, &l) in out.iter_mut().zip(&lanes) {
+            *o = l as u8;
+        }
+    }
 }
+
+/// An entry point of the 256-bit VNNI GEMM: `qgemm_dot256` compiled with `$features`, whose
+/// dot products are the encoding `$evex` names.
+macro_rules! dot256_entry {
+    ($(#[$doc:meta])* $name:ident, $features:literal, $evex:literal) => {
+        $(#[$doc])*
+        #[target_feature(enable = $features)]
+        pub(crate) unsafe fn $name(
+            p: &QGemm,
+            a: &[u8],
+            b: &[i8],
+            consts: &[i32],
+            mult: &[f32],
+            rows: Range<usize>,
+            out: &mut [u8],
+        ) {
+            // SAFETY: as this function's contract; the features enable the dot products' encoding.
+            unsafe { qgemm_dot256::<$evex>(p, a, b, consts, mult, rows, out) }
+        }
+    };
+}
+
+dot256_entry!(
+    /// `qgemm` with the 256-bit `vpdpbusd` of AVX-VNNI (CPUs with AVX2 and VNNI but no AVX-512).
+    ///
+    /// # Safety
+    /// The CPU must have AVX2 and AVX-VNNI; as `qgemm_vnni` otherwise.
+    qgemm_avx_vnni,
+    "avx2,avxvnni",
+    false
+);
+
+dot256_entry!(
+    /// `qgemm_avx_vnni`'s code with the EVEX form of the same instruction (AVX-512 VNNI and
+    /// VL), which is how AVX-512 machines test it.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2, AVX-512 VNNI and VL; as `qgemm_vnni` otherwise.
+    qgemm_vnni256,
+    "avx2,avx512f,avx512vl,avx512vnni",
+    true
+);
 
 /// `vpdpbusd` on 256 bits, in the encoding `EVEX` names (inlined into an entry point that
 /// enables it).
@@ -963,10 +997,9 @@ unsafe fn qgemm_dot256<const EVEX: bool>(
     let (k, n) = (p.k, p.n);
     let (k4, kfull, panels) = (k.div_ceil(4), k / 4, padded(n) / NR);
     let (bias, w_zero) = consts.split_at(padded(n));
-    let (lo, hi) = p.requant.bounds();
     // SAFETY (the block): the register work needs AVX2 only; reads as in `qgemm_vnni`.
     unsafe {
-        let (lo, hi, zero) = (_mm256_set1_ps(lo), _mm256_set1_ps(hi), _mm256_set1_epi32(p.requant.zero_point));
+        let ep = Epilogue8::new(p, mult, w_zero);
         // Four bytes of a row at group kq (zero past k) as one int32.
         let quad = |row: usize, kq: usize| -> i32 {
             let start = row * k + kq * 4;
@@ -1009,22 +1042,8 @@ unsafe fn qgemm_dot256<const EVEX: bool>(
                         if col >= n {
                             continue;
                         }
-                        let (mv, zw) = (
-                            _mm256_loadu_ps(mult.as_ptr().add(col)),
-                            _mm256_loadu_si256(w_zero.as_ptr().add(col).cast()),
-                        );
-                        let mut v = v;
-                        if p.row_sums {
-                            v = _mm256_sub_epi32(v, _mm256_mullo_epi32(zw, _mm256_set1_epi32(sums[r])));
-                        }
-                        let f = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(v), mv), lo), hi);
-                        let q = _mm256_add_epi32(_mm256_cvtps_epi32(f), zero);
-                        let mut lanes = [0i32; 8];
-                        _mm256_storeu_si256(lanes.as_mut_ptr().cast(), q);
                         let at = (i - rows.start + r) * n + col;
-                        for (o, &l) in out[at..at + (n - col).min(8)].iter_mut().zip(&lanes) {
-                            *o = l as u8;
-                        }
+                        ep.store(v, col, sums[r], &mut out[at..at + (n - col).min(8)]);
                     }
                 }
             }
