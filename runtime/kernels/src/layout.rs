@@ -85,10 +85,11 @@ pub fn copy(cpu: Cpu, p: &StridedCopy, src: &[f32], dst: &mut [f32]) {
     dispatch!(cpu, copy_entry, copy_body(p, src, dst), (p, src, dst));
 }
 
-/// One body for every level: contiguous runs are `copy_from_slice` (memcpy); the strided
-/// gathers of layout changes are compiled with AVX2 or AVX-512 enabled by the entry points.
+/// One body for every level and element type (f32 here, bytes in `int8::convert::copy_bytes`):
+/// contiguous runs are `copy_from_slice` (memcpy); the strided gathers of layout changes are
+/// compiled with AVX2 or AVX-512 enabled by the entry points.
 #[inline(always)]
-fn copy_body(p: &StridedCopy, src: &[f32], dst: &mut [f32]) {
+pub(crate) fn copy_body<T: Copy>(p: &StridedCopy, src: &[T], dst: &mut [T]) {
     let (ss, ds) = (p.src_strides[5], p.dst_strides[5]);
     walk3(
         &p.shape,

@@ -397,16 +397,7 @@ mod tests {
             (4, 16, 1, 8, 2, 1, 0, true),
         ] {
             let oh = (h + 2 * pad - k) / s + 1;
-            let win = Window {
-                kernel_h: k,
-                kernel_w: k,
-                stride_h: s,
-                stride_w: s,
-                dilation_h: 1,
-                dilation_w: 1,
-                pad_top: pad,
-                pad_left: pad,
-            };
+            let win = Window::square(k, s, pad);
             let requant = Requant { zero_point: 5, lo: 0, hi: 255 };
             let p = QConv2d {
                 images: 2,

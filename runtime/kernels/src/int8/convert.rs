@@ -4,7 +4,7 @@
 
 use crate::check::{Check, ensure, expect};
 use crate::cpu::Cpu;
-use crate::layout::{StridedCopy, checked_extent, walk3};
+use crate::layout::{StridedCopy, checked_extent};
 use crate::quant;
 
 /// What `load` requires: `len` bytes in and room for them out.
@@ -156,26 +156,31 @@ pub fn check_copy_bytes(p: &StridedCopy, src: usize, dst: usize) -> Check {
 /// `layout::copy` for bytes (strides and offsets in bytes).
 pub fn copy_bytes(p: &StridedCopy, src: &[u8], dst: &mut [u8]) {
     expect(check_copy_bytes(p, src.len(), dst.len()));
-    let (ss, ds) = (p.src_strides[5], p.dst_strides[5]);
-    walk3(
-        &p.shape,
-        [&p.src_strides, &p.dst_strides, &p.dst_strides],
-        [p.src_offset, p.dst_offset, 0],
-        |s, d, _, run| {
-            if ss == 1 && ds == 1 {
-                dst[d..d + run].copy_from_slice(&src[s..s + run]);
-            } else {
-                for i in 0..run {
-                    dst[d + i * ds] = src[s + i * ss];
-                }
-            }
-        },
-    );
+    crate::layout::copy_body(p, src, dst);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_copies_follow_the_strides() {
+        // [2][3][4] bytes to their [2][4][3] transpose (an NCHW -> NHWC change), at an offset.
+        let src: std::vec::Vec<u8> = (0..24).collect();
+        let p = StridedCopy {
+            shape: [1, 1, 1, 2, 4, 3],
+            src_strides: [0, 0, 0, 12, 1, 4],
+            src_offset: 0,
+            dst_strides: [0, 0, 0, 12, 3, 1],
+            dst_offset: 1,
+        };
+        let mut dst = std::vec![0u8; 25];
+        copy_bytes(&p, &src, &mut dst);
+        for (n, y, x) in (0..2).flat_map(|n| (0..4).flat_map(move |y| (0..3).map(move |x| (n, y, x)))) {
+            assert_eq!(dst[1 + n * 12 + y * 3 + x], src[n * 12 + x * 4 + y]);
+        }
+        assert_eq!(dst[0], 0);
+    }
 
     #[test]
     fn conversions_round_trip_and_saturate() {

@@ -254,16 +254,7 @@ mod tests {
         .enumerate()
         {
             let oh = (h + 2 * pad - k) / s + 1;
-            let win = Window {
-                kernel_h: k,
-                kernel_w: k,
-                stride_h: s,
-                stride_w: s,
-                dilation_h: 1,
-                dilation_w: 1,
-                pad_top: pad,
-                pad_left: pad,
-            };
+            let win = Window::square(k, s, pad);
             let requant = Requant { zero_point: 7, lo: 0, hi: 200 };
             let p = QDepthwise {
                 images: 2,
