@@ -31,7 +31,7 @@ pub(crate) unsafe fn qgemm_vnni(
     let chunk = (16384 / p.k.max(1)).clamp(4, CHUNK_ROWS) / 4 * 4;
     let mut sums = [0i32; CHUNK_ROWS];
     let w_zero = &consts[padded(p.n)..][..p.n];
-    let uniform = (p.row_sums && w_zero.iter().all(|&z| z == w_zero[0])).then_some(w_zero[0]);
+    let uniform = if p.row_sums { one_value(w_zero) } else { None };
     let mut start = rows.start;
     while start < rows.end {
         let end = rows.end.min(start + chunk);
@@ -39,8 +39,22 @@ pub(crate) unsafe fn qgemm_vnni(
         // the zero point where all columns share one (TF1 style: one subtraction per vector
         // in the epilogue, no multiplication).
         if p.row_sums {
-            for (s, i) in sums.iter_mut().zip(start..end) {
-                *s = byte_sum(&a[i * p.k..][..p.k]).wrapping_mul(uniform.unwrap_or(1));
+            let scale = uniform.unwrap_or(1);
+            if p.k <= 64 {
+                // Narrow rows (most rows of the network): one masked load per row, its mask
+                // made once. (Narrower vectors and reductions for k <= 16 or 32 were slower.)
+                let mask: __mmask64 = if p.k == 64 { u64::MAX } else { (1u64 << p.k) - 1 };
+                for (s, i) in sums.iter_mut().zip(start..end) {
+                    let row = &a[i * p.k..][..p.k];
+                    // SAFETY: a masked load of the row's k bytes.
+                    let v = unsafe { _mm512_maskz_loadu_epi8(mask, row.as_ptr().cast()) };
+                    let sad = _mm512_sad_epu8(v, _mm512_setzero_si512());
+                    *s = (_mm512_reduce_add_epi64(sad) as i32).wrapping_mul(scale);
+                }
+            } else {
+                for (s, i) in sums.iter_mut().zip(start..end) {
+                    *s = byte_sum(&a[i * p.k..][..p.k]).wrapping_mul(scale);
+                }
             }
         }
         let mut p0 = 0;
@@ -74,6 +88,24 @@ pub(crate) unsafe fn qgemm_vnni(
         }
         start = end;
     }
+}
+
+/// The one value all of `v` holds, if it holds one (16 lanes compared at a time: this runs
+/// at every call, and a scalar scan over a wide layer's zero points showed in profiles).
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn one_value(v: &[i32]) -> Option<i32> {
+    let first = *v.first()?;
+    let want = _mm512_set1_epi32(first);
+    for chunk in v.chunks(16) {
+        let mask: __mmask16 = if chunk.len() == 16 { 0xffff } else { ((1u32 << chunk.len()) - 1) as u16 };
+        // SAFETY: a masked load of the chunk's values.
+        let x = unsafe { _mm512_maskz_loadu_epi32(mask, chunk.as_ptr()) };
+        if _mm512_mask_cmpneq_epi32_mask(mask, x, want) != 0 {
+            return None;
+        }
+    }
+    Some(first)
 }
 
 /// The sum of `bytes`, 64 at a time by `vpsadbw` (sums of 8 bytes in 64-bit lanes).
