@@ -9,24 +9,44 @@ pub enum SimdLevel {
     Avx2,
     /// x86_64 AVX-512F (with AVX2 and FMA).
     Avx512,
+    /// aarch64 NEON (Advanced SIMD), part of every aarch64 CPU.
+    Neon,
+    /// wasm32 simd128, when the module is built with it (`-C target-feature=+simd128`).
+    Simd128,
 }
 
 impl SimdLevel {
-    /// Every level, slowest first.
-    pub const ALL: [SimdLevel; 3] = [SimdLevel::Scalar, SimdLevel::Avx2, SimdLevel::Avx512];
+    /// Every level; within one architecture, slowest first (a target supports the scalar
+    /// level and its own ISA's).
+    pub const ALL: [SimdLevel; 5] =
+        [SimdLevel::Scalar, SimdLevel::Neon, SimdLevel::Simd128, SimdLevel::Avx2, SimdLevel::Avx512];
 
-    /// Lower-case name (`scalar`, `avx2`, `avx512`), as `mobilenetc bench --simd` spells it.
+    /// Lower-case name (`scalar`, `avx2`, `avx512`, `neon`, `simd128`), as `mobilenetc bench
+    /// --simd` spells it.
     pub fn name(self) -> &'static str {
         match self {
             SimdLevel::Scalar => "scalar",
             SimdLevel::Avx2 => "avx2",
             SimdLevel::Avx512 => "avx512",
+            SimdLevel::Neon => "neon",
+            SimdLevel::Simd128 => "simd128",
         }
     }
 
-    /// Parses `scalar`, `avx2` or `avx512` (the values of `MOBILENET_SIMD`).
+    /// Parses a level's name (the values of `MOBILENET_SIMD`).
     pub fn parse(s: &str) -> Option<SimdLevel> {
         SimdLevel::ALL.into_iter().find(|l| l.name().eq_ignore_ascii_case(s.trim()))
+    }
+
+    /// Whether the level is one of this target architecture's (scalar is everyone's): the
+    /// levels a build for this target can have, whether or not this CPU runs them.
+    pub fn is_for_this_arch(self) -> bool {
+        match self {
+            SimdLevel::Scalar => true,
+            SimdLevel::Avx2 | SimdLevel::Avx512 => cfg!(target_arch = "x86_64"),
+            SimdLevel::Neon => cfg!(target_arch = "aarch64"),
+            SimdLevel::Simd128 => cfg!(target_arch = "wasm32"),
+        }
     }
 
     /// Whether this machine (or, without `std`, the compile-time target) can run the level.
@@ -35,6 +55,8 @@ impl SimdLevel {
             SimdLevel::Scalar => true,
             SimdLevel::Avx2 => has_avx2_fma(),
             SimdLevel::Avx512 => has_avx512(),
+            SimdLevel::Neon => cfg!(target_arch = "aarch64"),
+            SimdLevel::Simd128 => cfg!(all(target_arch = "wasm32", target_feature = "simd128")),
         }
     }
 }
@@ -136,7 +158,7 @@ impl Cpu {
     }
 
     /// The best level this machine supports, unless the environment variable `MOBILENET_SIMD`
-    /// (`scalar`, `avx2`, `avx512`; std only) asks for a lower or equal supported one.
+    /// (a level's name; std only) asks for another supported one.
     pub fn detect() -> Cpu {
         let best = SimdLevel::ALL.into_iter().rev().find(|l| l.is_supported()).unwrap_or(SimdLevel::Scalar);
         let wanted = requested_level().filter(|l| l.is_supported());

@@ -205,14 +205,14 @@ pub(crate) fn row(
 /// Largest kernel height the row-based paths take (MobileNets use 3, 5 and 7).
 pub(crate) const MAX_KERNEL_H: usize = 16;
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(kernel_simd)]
 use simd::*;
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(kernel_simd)]
 pub(crate) mod simd {
     use super::{Depthwise, MAX_KERNEL_H, RowGeometry, input_rows};
     use crate::act::AffineClamp;
-    use crate::x86::Simd;
+    use crate::simd::Simd;
 
     // Inlined into each #[target_feature] entry point, so the intrinsics compile with it.
     #[inline(always)]
@@ -270,6 +270,7 @@ pub(crate) mod simd {
             channel_block::<S>(g, rows, weights, bias, residual, out, clamp, c0, w, lo, hi);
             c0 += w;
         }
+        #[cfg(target_arch = "x86_64")]
         if half {
             // SAFETY: only AVX-512 has a half vector narrower than its own, and a CPU with
             // AVX-512F (this path's `Cpu` level) has AVX2 and FMA.
@@ -282,6 +283,7 @@ pub(crate) mod simd {
     ///
     /// # Safety
     /// The CPU must support AVX2 and FMA.
+    #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     #[inline(never)]
     unsafe fn half_block_avx2(
@@ -296,7 +298,7 @@ pub(crate) mod simd {
         lo: usize,
         hi: usize,
     ) {
-        type S = crate::x86::Avx2;
+        type S = crate::arch::Avx2;
         channel_block::<S>(g, rows, weights, bias, residual, out, clamp, c0, S::LANES, lo, hi);
     }
 

@@ -201,14 +201,14 @@ fn scalar(
     }
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(kernel_simd)]
 use simd::*;
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(kernel_simd)]
 mod simd {
     use super::Conv2d;
     use crate::act::AffineClamp;
-    use crate::x86::Simd;
+    use crate::simd::Simd;
 
     struct Ctx<'a> {
         p: &'a Conv2d,

@@ -175,8 +175,8 @@ impl Lanes for Scalar {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-impl<S: crate::x86::Simd> Lanes for S {
+#[cfg(kernel_simd)]
+impl<S: crate::simd::Simd> Lanes for S {
     const N: usize = S::LANES;
     type V = S::V;
     #[inline(always)]
@@ -280,7 +280,7 @@ fn activation_body<L: Lanes>(act: Act, input: &[f32], out: &mut [f32]) {
     activation_in_place_body::<L>(act, out);
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(kernel_simd)]
 mod simd {
     use super::*;
     simd_entry!(binary_entry => binary_body(p: &Binary, a: &[f32], b: &[f32], out: &mut [f32]));
@@ -288,5 +288,5 @@ mod simd {
     simd_entry!(activation_in_place_entry => activation_in_place_body(act: Act, data: &mut [f32]));
     simd_entry!(activation_entry => activation_body(act: Act, input: &[f32], out: &mut [f32]));
 }
-#[cfg(target_arch = "x86_64")]
+#[cfg(kernel_simd)]
 use simd::*;

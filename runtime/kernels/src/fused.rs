@@ -367,7 +367,7 @@ fn add_sums(s: &PartialSums, scratch: &[f32], first: usize, bias: &[f32], res: O
     }
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(kernel_simd)]
 simd_entry!(add_sums_entry => same add_sums(s: &PartialSums, scratch: &[f32], first: usize, bias: &[f32], res: Option<&[f32]>, out: &mut [f32]));
 
 /// The hidden channels a call computes: all of them, or (split by channels) h0..h1, with the

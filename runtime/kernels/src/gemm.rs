@@ -301,14 +301,14 @@ pub(crate) fn scalar(
     }
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(kernel_simd)]
 use simd::*;
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(kernel_simd)]
 pub(crate) mod simd {
     use super::{Gemm, PANEL, View, b_index};
     use crate::act::AffineClamp;
-    use crate::x86::Simd;
+    use crate::simd::Simd;
 
     /// Register tile: up to `COLS` vectors of output channels by up to `ROWS` rows (16
     /// accumulators). More row variants would be faster on narrow layers, but every variant is

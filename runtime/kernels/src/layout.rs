@@ -117,12 +117,12 @@ pub fn fill(dst: &mut [f32], value: f32) {
     dst.fill(value);
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(kernel_simd)]
 mod simd {
     use super::*;
     simd_entry!(copy_entry => same copy_body(p: &StridedCopy, src: &[f32], dst: &mut [f32]));
 }
-#[cfg(target_arch = "x86_64")]
+#[cfg(kernel_simd)]
 use simd::*;
 
 #[cfg(test)]

@@ -5,8 +5,10 @@
 //! compiler needs these parameter types: one crate cannot be on both sides of a proc-macro.)
 //!
 //! Tensors are `f32` slices. Images are NHWC (channels innermost); matrices are row-major.
-//! Every kernel has a scalar version that is correct on any target and, on x86_64, AVX2+FMA and
-//! AVX-512 versions, chosen by the [`Cpu`] value passed in (detected once at construction).
+//! Every kernel has a scalar version that is correct on any target and SIMD versions written
+//! once over one vector trait and compiled per ISA (x86_64: AVX2+FMA and AVX-512; aarch64:
+//! NEON; wasm32: simd128), chosen by the [`Cpu`] value passed in (detected once at
+//! construction).
 //! Kernels check slice lengths once on entry and panic on a mismatch: generated code passes
 //! lengths fixed at compile time, so a panic there is a compiler bug, never a data problem.
 
@@ -35,8 +37,9 @@ pub mod threads;
 pub mod weights;
 pub mod window;
 
-#[cfg(target_arch = "x86_64")]
-mod x86;
+mod arch;
+#[cfg(kernel_simd)]
+mod simd;
 
 pub use act::Act;
 pub use cpu::{Cpu, SimdLevel};

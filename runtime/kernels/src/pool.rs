@@ -172,13 +172,13 @@ fn mean_rows_body(len: usize, input: &[f32], output: &mut [f32]) {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(kernel_simd)]
 use simd::*;
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(kernel_simd)]
 mod simd {
     use super::{GlobalPool, Pool2d, PoolKind, mean_rows_body};
-    use crate::x86::Simd;
+    use crate::simd::Simd;
 
     /// Channel vectors of every output pixel: max or sum over the taps inside the input.
     #[inline(always)]

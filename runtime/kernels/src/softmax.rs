@@ -51,10 +51,10 @@ fn body(p: &Softmax, input: &[f32], output: &mut [f32]) {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(kernel_simd)]
 mod simd {
     use super::*;
     simd_entry!(entry => same body(p: &Softmax, input: &[f32], output: &mut [f32]));
 }
-#[cfg(target_arch = "x86_64")]
+#[cfg(kernel_simd)]
 use simd::*;

@@ -5,7 +5,7 @@
 //! into one contiguous range per thread; the calling thread takes the first range, so a pool of
 //! N threads has N - 1 workers. Workers spin briefly for the next layer, then sleep.
 
-#[cfg(feature = "std")]
+#[cfg(kernel_threads)]
 use std::boxed::Box;
 
 /// Most threads a model may use (and that plans reserve scratch memory for).
@@ -20,7 +20,7 @@ pub type PartFn<'a, T = f32> = dyn Fn(core::ops::Range<usize>, &mut [T], &mut [f
 
 /// The threads a kernel may use.
 pub struct Threads {
-    #[cfg(feature = "std")]
+    #[cfg(kernel_threads)]
     pool: Option<Box<pool::Pool>>,
 }
 
@@ -28,20 +28,20 @@ impl Threads {
     /// Only the calling thread.
     pub const fn single() -> Threads {
         Threads {
-            #[cfg(feature = "std")]
+            #[cfg(kernel_threads)]
             pool: None,
         }
     }
 
     /// `n` threads (the caller and `n - 1` workers); `n` is clamped to 1..=MAX_THREADS. Without
-    /// `std` there are no workers and this is `single()`.
+    /// `std`, and on WebAssembly, there are no workers and this is `single()`.
     pub fn new(n: usize) -> Threads {
         let n = n.clamp(1, MAX_THREADS);
-        #[cfg(feature = "std")]
+        #[cfg(kernel_threads)]
         {
             Threads { pool: (n > 1).then(|| Box::new(pool::Pool::new(n))) }
         }
-        #[cfg(not(feature = "std"))]
+        #[cfg(not(kernel_threads))]
         {
             let _ = n;
             Threads::single()
@@ -50,7 +50,7 @@ impl Threads {
 
     /// Threads work is split over (1 without a pool).
     pub fn count(&self) -> usize {
-        #[cfg(feature = "std")]
+        #[cfg(kernel_threads)]
         if let Some(p) = &self.pool {
             return p.threads();
         }
@@ -59,7 +59,7 @@ impl Threads {
 
     /// Runs `f(i)` for every i in 0..count(), each on its own thread, and returns when all have.
     pub fn run(&self, f: &(dyn Fn(usize) + Sync)) {
-        #[cfg(feature = "std")]
+        #[cfg(kernel_threads)]
         if let Some(p) = &self.pool {
             return p.run(f);
         }
@@ -196,7 +196,7 @@ mod spin_cell {
     }
 }
 
-#[cfg(feature = "std")]
+#[cfg(kernel_threads)]
 mod pool {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::{Arc, Mutex};
@@ -355,7 +355,7 @@ mod pool {
     }
 }
 
-#[cfg(all(test, feature = "std"))]
+#[cfg(all(test, kernel_threads))]
 mod tests {
     use super::*;
     use std::vec;

@@ -53,10 +53,24 @@ impl Rng {
 
 /// The SIMD levels this machine has (a missing one is reported, not silently skipped).
 fn levels() -> Vec<Cpu> {
-    for level in SimdLevel::ALL.into_iter().filter(|l| !l.is_supported()) {
-        eprintln!("note: this CPU lacks {}; that path is not tested here", level.name());
+    for level in SimdLevel::ALL.into_iter().filter(|l| l.is_for_this_arch() && !l.is_supported()) {
+        eprintln!("note: this CPU (or build) lacks {}; that path is not tested here", level.name());
     }
     SimdLevel::ALL.into_iter().filter_map(Cpu::with_level).filter(|c| c.level() != SimdLevel::Scalar).collect()
+}
+
+/// On aarch64 and on wasm32 built with simd128 the vector path exists whatever the CPU: these
+/// tests must run it, not only the scalar one.
+#[test]
+fn the_targets_vector_path_is_tested() {
+    let tested: Vec<SimdLevel> = levels().iter().map(|c| c.level()).collect();
+    if cfg!(target_arch = "aarch64") {
+        assert!(tested.contains(&SimdLevel::Neon), "{tested:?}");
+    }
+    if cfg!(all(target_arch = "wasm32", target_feature = "simd128")) {
+        assert!(tested.contains(&SimdLevel::Simd128), "{tested:?}");
+    }
+    assert_eq!(Cpu::detect().level(), SimdLevel::ALL.into_iter().rev().find(|l| l.is_supported()).unwrap());
 }
 
 fn assert_close(got: &[f32], want: &[f32], what: &str) {

@@ -71,7 +71,7 @@ pub fn quantize(cpu: Cpu, p: &Quantize, input: &[f32], output: &mut [u8]) {
             #[cfg(target_arch = "x86_64")]
             if cpu.byte_permute() && p.channels == 3 {
                 // SAFETY: `byte_permute` implies AVX-512F/BW/VL and VBMI; x and o are one image.
-                unsafe { crate::x86::int8::quantize_rgb(p, x, o) };
+                unsafe { crate::arch::int8::quantize_rgb(p, x, o) };
                 continue;
             }
             for (px, o) in o.chunks_exact_mut(p.channels).enumerate() {
@@ -85,7 +85,7 @@ pub fn quantize(cpu: Cpu, p: &Quantize, input: &[f32], output: &mut [u8]) {
     #[cfg(target_arch = "x86_64")]
     if cpu.int8_dot() {
         // SAFETY: `int8_dot` implies AVX-512F/BW/VL; the lengths were checked.
-        return unsafe { crate::x86::int8::quantize(p, input, output) };
+        return unsafe { crate::arch::int8::quantize(p, input, output) };
     }
     let _ = cpu;
     for (o, &x) in output.iter_mut().zip(input) {
@@ -132,7 +132,7 @@ pub fn lookup(cpu: Cpu, len: usize, table: &[u8], input: &[u8], output: &mut [u8
     #[cfg(target_arch = "x86_64")]
     if cpu.byte_permute() {
         // SAFETY: `byte_permute` is true only where AVX-512 VBMI and BW were detected.
-        return unsafe { crate::x86::int8::lookup(table, &input[..len], &mut output[..len]) };
+        return unsafe { crate::arch::int8::lookup(table, &input[..len], &mut output[..len]) };
     }
     let _ = cpu;
     for (o, &x) in output[..len].iter_mut().zip(&input[..len]) {

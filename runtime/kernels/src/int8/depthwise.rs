@@ -62,6 +62,7 @@ const ORDER_3X3: [usize; 9] = [0, 3, 1, 4, 2, 5, 6, 7, 8];
 /// The tap at position `slot` of the pair order (pair `slot / 2`, element `slot % 2`); slots
 /// past the last tap are themselves (a pair's missing second tap).
 #[inline(always)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // the x86 kernels' tap order
 pub(crate) fn tap_at(slot: usize, taps: usize) -> usize {
     if taps == 9 && slot < 9 { ORDER_3X3[slot] } else { slot }
 }
@@ -190,12 +191,12 @@ pub(crate) fn row_from<'a>(
     if cpu.int8_dot() && p.win.kernel_h * p.win.kernel_w <= MAX_TAPS {
         // SAFETY: `int8_dot` implies AVX-512F/BW/VL/VNNI; rows hold in_w * channels bytes or none,
         // the weights, bias and multipliers were checked by the caller.
-        return unsafe { crate::x86::int8::depthwise_row(p, &rows, weights, bias, mult, out) };
+        return unsafe { crate::arch::int8::depthwise_row(p, &rows, weights, bias, mult, out) };
     }
     #[cfg(target_arch = "x86_64")]
     if cpu.level() >= crate::cpu::SimdLevel::Avx2 && p.win.kernel_h * p.win.kernel_w <= MAX_TAPS {
         // SAFETY: a Cpu of this level exists only where AVX2 was detected; as above otherwise.
-        return unsafe { crate::x86::int8::depthwise_row_avx2(p, &rows, weights, bias, mult, out) };
+        return unsafe { crate::arch::int8::depthwise_row_avx2(p, &rows, weights, bias, mult, out) };
     }
     let _ = cpu;
     scalar_row(p, &rows, weights, bias, mult, out);

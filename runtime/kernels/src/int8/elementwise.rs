@@ -74,7 +74,7 @@ pub fn qbinary(cpu: Cpu, p: &QBinary, a: &[u8], b: &[u8], out: &mut [u8]) {
             let b = &b[ib..ib + if sb == 1 { run } else { 1 }];
             // SAFETY: `int8_dot` implies AVX-512F/BW/VL; the runs are inside the views `check`
             // bounded.
-            return unsafe { crate::x86::int8::binary_run(&p.op, &a[ia..ia + run], b, sb, o) };
+            return unsafe { crate::arch::int8::binary_run(&p.op, &a[ia..ia + run], b, sb, o) };
         }
         let _ = cpu;
         match p.op {

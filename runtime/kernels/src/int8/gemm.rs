@@ -98,24 +98,24 @@ pub(crate) fn rows_of(
     if cpu.int8_dot() {
         // SAFETY: `int8_dot` is true only where AVX-512F, BW, VL and VNNI were detected; the
         // slice lengths were checked by `check`.
-        return unsafe { crate::x86::int8::qgemm_vnni(p, a, b, consts, mult, rows, out) };
+        return unsafe { crate::arch::int8::qgemm_vnni(p, a, b, consts, mult, rows, out) };
     }
     #[cfg(target_arch = "x86_64")]
     match cpu.dot256() {
         // SAFETY: a Cpu with `Dot256::Vex` exists only where AVX2 and AVX-VNNI were detected,
         // with `Evex` only where AVX-512 VNNI and VL were; lengths checked.
         crate::cpu::Dot256::Vex => {
-            return unsafe { crate::x86::int8::qgemm_avx_vnni(p, a, b, consts, mult, rows, out) };
+            return unsafe { crate::arch::int8::qgemm_avx_vnni(p, a, b, consts, mult, rows, out) };
         }
         crate::cpu::Dot256::Evex => {
-            return unsafe { crate::x86::int8::qgemm_vnni256(p, a, b, consts, mult, rows, out) };
+            return unsafe { crate::arch::int8::qgemm_vnni256(p, a, b, consts, mult, rows, out) };
         }
         crate::cpu::Dot256::None => {}
     }
     #[cfg(target_arch = "x86_64")]
     if cpu.level() >= crate::cpu::SimdLevel::Avx2 {
         // SAFETY: a Cpu of this level exists only where AVX2 was detected; lengths checked.
-        return unsafe { crate::x86::int8::qgemm_avx2(p, a, b, consts, mult, rows, out) };
+        return unsafe { crate::arch::int8::qgemm_avx2(p, a, b, consts, mult, rows, out) };
     }
     let _ = cpu;
     scalar(p, a, b, consts, mult, rows, out);

@@ -1,0 +1,100 @@
+//! wasm32: `Simd` over simd128's `v128` as four f32 lanes. Chosen at compile time: a module
+//! with any SIMD instruction fails to load on an engine without SIMD, so this code exists only
+//! when the crate is built with `-C target-feature=+simd128` (the `kernel_simd` cfg, set by
+//! build.rs); otherwise the kernels take the scalar path.
+//!
+//! `fma` is a multiply then an add (two roundings) unless the build also enables
+//! `relaxed-simd`, whose `f32x4_relaxed_madd` the engine may fuse. min and max follow x86's
+//! rule (`a > b ? a : b`, `b` when either is NaN), which is exactly wasm's `pmax(b, a)` and
+//! `pmin(b, a)`.
+
+use core::arch::wasm32::*;
+
+use crate::simd::Simd;
+
+#[derive(Clone, Copy)]
+pub(crate) struct Simd128;
+
+impl Simd for Simd128 {
+    const LANES: usize = 4;
+    type V = v128;
+    type Half = Simd128;
+    #[inline(always)]
+    fn low_half(v: v128) -> v128 {
+        v
+    }
+    #[inline(always)]
+    fn splat(x: f32) -> v128 {
+        f32x4_splat(x)
+    }
+    #[inline(always)]
+    fn load(s: &[f32]) -> v128 {
+        let s = &s[..4];
+        // SAFETY: `s` holds 4 readable f32 (sliced above); v128_load has no alignment needs.
+        unsafe { v128_load(s.as_ptr().cast()) }
+    }
+    #[inline(always)]
+    unsafe fn load_ptr(p: *const f32) -> v128 {
+        // SAFETY: the caller guarantees 4 readable f32 at p.
+        unsafe { v128_load(p.cast()) }
+    }
+    #[inline(always)]
+    fn load_partial(s: &[f32], n: usize) -> v128 {
+        let mut tmp = [0f32; 4];
+        tmp[..n].copy_from_slice(&s[..n]);
+        Self::load(&tmp)
+    }
+    #[inline(always)]
+    fn store(s: &mut [f32], v: v128) {
+        let s = &mut s[..4];
+        // SAFETY: `s` holds 4 writable f32 (sliced above).
+        unsafe { v128_store(s.as_mut_ptr().cast(), v) }
+    }
+    #[inline(always)]
+    fn store_partial(s: &mut [f32], n: usize, v: v128) {
+        let mut tmp = [0f32; 4];
+        Self::store(&mut tmp, v);
+        s[..n].copy_from_slice(&tmp[..n]);
+    }
+    #[inline(always)]
+    fn fma(a: v128, b: v128, c: v128) -> v128 {
+        #[cfg(target_feature = "relaxed-simd")]
+        {
+            f32x4_relaxed_madd(a, b, c)
+        }
+        #[cfg(not(target_feature = "relaxed-simd"))]
+        {
+            f32x4_add(f32x4_mul(a, b), c)
+        }
+    }
+    #[inline(always)]
+    fn add(a: v128, b: v128) -> v128 {
+        f32x4_add(a, b)
+    }
+    #[inline(always)]
+    fn mul(a: v128, b: v128) -> v128 {
+        f32x4_mul(a, b)
+    }
+    #[inline(always)]
+    fn sub(a: v128, b: v128) -> v128 {
+        f32x4_sub(a, b)
+    }
+    #[inline(always)]
+    fn div(a: v128, b: v128) -> v128 {
+        f32x4_div(a, b)
+    }
+    #[inline(always)]
+    fn max(a: v128, b: v128) -> v128 {
+        f32x4_pmax(b, a)
+    }
+    #[inline(always)]
+    fn min(a: v128, b: v128) -> v128 {
+        f32x4_pmin(b, a)
+    }
+    #[inline(always)]
+    fn nan_where_either(a: v128, b: v128, v: v128) -> v128 {
+        // A lane equals itself unless it is NaN.
+        let ordered = v128_and(f32x4_eq(a, a), f32x4_eq(b, b));
+        v128_bitselect(v, f32x4_add(a, b), ordered)
+    }
+}
