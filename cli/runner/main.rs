@@ -204,3 +204,19 @@ fn main() {
         _ => fail("usage: runner run IN OUT | runner bench WARMUP RUNS | runner once [in-place] | runner serve"),
     }
 }
+
+/// Debian's wasi-libc (2022) lacks `pthread_join` and `pthread_detach`, which std references on
+/// wasm32-wasip1; the runner never starts a thread there (the kernels have no workers on
+/// WebAssembly), so both only report ENOSYS (52 in WASI's numbering). A newer wasi-libc's own
+/// definitions are then simply not pulled from the archive.
+#[cfg(target_os = "wasi")]
+mod wasi_threads {
+    #[unsafe(no_mangle)]
+    extern "C" fn pthread_detach(_thread: usize) -> i32 {
+        52
+    }
+    #[unsafe(no_mangle)]
+    extern "C" fn pthread_join(_thread: usize, _result: *mut *mut u8) -> i32 {
+        52
+    }
+}

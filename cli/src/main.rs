@@ -67,9 +67,13 @@ enum Command {
         /// Run the reference interpreter on the optimised IR instead of compiled code.
         #[arg(long)]
         interpret: bool,
-        /// SIMD path of the compiled code (default: the best this CPU has).
+        /// SIMD path of the compiled code (default: the best this CPU, or the target, has).
         #[arg(long, value_enum)]
         simd: Option<Simd>,
+        /// Cross-build the generated code for this target and run it under qemu-aarch64 or node
+        /// (`scripts/setup-cross` installs them).
+        #[arg(long, value_enum)]
+        target: Option<Target>,
     },
     /// Where the time goes: the median time of every kernel call (run in this process, with the
     /// kernels and arguments of the generated code).
@@ -101,9 +105,13 @@ enum Command {
         /// Worker threads inside each layer.
         #[arg(long, default_value_t = 1)]
         threads: usize,
-        /// SIMD path (default: the best this CPU has).
+        /// SIMD path (default: the best this CPU, or the target, has).
         #[arg(long, value_enum)]
         simd: Option<Simd>,
+        /// Cross-build for this target and time it under qemu-aarch64 (whose timings say
+        /// nothing about a real ARM core) or node.
+        #[arg(long, value_enum)]
+        target: Option<Target>,
         /// Machine-readable output: median_ms, min_ms, mean_ms, max_ms, runs, warmup, batch,
         /// simd, arena_bytes.
         #[arg(long)]
@@ -143,6 +151,8 @@ enum Simd {
     Scalar,
     Avx2,
     Avx512,
+    Neon,
+    Simd128,
 }
 
 impl Simd {
@@ -151,15 +161,40 @@ impl Simd {
             Simd::Scalar => "scalar",
             Simd::Avx2 => "avx2",
             Simd::Avx512 => "avx512",
+            Simd::Neon => "neon",
+            Simd::Simd128 => "simd128",
         }
     }
-    /// Refuses a level this CPU cannot run, rather than quietly running another.
-    fn checked(level: Option<Simd>) -> Result<Option<&'static str>, Error> {
+    /// Refuses a level this CPU (or the cross target) cannot run, rather than quietly running
+    /// another.
+    fn checked(level: Option<Simd>, target: Option<Target>) -> Result<Option<&'static str>, Error> {
         let Some(level) = level else { return Ok(None) };
-        let l = mobilenet_kernels::SimdLevel::parse(level.name()).filter(|l| l.is_supported());
-        match l {
-            Some(_) => Ok(Some(level.name())),
+        let parsed = mobilenet_kernels::SimdLevel::parse(level.name());
+        match target {
+            None if parsed.is_some_and(|l| l.is_supported()) => Ok(Some(level.name())),
             None => Err(Error::usage(format!("this CPU does not support --simd {}", level.name()))),
+            Some(t) if parsed.is_some_and(|l| t.cross().has_level(l)) => Ok(Some(level.name())),
+            Some(t) => {
+                Err(Error::usage(format!("--target {} has no --simd {} path", t.cross().triple(), level.name())))
+            }
+        }
+    }
+}
+
+/// The targets `run` and `bench` can cross-build for.
+#[derive(Clone, Copy, ValueEnum)]
+enum Target {
+    #[value(name = "aarch64-unknown-linux-gnu")]
+    Aarch64,
+    #[value(name = "wasm32-wasip1")]
+    Wasm32,
+}
+
+impl Target {
+    fn cross(self) -> runner::CrossTarget {
+        match self {
+            Target::Aarch64 => runner::CrossTarget::Aarch64,
+            Target::Wasm32 => runner::CrossTarget::Wasm32,
         }
     }
 }
@@ -233,7 +268,7 @@ fn execute(command: Command) -> Result<(), Error> {
         Command::Profile { model, runs, simd, threads } => {
             let compiled = Compiler::new(&model.model).options(model.options()).threads(threads).compile()?;
             let pool = mobilenet_kernels::Threads::new(threads);
-            let level = Simd::checked(simd)?.and_then(mobilenet_kernels::SimdLevel::parse);
+            let level = Simd::checked(simd, None)?.and_then(mobilenet_kernels::SimdLevel::parse);
             let cpu = match level {
                 Some(l) => mobilenet_kernels::Cpu::with_level(l).ok_or_else(|| Error::usage("unsupported --simd"))?,
                 None => mobilenet_kernels::Cpu::detect(),
@@ -286,7 +321,7 @@ fn execute(command: Command) -> Result<(), Error> {
             };
             emit(&text, None)
         }
-        Command::Run { model, input, output, interpret, simd } => {
+        Command::Run { model, input, output, interpret, simd, target } => {
             let x = npy::read(&input, model.options().limits.max_file_bytes)?;
             let mut options = model.options();
             // Symbolic dimensions default to the input array's shape.
@@ -302,7 +337,7 @@ fn execute(command: Command) -> Result<(), Error> {
                     "reference interpreter".to_string(),
                 )
             } else {
-                let simd = Simd::checked(simd)?;
+                let simd = Simd::checked(simd, target)?;
                 let compiled = Compiler::new(&model.model).options(options).compile()?;
                 let expected = compiled.program.input_shape.clone();
                 if x.shape != expected {
@@ -324,7 +359,7 @@ fn execute(command: Command) -> Result<(), Error> {
                         input.display()
                     )));
                 }
-                let runner = runner::build(&compiled)?;
+                let runner = runner::build(&compiled, target.map(Target::cross))?;
                 let raw = runner.run(
                     &raw_bytes(&x),
                     prog.output_len() * if prog.output_type.is_byte() { 1 } else { 4 },
@@ -332,7 +367,8 @@ fn execute(command: Command) -> Result<(), Error> {
                     1,
                 )?;
                 let y = from_raw_bytes(prog.output_type, prog.output_shape.clone(), &raw);
-                (y, format!("compiled code{}", simd.map(|s| format!(", {s}")).unwrap_or_default()))
+                let place = target.map(|t| format!(" for {}", t.cross().triple())).unwrap_or_default();
+                (y, format!("compiled code{place}{}", simd.map(|s| format!(", {s}")).unwrap_or_default()))
             };
             npy::write(&output, &y)?;
             let values: Vec<f64> = match (y.as_f32(), y.as_i64()) {
@@ -350,10 +386,13 @@ fn execute(command: Command) -> Result<(), Error> {
             );
             Ok(())
         }
-        Command::Bench { model, runs, warmup, threads, simd, json, serve, print_binary } => {
-            let simd = Simd::checked(simd)?;
+        Command::Bench { model, runs, warmup, threads, simd, target, json, serve, print_binary } => {
+            let simd = Simd::checked(simd, target)?;
             let compiled = Compiler::new(&model.model).options(model.options()).threads(threads).compile()?;
-            let runner = runner::build(&compiled)?;
+            let runner = runner::build(&compiled, target.map(Target::cross))?;
+            if matches!(target, Some(Target::Aarch64)) && !serve && !print_binary {
+                eprintln!("note: timed under qemu-aarch64 (an emulator): the times say nothing about a real ARM core");
+            }
             if print_binary {
                 return emit(&format!("{}\n", runner.binary().display()), None);
             }

@@ -51,9 +51,91 @@ pub fn cache_dir() -> PathBuf {
     std::env::temp_dir().join("mobilenetc")
 }
 
-/// A built runner binary for one compiled model.
+/// A target the runner can be cross-built for and run on this machine through an emulator or
+/// engine: what `scripts/setup-cross` installs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CrossTarget {
+    /// aarch64 Linux, run by qemu-aarch64 (correct results, meaningless timings).
+    Aarch64,
+    /// WebAssembly with WASI and simd128, run by node.
+    Wasm32,
+}
+
+/// The node program that runs a WASI command module (scripts/cross/wasi-run.mjs).
+const WASI_RUN: &str = include_str!("../../scripts/cross/wasi-run.mjs");
+
+impl CrossTarget {
+    pub fn triple(self) -> &'static str {
+        match self {
+            CrossTarget::Aarch64 => "aarch64-unknown-linux-gnu",
+            CrossTarget::Wasm32 => "wasm32-wasip1",
+        }
+    }
+
+    /// The SIMD levels generated code built for this target has.
+    pub fn has_level(self, level: mobilenet_kernels::SimdLevel) -> bool {
+        use mobilenet_kernels::SimdLevel;
+        matches!(
+            (self, level),
+            (_, SimdLevel::Scalar)
+                | (CrossTarget::Aarch64, SimdLevel::Neon)
+                | (CrossTarget::Wasm32, SimdLevel::Simd128)
+        )
+    }
+
+    /// The runner crate's cargo settings for this target.
+    fn cargo_config(self) -> &'static str {
+        match self {
+            CrossTarget::Aarch64 => "[target.aarch64-unknown-linux-gnu]\nlinker = \"aarch64-linux-gnu-gcc\"\n",
+            CrossTarget::Wasm32 => {
+                "[target.wasm32-wasip1]\nrustflags = [\"-C\", \"target-feature=+simd128\", \"-L\", \"native=/usr/lib/wasm32-wasi\"]\n"
+            }
+        }
+    }
+
+    /// Refuses (usage error, exit 2) when a tool this target needs is missing, naming the
+    /// command that installs them.
+    fn check_tools(self) -> Result<()> {
+        let mut tools = vec!["rustup"];
+        tools.extend(match self {
+            CrossTarget::Aarch64 => ["aarch64-linux-gnu-gcc", "qemu-aarch64"],
+            CrossTarget::Wasm32 => ["node", "rust-lld"],
+        });
+        let missing: Vec<&str> = tools.into_iter().filter(|t| !on_path(t)).collect();
+        let toolchain = on_path("rustup")
+            && Command::new("rustup")
+                .args(["run", "debian-web", "rustc", "--version"])
+                .output()
+                .is_ok_and(|o| o.status.success());
+        let sysroot_src = Path::new("/usr/lib/rustlib/src/rust/library").is_dir();
+        if missing.is_empty() && toolchain && sysroot_src {
+            return Ok(());
+        }
+        let mut what: Vec<String> = missing.iter().map(|t| t.to_string()).collect();
+        if !toolchain {
+            what.push("the rustup toolchain `debian-web` (Debian's rustc-web)".into());
+        }
+        if !sysroot_src {
+            what.push("the standard library's source (rust-web-src)".into());
+        }
+        Err(Error::usage(format!(
+            "--target {} needs {}; `scripts/setup-cross` (in the mobilenetc repository, as root) installs them",
+            self.triple(),
+            what.join(", ")
+        )))
+    }
+}
+
+fn on_path(tool: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(tool).is_file()))
+}
+
+/// A built runner binary for one compiled model (for `target`, or this machine).
 pub struct Runner {
     pub binary: PathBuf,
+    target: Option<CrossTarget>,
+    /// The folder with the node program that runs a wasm32 runner.
+    dir: PathBuf,
 }
 
 /// The runner program (`runner/main.rs`, built and linted with this crate as its `runner`
@@ -75,8 +157,12 @@ fn static_target() -> Result<Option<&'static str>> {
     }
 }
 
-/// Writes the runner crate for `compiled` into the cache (if not there yet) and builds it.
-pub fn build(compiled: &Compiled) -> Result<Runner> {
+/// Writes the runner crate for `compiled` into the cache (if not there yet) and builds it, for
+/// this machine or for a cross `target`.
+pub fn build(compiled: &Compiled, target: Option<CrossTarget>) -> Result<Runner> {
+    if let Some(t) = target {
+        t.check_tools()?;
+    }
     let runtime = runtime_dependency()?;
     let mut c = compiled.clone();
     c.struct_name = "Model".into();
@@ -84,17 +170,21 @@ pub fn build(compiled: &Compiled) -> Result<Runner> {
     let source = c.source(Weights::IncludeBytes(quote!("model.weights.bin")))?;
     let weights = codegen::weight_bytes(&c.program);
     let mut h = std::hash::DefaultHasher::new();
-    (source.as_str(), &weights, runtime.as_str(), MAIN, env!("CARGO_PKG_VERSION")).hash(&mut h);
+    (source.as_str(), &weights, runtime.as_str(), MAIN, env!("CARGO_PKG_VERSION"), target.map(CrossTarget::triple))
+        .hash(&mut h);
     let key = format!("{:016x}", h.finish());
     let cache = std::path::absolute(cache_dir()).map_err(|e| Error::io(&cache_dir(), &e))?;
     let dir = cache.join(format!("runner-{key}"));
     let package = format!("runner-{key}");
-    let static_target = static_target()?;
-    let binary = match static_target {
-        Some(triple) => cache.join("target").join(triple).join("release"),
-        None => cache.join("target/release"),
+    let static_target = if target.is_some() { None } else { static_target()? };
+    // Cross builds have their own target folder: each builds std from source once.
+    let target_dir = cache.join(if target.is_some() { "target-cross" } else { "target" });
+    let binary = match (target, static_target) {
+        (Some(t), _) => target_dir.join(t.triple()).join("release"),
+        (None, Some(triple)) => target_dir.join(triple).join("release"),
+        (None, None) => target_dir.join("release"),
     }
-    .join(&package);
+    .join(if target == Some(CrossTarget::Wasm32) { format!("{package}.wasm") } else { package.clone() });
     // The crate is written once per distinct generated code; cargo is asked every time, which
     // costs a fraction of a second when nothing changed and picks up a changed runtime.
     let existed = binary.is_file();
@@ -105,9 +195,10 @@ pub fn build(compiled: &Compiled) -> Result<Runner> {
          [dependencies]\nmobilenet-runtime = {{ {runtime}, default-features = false, features = [\"std\"] }}\n\n\
          [profile.release]\ndebug = false\n\n[workspace]\n"
     );
-    let config = match static_target {
-        Some(triple) => format!("[target.{triple}]\nrustflags = [\"-C\", \"target-feature=+crt-static\"]\n"),
-        None => String::new(),
+    let config = match (target, static_target) {
+        (Some(t), _) => t.cargo_config().to_string(),
+        (None, Some(triple)) => format!("[target.{triple}]\nrustflags = [\"-C\", \"target-feature=+crt-static\"]\n"),
+        (None, None) => String::new(),
     };
     std::fs::create_dir_all(dir.join(".cargo")).map_err(|e| io(&dir, e))?;
     for (name, bytes) in [
@@ -116,6 +207,7 @@ pub fn build(compiled: &Compiled) -> Result<Runner> {
         ("src/main.rs", MAIN.as_bytes()),
         ("src/model.rs", source.as_bytes()),
         ("src/model.weights.bin", &weights[..]),
+        ("wasi-run.mjs", WASI_RUN.as_bytes()),
     ] {
         let p = dir.join(name);
         std::fs::write(&p, bytes).map_err(|e| io(&p, e))?;
@@ -123,10 +215,24 @@ pub fn build(compiled: &Compiled) -> Result<Runner> {
     if !existed {
         eprintln!("mobilenetc: building the generated code in {} (once per model and options)", dir.display());
     }
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let cargo = match target {
+        // Debian's rustc-web through rustup (`cargo +debian-web`): the rustup toolchain has no
+        // standard library for other targets; rustc-web builds it from source.
+        Some(_) => "cargo".into(),
+        None => std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()),
+    };
     let mut build = Command::new(&cargo);
+    if let Some(t) = target {
+        // RUSTC_BOOTSTRAP lets the stable rustc-web take -Z build-std. The variables a cargo
+        // running mobilenetc would set (its toolchain) must not leak into this one.
+        build.env("RUSTC_BOOTSTRAP", "1").env_remove("CARGO").env_remove("RUSTC").env_remove("RUSTUP_TOOLCHAIN");
+        build.args(["+debian-web", "build", "-Z", "build-std=std,panic_abort", "--target", t.triple()]);
+        build.args(["--release", "--quiet", "--manifest-path"]).arg(dir.join("Cargo.toml"));
+    } else {
+        build.args(["build", "--release", "--quiet", "--manifest-path"]).arg(dir.join("Cargo.toml"));
+    }
     // From the crate's folder, so that cargo reads its .cargo/config.toml.
-    build.current_dir(&dir).args(["build", "--release", "--quiet", "--manifest-path"]).arg(dir.join("Cargo.toml"));
+    build.current_dir(&dir);
     // The model the runner program includes (set here, whatever the environment has).
     build.env("MOBILENET_RUNNER_MODEL", dir.join("src/model.rs"));
     if let Some(triple) = static_target {
@@ -134,7 +240,7 @@ pub fn build(compiled: &Compiled) -> Result<Runner> {
         build.args(["--target", triple]);
     }
     let out =
-        build.arg("--target-dir").arg(cache.join("target")).output().map_err(|e| {
+        build.arg("--target-dir").arg(&target_dir).output().map_err(|e| {
             Error::new(ErrorKind::Io, format!("cannot run cargo ({}): {e}", Path::new(&cargo).display()))
         })?;
     if !out.status.success() {
@@ -144,7 +250,7 @@ pub fn build(compiled: &Compiled) -> Result<Runner> {
             String::from_utf8_lossy(&out.stderr)
         )));
     }
-    Ok(Runner { binary })
+    Ok(Runner { binary, target, dir })
 }
 
 /// `MOBILENET_WEIGHTS`, which the runner reads in its long-running modes, checked before it runs,
@@ -158,7 +264,19 @@ fn check_weights_setting() -> Result<()> {
 
 impl Runner {
     fn command(&self, simd: Option<&str>, threads: usize) -> Command {
-        let mut cmd = Command::new(&self.binary);
+        let mut cmd = match self.target {
+            None => Command::new(&self.binary),
+            Some(CrossTarget::Aarch64) => {
+                let mut c = Command::new("qemu-aarch64");
+                c.args(["-L", "/usr/aarch64-linux-gnu"]).arg(&self.binary);
+                c
+            }
+            Some(CrossTarget::Wasm32) => {
+                let mut c = Command::new("node");
+                c.arg("--no-warnings").arg(self.dir.join("wasi-run.mjs")).arg(&self.binary);
+                c
+            }
+        };
         if let Some(level) = simd {
             cmd.env("MOBILENET_SIMD", level);
         }

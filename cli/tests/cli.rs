@@ -645,3 +645,85 @@ fn input_shapes_apply_once() {
     assert_bad_input(&out, "is given two shapes");
     assert!(mobilenetc(&["stats", m, "--input-shape", "x=1,2,4,4"]).status.success());
 }
+
+/// Whether `scripts/setup-cross` has run here (the cross tests skip, with a note, otherwise).
+fn cross_tools() -> bool {
+    let ok = ["qemu-aarch64", "node", "aarch64-linux-gnu-gcc"].iter().all(|t| {
+        Command::new("sh").args(["-c", &format!("command -v {t}")]).output().is_ok_and(|o| o.status.success())
+    }) && Command::new("rustup")
+        .args(["run", "debian-web", "rustc", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!(
+            "note: the cross toolchains are missing (scripts/setup-cross installs them); --target runs are not tested"
+        );
+    }
+    ok
+}
+
+#[test]
+fn run_for_each_target_matches_the_reference() {
+    if !cross_tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = fixture("torch_v2_like.dynbatch.op13.onnx");
+    let input = fixture("torch_v2_like.dynbatch.op13.ref_in.npy");
+    let want = mobilenet_compiler::npy::read(&fixture("torch_v2_like.dynbatch.op13.ref_out.npy"), 1 << 30).unwrap();
+    for (target, simd) in [("aarch64-unknown-linux-gnu", "neon"), ("wasm32-wasip1", "simd128")] {
+        for level in ["scalar", simd] {
+            let y = dir.path().join(format!("{target}-{level}.npy"));
+            let (m, i, o) = (model.to_str().unwrap(), input.to_str().unwrap(), y.to_str().unwrap());
+            let out = compiled_cmd(&["run", m, "--input", i, "--output", o, "--target", target, "--simd", level]);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{target} {level}: {stderr}");
+            assert!(stderr.contains(&format!("compiled code for {target}, {level}")), "{stderr}");
+            let got = mobilenet_compiler::npy::read(&y, 1 << 30).unwrap();
+            let (g, w) = (got.as_f32().unwrap(), want.as_f32().unwrap());
+            assert_eq!(got.shape, want.shape);
+            let scale = w.iter().fold(0f32, |s, v| s.max(v.abs()));
+            assert!(
+                g.iter().zip(w).all(|(a, b)| (a - b).abs() <= 1e-4 * scale + 1e-6),
+                "{target} {level}: {g:?} vs {w:?}"
+            );
+        }
+    }
+    // A level the target does not have is refused before anything is built.
+    let (m, i) = (model.to_str().unwrap(), input.to_str().unwrap());
+    let y = dir.path().join("y.npy");
+    let out = compiled_cmd(&[
+        "run",
+        m,
+        "--input",
+        i,
+        "--output",
+        y.to_str().unwrap(),
+        "--target",
+        "wasm32-wasip1",
+        "--simd",
+        "avx2",
+    ]);
+    assert_bad_input(&out, "--target wasm32-wasip1 has no --simd avx2 path");
+}
+
+#[test]
+fn a_missing_cross_toolchain_names_the_command_that_installs_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, input) =
+        (fixture("torch_v2_like.dynbatch.op13.onnx"), fixture("torch_v2_like.dynbatch.op13.ref_in.npy"));
+    let y = dir.path().join("y.npy");
+    for target in ["aarch64-unknown-linux-gnu", "wasm32-wasip1"] {
+        // An empty PATH: no rustup, no qemu, no node.
+        let out = Command::new(env!("CARGO_BIN_EXE_mobilenetc"))
+            .args(["run", model.to_str().unwrap(), "--input", input.to_str().unwrap(), "--output"])
+            .arg(&y)
+            .args(["--target", target])
+            .env("PATH", dir.path())
+            .output()
+            .unwrap();
+        assert_bad_input(&out, "scripts/setup-cross");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("--target {target} needs")));
+        assert!(!y.exists(), "nothing written");
+    }
+}

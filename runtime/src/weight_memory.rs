@@ -54,15 +54,16 @@ impl WeightMemory {
     /// Maps the pages of `embedded` into this process on a short-lived helper thread (it reads a
     /// byte of every 4 KiB page, in the order the layers read them, and ends), so that the first
     /// inference does not stop on those page faults itself. Returns at once. Does nothing if the
-    /// weights are a copy already, without the `std` feature, or if the thread cannot be started.
+    /// weights are a copy already, without the `std` feature, on WebAssembly (no threads), or if
+    /// the thread cannot be started.
     /// Meant for short-lived processes; a long-running one copies the weights instead (calling
     /// both can leave the embedded pages resident beside the copy).
     pub fn map_in_background(&self, embedded: &'static [f32]) {
-        #[cfg(feature = "std")]
+        #[cfg(all(feature = "std", not(target_family = "wasm")))]
         if !self.is_copy() {
             let _ = background::spawn(embedded);
         }
-        #[cfg(not(feature = "std"))]
+        #[cfg(any(not(feature = "std"), target_family = "wasm"))]
         let _ = embedded;
     }
 
@@ -82,7 +83,7 @@ impl WeightMemory {
     }
 }
 
-#[cfg(feature = "std")]
+#[cfg(all(feature = "std", not(target_family = "wasm")))]
 mod background {
     extern crate std;
 
