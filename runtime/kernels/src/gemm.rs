@@ -310,11 +310,11 @@ pub(crate) mod simd {
     use crate::act::AffineClamp;
     use crate::simd::Simd;
 
-    /// Register tile: up to `COLS` vectors of output channels by up to `ROWS` rows (16
-    /// accumulators). More row variants would be faster on narrow layers, but every variant is
-    /// code, and the instruction cache is what the fused blocks then run out of.
-    pub(crate) const COLS: usize = 4;
-    pub(crate) const ROWS: usize = 4;
+    /// Register tile: up to `S::GEMM_COLS` vectors of output channels by up to `S::GEMM_ROWS`
+    /// rows; on x86 4 x 4 (16 accumulators). More row variants would be faster on narrow
+    /// layers, but every variant is code, and the instruction cache is what the fused blocks
+    /// then run out of. Variants beyond an ISA's tile are pruned at compile time (the `S::`
+    /// conditions below are constants).
     /// Rows of a tile one vector wide.
     const NARROW_ROWS: usize = 8;
 
@@ -333,7 +333,7 @@ pub(crate) mod simd {
         let mut n0 = 0;
         while n0 < p.n {
             // A strip stays inside one panel of `b` (a view may start mid-panel).
-            let width = (COLS * S::LANES).min(p.n - n0).min(PANEL - (view.n0 + n0) % PANEL);
+            let width = (S::GEMM_COLS * S::LANES).min(p.n - n0).min(PANEL - (view.n0 + n0) % PANEL);
             let nv = width.div_ceil(S::LANES);
             // The last strip of an `n` that is 8 past a multiple of 16 (24, 40, 72, 1000, ...)
             // ends in a half vector: with AVX-512 it gets an 8-lane one, half the FMA cost of
@@ -353,14 +353,14 @@ pub(crate) mod simd {
                     m0 += NARROW_ROWS;
                     continue;
                 }
-                let r = ROWS.min(p.m - m0);
+                let r = S::GEMM_ROWS.min(p.m - m0);
                 match (nv, half_tail) {
-                    (4, true) => rows::<S, 3, true, true>(&t, r, out),
-                    (3, true) => rows::<S, 2, true, true>(&t, r, out),
+                    (4, true) if S::GEMM_COLS >= 4 => rows::<S, 3, true, true>(&t, r, out),
+                    (3, true) if S::GEMM_COLS >= 3 => rows::<S, 2, true, true>(&t, r, out),
                     (2, true) => rows::<S, 1, true, true>(&t, r, out),
                     (_, true) => rows::<S, 0, true, true>(&t, r, out),
-                    (4, false) => dispatch_rows::<S, 4>(&t, r, out),
-                    (3, false) => dispatch_rows::<S, 3>(&t, r, out),
+                    (4, false) if S::GEMM_COLS >= 4 => dispatch_rows::<S, 4>(&t, r, out),
+                    (3, false) if S::GEMM_COLS >= 3 => dispatch_rows::<S, 3>(&t, r, out),
                     (2, false) => dispatch_rows::<S, 2>(&t, r, out),
                     (_, false) => dispatch_rows::<S, 1>(&t, r, out),
                 }
@@ -403,6 +403,10 @@ pub(crate) mod simd {
     #[inline(always)]
     fn rows<S: Simd, const NV: usize, const FULL: bool, const HALF: bool>(t: &Tile, r: usize, out: &mut [f32]) {
         match r {
+            8 if S::GEMM_ROWS >= 8 => tile::<S, 8, NV, FULL, HALF>(t, out),
+            7 if S::GEMM_ROWS >= 7 => tile::<S, 7, NV, FULL, HALF>(t, out),
+            6 if S::GEMM_ROWS >= 6 => tile::<S, 6, NV, FULL, HALF>(t, out),
+            5 if S::GEMM_ROWS >= 5 => tile::<S, 5, NV, FULL, HALF>(t, out),
             4 => tile::<S, 4, NV, FULL, HALF>(t, out),
             3 => tile::<S, 3, NV, FULL, HALF>(t, out),
             2 => tile::<S, 2, NV, FULL, HALF>(t, out),
@@ -435,12 +439,44 @@ pub(crate) mod simd {
         // This tile's columns of b: `k` runs of `cols` floats, `stride` apart, within one panel.
         let (start, stride) = b_index(t.view.rows, t.view.cols, t.view.k0, t.view.n0 + t.n0);
         let b = &t.b[start..start + (k - 1) * stride + cols];
-        for (kk, brow) in b.chunks(stride).enumerate().take(k) {
-            let brow = &brow[..cols];
-            let bv: [S::V; NV] = core::array::from_fn(|v| S::load(&brow[v * S::LANES..]));
-            let bh = if HALF { <S::Half as Simd>::load(&brow[h_at..]) } else { init_h };
+        // The k loop reads through pointers: `b` holds `(k - 1) * stride + cols` floats (sliced
+        // above, so row kk's `cols` columns are in it for every kk < k) and each row of `a`
+        // `k` (sliced above). Slices here cost a bounds check and, on wasm, the `chunks`
+        // bookkeeping per k, which showed in the engine's code around every 4-lane step.
+        let bp = b.as_ptr();
+        let ap: [*const f32; R] = rows.map(<[f32]>::as_ptr);
+        // Four k at a time where the ISA splats lanes (NEON's FMA by lane): one load of four
+        // values per row, then each lane times row kk of b. The other ISAs take the loop below
+        // for every k, each value broadcast from memory.
+        let mut k4 = 0;
+        if S::SPLAT_LANES {
+            while k4 + 4 <= k {
+                // SAFETY: k4 + 4 <= k values of each row, row k4 + j < k of b (see above).
+                let a4: [[S::V; 4]; R] =
+                    core::array::from_fn(|r| S::splat_lanes(unsafe { S::load_ptr(ap[r].add(k4)) }));
+                for j in 0..4 {
+                    let brow = unsafe { bp.add((k4 + j) * stride) };
+                    let bv: [S::V; NV] = core::array::from_fn(|v| unsafe { S::load_ptr(brow.add(v * S::LANES)) });
+                    for r in 0..R {
+                        for v in 0..NV {
+                            acc[r][v] = S::fma(a4[r][j], bv[v], acc[r][v]);
+                        }
+                        if HALF {
+                            let bh = unsafe { <S::Half as Simd>::load_ptr(brow.add(h_at)) };
+                            acc_h[r][0] = <S::Half as Simd>::fma(S::low_half(a4[r][j]), bh, acc_h[r][0]);
+                        }
+                    }
+                }
+                k4 += 4;
+            }
+        }
+        for kk in k4..k {
+            // SAFETY: kk < k: row kk of b and value kk of each row are inside their slices.
+            let brow = unsafe { bp.add(kk * stride) };
+            let bv: [S::V; NV] = core::array::from_fn(|v| unsafe { S::load_ptr(brow.add(v * S::LANES)) });
+            let bh = if HALF { unsafe { <S::Half as Simd>::load_ptr(brow.add(h_at)) } } else { init_h };
             for r in 0..R {
-                let av = S::splat(rows[r][kk]);
+                let av = S::splat(unsafe { *ap[r].add(kk) });
                 for v in 0..NV {
                     acc[r][v] = S::fma(av, bv[v], acc[r][v]);
                 }

@@ -16,6 +16,14 @@ use crate::act::AffineClamp;
 
 pub(crate) trait Simd: Copy {
     const LANES: usize;
+    /// The GEMM's register tile: up to `GEMM_ROWS` rows by `GEMM_COLS` vectors of columns,
+    /// sized to the ISA's registers (`gemm::simd`).
+    const GEMM_ROWS: usize = 4;
+    const GEMM_COLS: usize = 4;
+    /// Whether the GEMM reads four values of a row of `a` in one load and splats each lane
+    /// (`splat_lanes`): ARM's FMA by lane, a shuffle instead of a load per value on wasm.
+    /// x86 broadcasts each value from memory instead, which costs no more than a load.
+    const SPLAT_LANES: bool = false;
     type V: Copy;
     /// A vector of half the lanes where there is one: for AVX-512 the 8-lane AVX2 vector, whose
     /// FMA costs half as much on Zen 4's 256-bit pipes; for AVX2 it is AVX2 itself (same lanes,
@@ -49,6 +57,15 @@ pub(crate) trait Simd: Copy {
     fn min(a: Self::V, b: Self::V) -> Self::V;
     /// `a + b` in the lanes where `a` or `b` is NaN (a NaN), `v` elsewhere.
     fn nan_where_either(a: Self::V, b: Self::V, v: Self::V) -> Self::V;
+
+    /// Each of the first four lanes of `v`, splat (the ISAs with `SPLAT_LANES` override this
+    /// with a lane operand or a shuffle; this default goes through memory).
+    #[inline(always)]
+    fn splat_lanes(v: Self::V) -> [Self::V; 4] {
+        let mut t = [0f32; 64];
+        Self::store(&mut t, v);
+        [Self::splat(t[0]), Self::splat(t[1]), Self::splat(t[2]), Self::splat(t[3])]
+    }
 
     /// `n` lanes from `s`: a full load when `n == LANES`, a partial one otherwise.
     #[inline(always)]

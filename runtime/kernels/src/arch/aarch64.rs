@@ -14,6 +14,13 @@ pub(crate) struct Neon;
 
 impl Simd for Neon {
     const LANES: usize = 4;
+    // 32 vector registers: a tile of 5 rows by 4 vectors (16 columns) keeps 20 accumulators,
+    // the 4 vectors of a row of b and one vector of four `a` values per row (29 registers),
+    // and multiplies by lane (`fmla v.4s, v.4s, v.s[j]`): per 4 k, 5 loads of `a` and 16 of b
+    // feed 80 FMAs. The 4 x 4 tile of x86 would leave 8 registers unused and load b once per
+    // 16 FMAs instead of 20. (See docs/ARCHITECTURE.md.)
+    const GEMM_ROWS: usize = 5;
+    const SPLAT_LANES: bool = true;
     type V = float32x4_t;
     type Half = Neon;
     #[inline(always)]
@@ -24,6 +31,12 @@ impl Simd for Neon {
     fn splat(x: f32) -> float32x4_t {
         // SAFETY: NEON is baseline on aarch64 (and the entry points enable it).
         unsafe { vdupq_n_f32(x) }
+    }
+    #[inline(always)]
+    fn splat_lanes(v: float32x4_t) -> [float32x4_t; 4] {
+        // SAFETY: as in `splat`. Each feeds one `vfmaq_f32`, which LLVM turns into an FMA by
+        // element (no separate dup).
+        unsafe { [vdupq_laneq_f32::<0>(v), vdupq_laneq_f32::<1>(v), vdupq_laneq_f32::<2>(v), vdupq_laneq_f32::<3>(v)] }
     }
     #[inline(always)]
     fn load(s: &[f32]) -> float32x4_t {

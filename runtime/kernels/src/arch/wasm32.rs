@@ -17,6 +17,10 @@ pub(crate) struct Simd128;
 
 impl Simd for Simd128 {
     const LANES: usize = 4;
+    // Engines map v128 values onto the host's vector registers: 16 on x86-64 (SSE/AVX) and
+    // the first choice of wasm engines. 4 rows x 2 vectors (8 accumulators, 2 of b, the
+    // splat) fits them; x86's 4 x 4 tile would spill in the inner loop.
+    const GEMM_COLS: usize = 2;
     type V = v128;
     type Half = Simd128;
     #[inline(always)]
@@ -26,6 +30,15 @@ impl Simd for Simd128 {
     #[inline(always)]
     fn splat(x: f32) -> v128 {
         f32x4_splat(x)
+    }
+    #[inline(always)]
+    fn splat_lanes(v: v128) -> [v128; 4] {
+        [
+            i32x4_shuffle::<0, 0, 0, 0>(v, v),
+            i32x4_shuffle::<1, 1, 1, 1>(v, v),
+            i32x4_shuffle::<2, 2, 2, 2>(v, v),
+            i32x4_shuffle::<3, 3, 3, 3>(v, v),
+        ]
     }
     #[inline(always)]
     fn load(s: &[f32]) -> v128 {
