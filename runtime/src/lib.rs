@@ -30,6 +30,8 @@ mod memory;
 /// then come from `with_arena`).
 #[cfg(feature = "alloc")]
 pub use memory::Arena;
+/// The memory a model owns by default: without `alloc`, memory the caller lends (models then
+/// come from `with_arena`).
 #[cfg(not(feature = "alloc"))]
 pub type Arena = &'static mut [f32];
 
