@@ -132,6 +132,12 @@ def main():
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--ms", type=float, default=80.0)
     ap.add_argument("--no-cold", action="store_true")
+    ap.add_argument(
+        "--target",
+        choices=["native", "wasm32-wasip1"],
+        default="native",
+        help="wasm32-wasip1: ours built for wasm32 against onnxruntime-web (wasm backend, SIMD, one thread), both in node; float models, batch 1, one thread",
+    )
     ap.add_argument("--out", default=os.path.join(HERE, "out"))
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
@@ -141,15 +147,22 @@ def main():
         model = os.path.join(SHARED, rel)
         if not os.path.exists(model):
             sys.exit(f"{model} is missing: the benchmark models come from ../shared")
-        for batch in map(int, args.batches.split(",")):
+        wasm = args.target == "wasm32-wasip1"
+        batches = [1] if wasm else list(map(int, args.batches.split(",")))
+        for batch in batches:
             path = model if batch == 1 else with_symbolic_batch(model, args.out)
-            for threads in map(int, args.threads.split(",")):
+            for threads in [1] if wasm else map(int, args.threads.split(",")):
                 ours_cmd = [args.mobilenetc, "bench", path, "--batch", str(batch), "--threads", str(threads)]
+                if wasm:
+                    ours_cmd += ["--target", args.target]
                 workers = []
                 try:
                     workers.append(Worker("ours", ours_cmd + ["--serve"]))
-                    workers.append(Worker("onnxruntime", [sys.executable, os.path.join(HERE, "worker.py"), "ort", path, str(threads), str(batch)]))
-                    if tflite:
+                    if wasm:
+                        workers.append(Worker("onnxruntime-web", ["node", os.path.join(HERE, "ort_web_worker.mjs"), path]))
+                    else:
+                        workers.append(Worker("onnxruntime", [sys.executable, os.path.join(HERE, "worker.py"), "ort", path, str(threads), str(batch)]))
+                    if tflite and not wasm:
                         workers.append(Worker("xnnpack", [sys.executable, os.path.join(HERE, "worker.py"), "tflite", os.path.join(SHARED, tflite), str(threads), str(batch)]))
                 except RuntimeError as e:
                     print(f"skipping {title} batch {batch} threads {threads}: {e}", file=sys.stderr)
@@ -161,7 +174,7 @@ def main():
                     random.shuffle(order)
                     for w in order:
                         w.measure(args.ms * batch)
-                row = {"model": title, "key": key, "batch": batch, "threads": threads, "runtimes": {}}
+                row = {"model": title + (" (wasm32, node)" if wasm else ""), "key": key, "batch": batch, "threads": threads, "runtimes": {}}
                 ours = workers[0]
                 for w in workers:
                     ratios = [a / b for a, b in zip(ours.rounds, w.rounds)]
@@ -175,7 +188,7 @@ def main():
                     }
                 for w in workers:
                     w.close()
-                if batch == 1 and threads == 1 and not args.no_cold:
+                if batch == 1 and threads == 1 and not args.no_cold and not wasm:
                     row["cold_start"] = cold_start(path, ours_cmd + ["--print-binary"])
                 results.append(row)
                 print(summary_line(row), file=sys.stderr, flush=True)
@@ -218,7 +231,8 @@ def markdown(doc):
     lines = [
         f"Measured {doc['date']} with `{doc['command']}` on {doc['machine']}; {doc['rounds']} rounds of "
         f"{doc['window_ms']:.0f} ms (times the batch size) per runtime, in shuffled order. Latency in ms per inference (median, min); "
-        "ratio = median over rounds of ours / peer (below 1: ours is faster).",
+        "ratio = median over rounds of ours / peer (below 1: ours is faster). Rows marked wasm32: ours built for "
+        "wasm32-wasip1 with simd128 and onnxruntime-web's wasm backend (SIMD, one thread), both in node.",
         "",
         "| model | batch | threads | ours | onnxruntime | ratio vs ORT | XNNPACK | ratio vs XNNPACK | peak RSS ours / ORT / XNNPACK (MB) |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -227,9 +241,11 @@ def markdown(doc):
         r = row["runtimes"]
         cell = lambda n: f"{r[n]['median_ms']:.2f} ({r[n]['min_ms']:.2f})" if n in r else "-"
         ratio = lambda n: f"{r[n]['ratio_ours_over_this']:.2f}" if n in r else "-"
-        rss = " / ".join(f"{r[n]['peak_rss_mb']:.0f}" if n in r and r[n]["peak_rss_mb"] else "-" for n in ["ours", "onnxruntime", "xnnpack"])
+        # wasm32 rows: both in node, the peer is onnxruntime-web (its column is ORT's).
+        ort = "onnxruntime-web" if "onnxruntime-web" in r else "onnxruntime"
+        rss = " / ".join(f"{r[n]['peak_rss_mb']:.0f}" if n in r and r[n]["peak_rss_mb"] else "-" for n in ["ours", ort, "xnnpack"])
         lines.append(
-            f"| {row['model']} | {row['batch']} | {row['threads']} | {cell('ours')} | {cell('onnxruntime')} | {ratio('onnxruntime')} "
+            f"| {row['model']} | {row['batch']} | {row['threads']} | {cell('ours')} | {cell(ort)} | {ratio(ort)} "
             f"| {cell('xnnpack')} | {ratio('xnnpack')} | {rss} |"
         )
     tp = [row for row in doc["results"] if row["batch"] > 1]
