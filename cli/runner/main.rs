@@ -178,12 +178,13 @@ fn main() {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(
                 out,
-                "{{\"runs\": {runs}, \"warmup\": {warmup}, \"median_ms\": {median:.4}, \"min_ms\": {:.4}, \"mean_ms\": {mean:.4}, \"max_ms\": {:.4}, \"batch\": {}, \"threads\": {}, \"simd\": \"{}\", \"arena_bytes\": {}}}",
+                "{{\"runs\": {runs}, \"warmup\": {warmup}, \"median_ms\": {median:.4}, \"min_ms\": {:.4}, \"mean_ms\": {mean:.4}, \"max_ms\": {:.4}, \"batch\": {}, \"threads\": {}, \"simd\": \"{}\", \"simd_path\": \"{}\", \"arena_bytes\": {}}}",
                 times[0],
                 times[runs - 1],
                 Model::BATCH,
                 net.threads(),
                 net.cpu().level().name(),
+                mobilenet_runtime::path_description(net.cpu().level(), mobilenet_runtime::target_has_simd()),
                 Model::ARENA_BYTES,
             );
         }

@@ -113,7 +113,7 @@ enum Command {
         #[arg(long, value_enum)]
         target: Option<Target>,
         /// Machine-readable output: median_ms, min_ms, mean_ms, max_ms, runs, warmup, batch,
-        /// simd, arena_bytes.
+        /// simd, simd_path, arena_bytes.
         #[arg(long)]
         json: bool,
         /// Become a benchmark worker (the protocol of bench/compare.py) instead of timing here;
@@ -291,7 +291,7 @@ fn execute(command: Command) -> Result<(), Error> {
                 model.model.display(),
                 total * 1e3,
                 prog.schedule().count(),
-                cpu.level().name()
+                mobilenet_kernels::path_description(cpu.level(), mobilenet_kernels::target_has_simd())
             );
             text += "     #      ms      %  step\n";
             for (i, (t, step)) in times.iter().zip(&compiled.program.steps).enumerate() {
@@ -416,7 +416,7 @@ fn execute(command: Command) -> Result<(), Error> {
                 get("runs"),
                 get("batch"),
                 threads,
-                report.get("simd").and_then(|v| v.as_str()).unwrap_or("?"),
+                report.get("simd_path").or(report.get("simd")).and_then(|v| v.as_str()).unwrap_or("?"),
                 get("arena_bytes"),
             );
             emit(&text, None)

@@ -428,7 +428,7 @@ fn run_compiled_matches_the_reference_and_bench_reports_json() {
     ]);
     assert!(bench.status.success(), "{}", String::from_utf8_lossy(&bench.stderr));
     let v: serde_json::Value = serde_json::from_slice(&bench.stdout).expect("JSON");
-    for key in ["median_ms", "min_ms", "runs", "batch", "simd", "arena_bytes"] {
+    for key in ["median_ms", "min_ms", "runs", "batch", "simd", "simd_path", "arena_bytes"] {
         assert!(v.get(key).is_some(), "missing {key}: {v}");
     }
     assert_eq!(v["runs"], 5);

@@ -218,6 +218,21 @@ impl Cpu {
     }
 }
 
+/// Whether the kernels of this build have a SIMD path at all: x86_64, aarch64, and wasm32 built
+/// with simd128. Elsewhere every `Cpu` is scalar.
+pub const fn target_has_simd() -> bool {
+    cfg!(kernel_simd)
+}
+
+/// How tools name the path a `Cpu` of `level` takes: the level's name, and for the scalar level
+/// on a target without SIMD code, that it is the only path there (not a choice).
+pub fn path_description(level: SimdLevel, target_has_simd: bool) -> &'static str {
+    match (level, target_has_simd) {
+        (SimdLevel::Scalar, false) => "scalar (this target has no SIMD path)",
+        (level, _) => level.name(),
+    }
+}
+
 /// The level `MOBILENET_SIMD` asks for, if it is set and valid.
 pub fn requested_level() -> Option<SimdLevel> {
     #[cfg(feature = "std")]
@@ -227,5 +242,23 @@ pub fn requested_level() -> Option<SimdLevel> {
     #[cfg(not(feature = "std"))]
     {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_target_without_simd_says_so() {
+        assert_eq!(path_description(SimdLevel::Scalar, false), "scalar (this target has no SIMD path)");
+        assert_eq!(path_description(SimdLevel::Scalar, true), "scalar");
+        assert_eq!(path_description(SimdLevel::Neon, true), "neon");
+        // Without a SIMD path, detection can only find the scalar level.
+        if !target_has_simd() {
+            assert_eq!(Cpu::detect().level(), SimdLevel::Scalar);
+        }
+        // Every level a CPU here supports belongs to this architecture.
+        assert!(SimdLevel::ALL.iter().all(|l| !l.is_supported() || l.is_for_this_arch()));
     }
 }

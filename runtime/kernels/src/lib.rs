@@ -42,6 +42,6 @@ mod arch;
 mod simd;
 
 pub use act::Act;
-pub use cpu::{Cpu, SimdLevel};
+pub use cpu::{Cpu, SimdLevel, path_description, target_has_simd};
 pub use threads::Threads;
 pub use window::Window;
