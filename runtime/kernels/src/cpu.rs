@@ -92,6 +92,19 @@ fn has_avx512_vnni() -> bool {
 fn has_avx512_vnni() -> bool {
     false
 }
+/// NEON's 8-bit dot product (FEAT_DotProd, ARMv8.2 and later).
+#[cfg(all(target_arch = "aarch64", feature = "std"))]
+fn has_dotprod() -> bool {
+    std::arch::is_aarch64_feature_detected!("dotprod")
+}
+#[cfg(all(target_arch = "aarch64", not(feature = "std")))]
+fn has_dotprod() -> bool {
+    cfg!(target_feature = "dotprod")
+}
+#[cfg(not(target_arch = "aarch64"))]
+fn has_dotprod() -> bool {
+    false
+}
 /// The 256-bit `vpdpbusd`: AVX-VNNI (VEX), or, where AVX-512 VNNI and VL are there, its EVEX form.
 #[cfg(all(target_arch = "x86_64", feature = "std"))]
 fn has_avx_vnni() -> bool {
@@ -131,7 +144,8 @@ fn has_avx512() -> bool {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cpu {
     level: SimdLevel,
-    /// AVX-512 VNNI (with BW and VL) is there too: the 8-bit kernels' dot-product path.
+    /// The 8-bit kernels' dot-product path: AVX-512 VNNI (with BW and VL) at the AVX-512
+    /// level, dotprod at the NEON level.
     vnni: bool,
     /// AVX-512 VBMI is there too: 8-bit table lookups by `vpermi2b`.
     vbmi: bool,
@@ -173,7 +187,8 @@ impl Cpu {
     fn at(level: SimdLevel) -> Cpu {
         let avx512 = level == SimdLevel::Avx512;
         let dot256 = if level == SimdLevel::Avx2 && has_avx_vnni() { Dot256::Vex } else { Dot256::None };
-        Cpu { level, vnni: avx512 && has_avx512_vnni(), vbmi: avx512 && has_avx512_vbmi(), dot256 }
+        let vnni = (avx512 && has_avx512_vnni()) || (level == SimdLevel::Neon && has_dotprod());
+        Cpu { level, vnni, vbmi: avx512 && has_avx512_vbmi(), dot256 }
     }
 
     /// This level without the 8-bit dot-product and byte-permute instructions (to test the
@@ -207,7 +222,8 @@ impl Cpu {
         self.vbmi
     }
 
-    /// The 8-bit kernels may use AVX-512 VNNI (`vpdpbusd`).
+    /// The 8-bit kernels may use the CPU's 8-bit dot product: AVX-512 VNNI (`vpdpbusd`) or
+    /// NEON's dotprod (`sdot`).
     pub fn int8_dot(self) -> bool {
         self.vnni
     }

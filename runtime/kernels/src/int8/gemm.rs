@@ -94,6 +94,12 @@ pub(crate) fn rows_of(
     rows: core::ops::Range<usize>,
     out: &mut [u8],
 ) {
+    #[cfg(target_arch = "aarch64")]
+    if cpu.int8_dot() {
+        // SAFETY: `int8_dot` is true at the NEON level only where dotprod was detected; the
+        // slice lengths were checked by `check`.
+        return unsafe { crate::arch::int8::qgemm_dot(p, a, b, consts, mult, rows, out) };
+    }
     #[cfg(target_arch = "x86_64")]
     if cpu.int8_dot() {
         // SAFETY: `int8_dot` is true only where AVX-512F, BW, VL and VNNI were detected; the

@@ -1,11 +1,14 @@
-//! aarch64: `Simd` over NEON's 128-bit `float32x4_t` (4 lanes). NEON is part of the aarch64
-//! baseline, so a `Cpu` at the `Neon` level exists on every aarch64 target.
+//! aarch64: `Simd` over NEON's 128-bit `float32x4_t` (4 lanes), and the 8-bit GEMM with the
+//! dot-product instructions (`int8`). NEON is part of the aarch64 baseline, so a `Cpu` at the
+//! `Neon` level exists on every aarch64 target; dotprod is detected at run time.
 //!
 //! min and max follow x86's rule (`a > b ? a : b`, so `b` when either is NaN, see
 //! `act::max_lane`) by a compare and a bit select: NEON's own `fmax` returns NaN instead,
 //! and every path has to give the scalar reference's results.
 
 use core::arch::aarch64::*;
+
+pub(crate) mod int8;
 
 use crate::simd::Simd;
 
