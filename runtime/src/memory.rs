@@ -14,7 +14,7 @@ use core::ptr::NonNull;
 /// The size and alignment of a huge page on x86-64.
 const HUGE_PAGE: usize = 2 << 20;
 /// The ordinary page size on x86_64 (what file mappings, such as the embedded weights, get).
-#[cfg(feature = "std")]
+#[cfg(all(feature = "std", not(target_family = "wasm")))]
 pub(crate) const PAGE: usize = 4096;
 /// Arenas at least this large are rounded up to whole huge pages (the rounding costs at most
 /// half of the memory asked for).

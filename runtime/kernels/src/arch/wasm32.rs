@@ -3,8 +3,11 @@
 //! when the crate is built with `-C target-feature=+simd128` (the `kernel_simd` cfg, set by
 //! build.rs); otherwise the kernels take the scalar path.
 //!
-//! `fma` is a multiply then an add (two roundings) unless the build also enables
-//! `relaxed-simd`, whose `f32x4_relaxed_madd` the engine may fuse. min and max follow x86's
+//! `fma` is a multiply then an add (two roundings). relaxed-simd's `f32x4.relaxed_madd` is not
+//! used: a build with it (node 20 with `--experimental-wasm-relaxed-simd`) gave the fused
+//! results on the models, but a convolution whose input holds NaN gave 0 where every other
+//! path gives NaN (tests/simd_paths.rs), and the kernels promise the same answer on every path.
+//! min and max follow x86's
 //! rule (`a > b ? a : b`, `b` when either is NaN), which is exactly wasm's `pmax(b, a)` and
 //! `pmin(b, a)`.
 
@@ -71,14 +74,7 @@ impl Simd for Simd128 {
     }
     #[inline(always)]
     fn fma(a: v128, b: v128, c: v128) -> v128 {
-        #[cfg(target_feature = "relaxed-simd")]
-        {
-            f32x4_relaxed_madd(a, b, c)
-        }
-        #[cfg(not(target_feature = "relaxed-simd"))]
-        {
-            f32x4_add(f32x4_mul(a, b), c)
-        }
+        f32x4_add(f32x4_mul(a, b), c)
     }
     #[inline(always)]
     fn add(a: v128, b: v128) -> v128 {
