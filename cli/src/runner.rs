@@ -61,8 +61,9 @@ pub enum CrossTarget {
     Wasm32,
 }
 
-/// The node program that runs a WASI command module (scripts/cross/wasi-run.mjs).
-const WASI_RUN: &str = include_str!("../../scripts/cross/wasi-run.mjs");
+/// The node program that runs a WASI command module (`runner/wasi-run.mjs`, also the cargo
+/// runner of the cross tests).
+const WASI_RUN: &str = include_str!("../runner/wasi-run.mjs");
 
 impl CrossTarget {
     pub fn triple(self) -> &'static str {

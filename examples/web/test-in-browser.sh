@@ -13,6 +13,14 @@ port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 python3 -m http.server "$port" --bind 127.0.0.1 -d "$out" >/dev/null 2>&1 &
 server=$!
 trap 'kill $server' EXIT
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/" >/dev/null && break; sleep 0.1; done
+python3 - "$port" <<'PY'
+import sys, time, urllib.request
+for _ in range(100):
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/", timeout=1)
+        break
+    except OSError:
+        time.sleep(0.1)
+PY
 node --no-warnings --experimental-websocket "$here/browser-test.mjs" "http://127.0.0.1:$port/" "$out/screenshot.png"
 echo "test-in-browser: the page read Egyptian cat; screenshot $out/screenshot.png" >&2
