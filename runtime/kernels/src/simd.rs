@@ -21,8 +21,8 @@ pub(crate) trait Simd: Copy {
     const GEMM_ROWS: usize = 4;
     const GEMM_COLS: usize = 4;
     /// Whether the GEMM reads four values of a row of `a` in one load and splats each lane
-    /// (`splat_lanes`): ARM's FMA by lane, a shuffle instead of a load per value on wasm.
-    /// x86 broadcasts each value from memory instead, which costs no more than a load.
+    /// (`splat_lanes`): ARM's FMA by lane. x86 and wasm broadcast each value from memory
+    /// instead, which costs no more than a load there (on wasm, lane shuffles measured slower).
     const SPLAT_LANES: bool = false;
     type V: Copy;
     /// A vector of half the lanes where there is one: for AVX-512 the 8-lane AVX2 vector, whose

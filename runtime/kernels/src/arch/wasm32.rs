@@ -35,15 +35,6 @@ impl Simd for Simd128 {
         f32x4_splat(x)
     }
     #[inline(always)]
-    fn splat_lanes(v: v128) -> [v128; 4] {
-        [
-            i32x4_shuffle::<0, 0, 0, 0>(v, v),
-            i32x4_shuffle::<1, 1, 1, 1>(v, v),
-            i32x4_shuffle::<2, 2, 2, 2>(v, v),
-            i32x4_shuffle::<3, 3, 3, 3>(v, v),
-        ]
-    }
-    #[inline(always)]
     fn load(s: &[f32]) -> v128 {
         let s = &s[..4];
         // SAFETY: `s` holds 4 readable f32 (sliced above); v128_load has no alignment needs.
