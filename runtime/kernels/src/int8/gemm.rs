@@ -183,6 +183,7 @@ mod tests {
             (7, 18, 90, true),
             (6, 100, 33, true),
             (5, 130, 20, true),
+            (70, 20, 24, true),
         ]
         .iter()
         .enumerate()
@@ -190,7 +191,8 @@ mod tests {
             let a: Vec<u8> = bytes(case as u64 * 7 + 1, m * k).collect();
             let b: Vec<i8> = bytes(case as u64 * 7 + 2, k * n).map(|v| v as i8).collect();
             // Cases 8, 12 and 13 have one zero point for all columns (TF1 style), the others one
-            // per column. (Rows up to 64 bytes and longer ones take different row-sum loops.)
+            // per column. (Rows up to 64 bytes and longer ones take different row-sum loops; case 15 has more
+            // rows than a chunk of the aarch64 kernel.)
             let w_zero: Vec<i32> = (0..padded(n))
                 .map(|j| match (zero && j < n, case) {
                     (false, _) => 0,
@@ -201,7 +203,7 @@ mod tests {
             let bias: Vec<i32> = (0..padded(n)).map(|j| j as i32 * 37 - 500).collect();
             // Small multipliers (the usual case), and large ones in cases 6, 7 and 9 (most
             // outputs saturate; in 7 and 9, products beyond the int32 range both ways).
-            let scale = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 900.0, 1e7, 1.0, 1e7, 1.0, 1.0, 1.0, 1.0, 1.0][case];
+            let scale = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 900.0, 1e7, 1.0, 1e7, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0][case];
             let mult: Vec<f32> = (0..padded(n)).map(|j| (0.0007 + j as f32 * 0.00003) * scale).collect();
             let requant = Requant { zero_point: 100, lo: 3, hi: 250 };
             let p = QGemm { m, k, n, row_sums: zero, requant };

@@ -43,127 +43,155 @@ pub(crate) unsafe fn qgemm_dot(
     let k4 = k.div_ceil(4);
     let (bias, w_zero) = consts.split_at(padded(n));
     let ones = vdupq_n_s8(1);
-    for panel in 0..padded(n) / NR {
-        // SAFETY: the packed matrix holds padded(n) / NR panels of k4 * NR * 4 bytes (`check`).
-        let bp = unsafe { b.as_ptr().add(panel * k4 * NR * 4) };
-        // bias' + 128 * (the column sums of this panel): where the accumulators start.
-        let mut start = [vdupq_n_s32(0); 4];
-        for kq in 0..k4 {
-            for (v, s) in start.iter_mut().enumerate() {
-                // SAFETY: group kq < k4 of this panel, vector v of its four; dotprod as this
-                // function's contract.
-                *s = unsafe { sdot(*s, vld1q_s8(bp.add((kq * 4 + v) * 16)), ones) };
+    // Rows in chunks, each row's byte sum (weights with zero points) taken once per chunk for
+    // all its panels; the panels' starting accumulators are then made once per chunk (k / 4
+    // `sdot` per panel, a 64th of the chunk's products).
+    let mut sums = [0i32; CHUNK];
+    let mut c0 = rows.start;
+    while c0 < rows.end {
+        let c1 = rows.end.min(c0 + CHUNK);
+        if p.row_sums {
+            for (s, i) in sums.iter_mut().zip(c0..c1) {
+                *s = a[i * k..][..k].iter().map(|&v| v as i32).sum();
             }
         }
-        for (v, s) in start.iter_mut().enumerate() {
-            // SAFETY: the constants hold padded(n) biases.
-            let b0 = unsafe { vld1q_s32(bias.as_ptr().add(panel * NR + v * 4)) };
-            *s = vaddq_s32(b0, vshlq_n_s32::<7>(*s));
-        }
-        let mut i = rows.start;
-        while i < rows.end {
-            let mr = (rows.end - i).min(MR);
-            // SAFETY: as this function's contract; the tile's rows and panel are inside.
-            unsafe {
-                match mr {
-                    4 => tile::<4>(p, a, bp, start, w_zero, mult, panel, i, rows.start, out),
-                    3 => tile::<3>(p, a, bp, start, w_zero, mult, panel, i, rows.start, out),
-                    2 => tile::<2>(p, a, bp, start, w_zero, mult, panel, i, rows.start, out),
-                    _ => tile::<1>(p, a, bp, start, w_zero, mult, panel, i, rows.start, out),
+        for panel in 0..padded(n) / NR {
+            // SAFETY: the packed matrix holds padded(n) / NR panels of k4 * NR * 4 bytes (`check`).
+            let bp = unsafe { b.as_ptr().add(panel * k4 * NR * 4) };
+            // bias' + 128 * (the column sums of this panel): where the accumulators start.
+            let mut start = [vdupq_n_s32(0); 4];
+            for kq in 0..k4 {
+                for (v, s) in start.iter_mut().enumerate() {
+                    // SAFETY: group kq < k4 of this panel, vector v of its four; dotprod as this
+                    // function's contract.
+                    *s = unsafe { sdot(*s, vld1q_s8(bp.add((kq * 4 + v) * 16)), ones) };
                 }
             }
-            i += mr;
+            for (v, s) in start.iter_mut().enumerate() {
+                // SAFETY: the constants hold padded(n) biases.
+                let b0 = unsafe { vld1q_s32(bias.as_ptr().add(panel * NR + v * 4)) };
+                *s = vaddq_s32(b0, vshlq_n_s32::<7>(*s));
+            }
+            let t = Tile { p, a, bp, start, w_zero, mult, panel, first_row: rows.start };
+            let mut i = c0;
+            while i < c1 {
+                let mr = (c1 - i).min(MR);
+                let sums = &sums[i - c0..];
+                // SAFETY: as this function's contract; the tile's rows and panel are inside.
+                unsafe {
+                    match mr {
+                        4 => t.run::<4>(i, sums, out),
+                        3 => t.run::<3>(i, sums, out),
+                        2 => t.run::<2>(i, sums, out),
+                        _ => t.run::<1>(i, sums, out),
+                    }
+                }
+                i += mr;
+            }
         }
+        c0 = c1;
     }
 }
 
-/// Rows `row..row + R` by the 16 columns of `panel`.
-///
-/// # Safety
-/// As `qgemm_dot`; `bp` points at the panel, `start` holds its starting accumulators.
-#[target_feature(enable = "neon,dotprod")]
-#[inline]
-#[allow(clippy::too_many_arguments)]
-unsafe fn tile<const R: usize>(
-    p: &QGemm,
-    a: &[u8],
+/// Rows per chunk of `qgemm_dot`.
+const CHUNK: usize = 64;
+
+/// What the tiles of one panel share.
+#[derive(Clone, Copy)]
+struct Tile<'a> {
+    p: &'a QGemm,
+    a: &'a [u8],
+    /// The panel's packed weights.
     bp: *const i8,
+    /// Its starting accumulators.
     start: [int32x4_t; 4],
-    w_zero: &[i32],
-    mult: &[f32],
+    w_zero: &'a [i32],
+    mult: &'a [f32],
     panel: usize,
-    row: usize,
+    /// The first row of `out`.
     first_row: usize,
-    out: &mut [u8],
-) {
-    let (k, n) = (p.k, p.n);
-    let k4 = k.div_ceil(4);
-    let flip = vdupq_n_u8(0x80);
-    let mut acc = [start; R];
-    let rows: [&[u8]; R] = core::array::from_fn(|r| &a[(row + r) * k..][..k]);
-    // Sixteen k at a time: one load per row (its top bits flipped: a - 128 as int8), then each
-    // group of four k by lane.
-    let mut kq = 0;
-    while kq + 4 <= k4 && (kq + 4) * 4 <= k {
-        // SAFETY: bytes kq * 4 .. kq * 4 + 16 <= k of each row.
-        let av: [int8x16_t; R] = core::array::from_fn(|r| unsafe {
-            vreinterpretq_s8_u8(veorq_u8(vld1q_u8(rows[r].as_ptr().add(kq * 4)), flip))
-        });
-        // SAFETY (the loads of b): groups kq .. kq + 4 < k4 of the panel.
-        unsafe {
-            group::<R, 0>(&mut acc, bp.add(kq * 64), &av);
-            group::<R, 1>(&mut acc, bp.add((kq + 1) * 64), &av);
-            group::<R, 2>(&mut acc, bp.add((kq + 2) * 64), &av);
-            group::<R, 3>(&mut acc, bp.add((kq + 3) * 64), &av);
-        }
-        kq += 4;
-    }
-    if kq < k4 {
-        // The last 1-15 bytes of each row, in a zeroed copy (the packed b is zero past k, so
-        // the padding's value does not matter), then the remaining groups.
-        let av: [int8x16_t; R] = core::array::from_fn(|r| {
-            let mut tail = [0u8; 16];
-            let rest = &rows[r][kq * 4..];
-            tail[..rest.len()].copy_from_slice(rest);
-            // SAFETY: a local array of 16 bytes.
-            unsafe { vreinterpretq_s8_u8(veorq_u8(vld1q_u8(tail.as_ptr()), flip)) }
-        });
-        // SAFETY: groups kq .. k4 of the panel.
-        unsafe {
-            group::<R, 0>(&mut acc, bp.add(kq * 64), &av);
-            if kq + 1 < k4 {
+}
+
+impl Tile<'_> {
+    /// Rows `row..row + R` by the 16 columns of the panel; `sums[r]` is row `row + r`'s byte sum
+    /// (when the weights have zero points).
+    ///
+    /// # Safety
+    /// As `qgemm_dot`.
+    #[target_feature(enable = "neon,dotprod")]
+    #[inline]
+    unsafe fn run<const R: usize>(&self, row: usize, sums: &[i32], out: &mut [u8]) {
+        let Tile { p, a, bp, start, w_zero, mult, panel, first_row } = *self;
+        let (k, n) = (p.k, p.n);
+        let k4 = k.div_ceil(4);
+        let flip = vdupq_n_u8(0x80);
+        let mut acc = [start; R];
+        let rows: [&[u8]; R] = core::array::from_fn(|r| &a[(row + r) * k..][..k]);
+        // Sixteen k at a time: one load per row (its top bits flipped: a - 128 as int8), then each
+        // group of four k by lane.
+        let mut kq = 0;
+        while kq + 4 <= k4 && (kq + 4) * 4 <= k {
+            // SAFETY: bytes kq * 4 .. kq * 4 + 16 <= k of each row.
+            let av: [int8x16_t; R] = core::array::from_fn(|r| unsafe {
+                vreinterpretq_s8_u8(veorq_u8(vld1q_u8(rows[r].as_ptr().add(kq * 4)), flip))
+            });
+            // SAFETY (the loads of b): groups kq .. kq + 4 < k4 of the panel.
+            unsafe {
+                group::<R, 0>(&mut acc, bp.add(kq * 64), &av);
                 group::<R, 1>(&mut acc, bp.add((kq + 1) * 64), &av);
-            }
-            if kq + 2 < k4 {
                 group::<R, 2>(&mut acc, bp.add((kq + 2) * 64), &av);
-            }
-            if kq + 3 < k4 {
                 group::<R, 3>(&mut acc, bp.add((kq + 3) * 64), &av);
             }
+            kq += 4;
         }
-    }
-    // Epilogue: the weights' zero points, requantisation, 16 bytes per row.
-    let col0 = panel * NR;
-    let (lo, hi) = p.requant.bounds();
-    let (lo, hi, zero) = (vdupq_n_f32(lo), vdupq_n_f32(hi), vdupq_n_s32(p.requant.zero_point));
-    let cols = (n - col0).min(NR);
-    for (r, acc) in acc.iter().enumerate() {
-        let sum = if p.row_sums { rows[r].iter().map(|&v| v as i32).sum::<i32>() } else { 0 };
-        let mut bytes = [0u8; NR];
-        for (v, x) in acc.iter().enumerate() {
-            // SAFETY: zero points and multipliers hold padded(n) entries.
-            let (zw, m) =
-                unsafe { (vld1q_s32(w_zero.as_ptr().add(col0 + v * 4)), vld1q_f32(mult.as_ptr().add(col0 + v * 4))) };
-            let x = if p.row_sums { vsubq_s32(*x, vmulq_n_s32(zw, sum)) } else { *x };
-            let f = vminq_f32(vmaxq_f32(vmulq_f32(vcvtq_f32_s32(x), m), lo), hi);
-            let q = vaddq_s32(vcvtnq_s32_f32(f), zero);
-            // The values are bytes (lo..=hi within 0..=255): narrowing keeps them.
-            let q8 = vmovn_u16(vcombine_u16(vmovn_u32(vreinterpretq_u32_s32(q)), vdup_n_u16(0)));
-            // SAFETY: 4 of the 16 bytes.
-            unsafe { vst1_lane_u32::<0>(bytes.as_mut_ptr().add(v * 4).cast(), vreinterpret_u32_u8(q8)) };
+        if kq < k4 {
+            // The last 1-15 bytes of each row, in a zeroed copy (the packed b is zero past k, so
+            // the padding's value does not matter), then the remaining groups.
+            let av: [int8x16_t; R] = core::array::from_fn(|r| {
+                let mut tail = [0u8; 16];
+                let rest = &rows[r][kq * 4..];
+                tail[..rest.len()].copy_from_slice(rest);
+                // SAFETY: a local array of 16 bytes.
+                unsafe { vreinterpretq_s8_u8(veorq_u8(vld1q_u8(tail.as_ptr()), flip)) }
+            });
+            // SAFETY: groups kq .. k4 of the panel.
+            unsafe {
+                group::<R, 0>(&mut acc, bp.add(kq * 64), &av);
+                if kq + 1 < k4 {
+                    group::<R, 1>(&mut acc, bp.add((kq + 1) * 64), &av);
+                }
+                if kq + 2 < k4 {
+                    group::<R, 2>(&mut acc, bp.add((kq + 2) * 64), &av);
+                }
+                if kq + 3 < k4 {
+                    group::<R, 3>(&mut acc, bp.add((kq + 3) * 64), &av);
+                }
+            }
         }
-        let at = (row - first_row + r) * n + col0;
-        out[at..at + cols].copy_from_slice(&bytes[..cols]);
+        // Epilogue: the weights' zero points, requantisation, 16 bytes per row.
+        let col0 = panel * NR;
+        let (lo, hi) = p.requant.bounds();
+        let (lo, hi, zero) = (vdupq_n_f32(lo), vdupq_n_f32(hi), vdupq_n_s32(p.requant.zero_point));
+        let cols = (n - col0).min(NR);
+        for (r, acc) in acc.iter().enumerate() {
+            let sum = sums[r];
+            let mut bytes = [0u8; NR];
+            for (v, x) in acc.iter().enumerate() {
+                // SAFETY: zero points and multipliers hold padded(n) entries.
+                let (zw, m) = unsafe {
+                    (vld1q_s32(w_zero.as_ptr().add(col0 + v * 4)), vld1q_f32(mult.as_ptr().add(col0 + v * 4)))
+                };
+                let x = if p.row_sums { vsubq_s32(*x, vmulq_n_s32(zw, sum)) } else { *x };
+                let f = vminq_f32(vmaxq_f32(vmulq_f32(vcvtq_f32_s32(x), m), lo), hi);
+                let q = vaddq_s32(vcvtnq_s32_f32(f), zero);
+                // The values are bytes (lo..=hi within 0..=255): narrowing keeps them.
+                let q8 = vmovn_u16(vcombine_u16(vmovn_u32(vreinterpretq_u32_s32(q)), vdup_n_u16(0)));
+                // SAFETY: 4 of the 16 bytes.
+                unsafe { vst1_lane_u32::<0>(bytes.as_mut_ptr().add(v * 4).cast(), vreinterpret_u32_u8(q8)) };
+            }
+            let at = (row - first_row + r) * n + col0;
+            out[at..at + cols].copy_from_slice(&bytes[..cols]);
+        }
     }
 }
 
