@@ -65,6 +65,9 @@ impl Simd for Simd128 {
     }
     #[inline(always)]
     fn fma(a: v128, b: v128, c: v128) -> v128 {
+        #[cfg(target_feature = "relaxed-simd")]
+        return f32x4_relaxed_madd(a, b, c);
+        #[cfg(not(target_feature = "relaxed-simd"))]
         f32x4_add(f32x4_mul(a, b), c)
     }
     #[inline(always)]

@@ -6,6 +6,11 @@
 //! project GEMM follow. Each thread takes a range of output rows with a ring of its own (rows
 //! at the edges of two ranges are computed by both).
 //!
+//! Narrow images (the 14x14 and 7x7 blocks) would give GEMMs of 7 or 14 rows, whose row
+//! tiles of 2 and 1 load every panel of `b` for one or two rows: there the ring holds the
+//! whole depthwise input image, the rows a group of output rows needs are expanded in one
+//! GEMM, and the project GEMM takes several output rows at once (`QBlock::row_group`).
+//!
 //! The arithmetic is that of the separate kernels (`conv::gemm_row`, `gemm`, `depthwise`), on
 //! the same packed weights, so the block gives exactly their bytes.
 
@@ -46,12 +51,45 @@ pub struct QBlock {
     pub project: QGemm,
 }
 
+/// Most bytes of a depthwise input image that the ring holds whole (`QBlock::whole_image`).
+const WHOLE_IMAGE_BYTES: usize = 192 * 1024;
+
+/// Output rows below which the project GEMM takes several output rows per call.
+const GROUP_ROWS: usize = 64;
+
 impl QBlock {
     /// Rows of the ring (0 without a first convolution).
     pub fn ring_rows(&self) -> usize {
         match self.first {
             First::None => 0,
-            _ => (self.dw.win.kernel_h - 1) * self.dw.win.dilation_h + 1,
+            _ if self.whole_image() => self.dw.in_h,
+            _ => self.window_rows() + (self.row_group() - 1) * self.dw.win.stride_h,
+        }
+    }
+
+    /// Input rows one output row's window spans.
+    fn window_rows(&self) -> usize {
+        (self.dw.win.kernel_h - 1) * self.dw.win.dilation_h + 1
+    }
+
+    /// Whether the ring holds the whole expanded image: for an expand GEMM on images narrower
+    /// than 16 pixels (its rows one at a time would be GEMMs of fewer than 16 rows) that fit
+    /// `WHOLE_IMAGE_BYTES`.
+    pub fn whole_image(&self) -> bool {
+        matches!(self.first, First::Expand(_))
+            && self.dw.in_w < 16
+            && self.dw.in_h * self.row_bytes() <= WHOLE_IMAGE_BYTES
+    }
+
+    /// Output rows per project GEMM: enough for about `GROUP_ROWS` GEMM rows, within an image
+    /// (and, with a ring of rows, as many as a ring of `MAX_TAPS` rows serves: the group's
+    /// input rows are all expanded before its depthwise rows).
+    pub fn row_group(&self) -> usize {
+        let g = (GROUP_ROWS / self.dw.out_w.max(1)).clamp(1, self.dw.out_h.max(1));
+        match self.first {
+            First::None => g,
+            _ if self.whole_image() => g,
+            _ => g.min(depthwise::MAX_TAPS.saturating_sub(self.window_rows()) / self.dw.win.stride_h.max(1) + 1),
         }
     }
 
@@ -60,9 +98,9 @@ impl QBlock {
         self.dw.in_w * self.dw.channels
     }
 
-    /// f32 words of scratch per thread: the ring and one depthwise output row.
+    /// f32 words of scratch per thread: the ring and a group of depthwise output rows.
     pub fn scratch_words(&self) -> usize {
-        (self.ring_rows() * self.row_bytes() + self.dw.out_w * self.dw.channels).div_ceil(4)
+        (self.ring_rows() * self.row_bytes() + self.row_group() * self.dw.out_w * self.dw.channels).div_ceil(4)
     }
 
     /// Output bytes.
@@ -135,7 +173,7 @@ pub fn check(threads: usize, p: &QBlock, input: usize, w: &WeightLens, out: usiz
             )?;
         }
     }
-    ensure!(p.ring_rows() <= depthwise::MAX_TAPS, "qblock: ring too tall");
+    ensure!(p.whole_image() || p.ring_rows() <= depthwise::MAX_TAPS, "qblock: ring too tall");
     let (dw_in, dw_out) = (dw.images * dw.in_h * dw.in_w * dw.channels, dw.images * dw.out_h * dw.out_w * dw.channels);
     depthwise::check(1, dw, dw_in, w.dw[0], w.dw[1], w.dw[2], dw_out)?;
     ensure!(p.project.k == dw.channels, "qblock: project channels");
@@ -155,6 +193,7 @@ pub fn qblock(threads: &Threads, cpu: Cpu, p: &QBlock, input: &[u8], w: &Weights
     };
     expect(check(threads.count(), p, input.len(), &lens, out.len(), scratch.len()));
     let (dw, ring_rows, row_bytes) = (&p.dw, p.ring_rows(), p.row_bytes());
+    let (whole, group) = (p.whole_image(), p.row_group());
     let out_row = dw.out_w * p.project.n;
     let rows = p.images * dw.out_h;
     let image = p.in_h * p.in_w * p.in_c;
@@ -168,38 +207,64 @@ pub fn qblock(threads: &Threads, cpu: Cpu, p: &QBlock, input: &[u8], w: &Weights
         &|rows, o, s| {
             let s = crate::arena::bytes_mut(s);
             let (ring, dw_out) = s.split_at_mut(ring_rows * row_bytes);
-            let dw_out = &mut dw_out[..dw.out_w * dw.channels];
+            let dw_out = &mut dw_out[..group * dw.out_w * dw.channels];
             // Which depthwise input row (image * in_h + row) each ring slot holds.
             let mut held = [usize::MAX; depthwise::MAX_TAPS];
-            for (r, oy) in rows.enumerate() {
-                let (img, y) = (oy / dw.out_h, oy % dw.out_h);
-                if ring_rows > 0 {
-                    for ky in 0..dw.win.kernel_h {
-                        let iy = (y * dw.win.stride_h + ky * dw.win.dilation_h).wrapping_sub(dw.win.pad_top);
-                        if iy >= dw.in_h || held[iy % ring_rows] == img * dw.in_h + iy {
-                            continue;
-                        }
-                        let slot = &mut ring[(iy % ring_rows) * row_bytes..][..row_bytes];
-                        match p.first {
-                            First::Expand(e) => {
-                                let x = &input[img * image + iy * p.in_w * p.in_c..][..p.in_w * p.in_c];
-                                let e = QGemm { m: p.in_w, ..e };
-                                gemm::rows_of(cpu, &e, x, w.first_b, w.first_consts, w.first_mult, 0..p.in_w, slot);
+            // With the whole image: its rows `expanded` of image `held_image` are in the ring.
+            let (mut held_image, mut expanded) = (usize::MAX, 0..0);
+            let first_row = rows.start;
+            let mut oy0 = rows.start;
+            while oy0 < rows.end {
+                let (img, y0) = (oy0 / dw.out_h, oy0 % dw.out_h);
+                // A group of output rows, within one image.
+                let count = group.min(rows.end - oy0).min(dw.out_h - y0);
+                if whole {
+                    // The input rows the group's windows read, those not yet expanded in one
+                    // GEMM (the groups go down the image, so what is held is a prefix).
+                    let top = (y0 * dw.win.stride_h).saturating_sub(dw.win.pad_top);
+                    let bottom = ((y0 + count - 1) * dw.win.stride_h + (dw.win.kernel_h - 1) * dw.win.dilation_h + 1)
+                        .saturating_sub(dw.win.pad_top)
+                        .min(dw.in_h);
+                    if held_image != img {
+                        (held_image, expanded) = (img, top..top);
+                    }
+                    let from = expanded.end.max(top);
+                    if let (First::Expand(e), true) = (p.first, from < bottom) {
+                        let x = &input[img * image + from * p.in_w * p.in_c..][..(bottom - from) * p.in_w * p.in_c];
+                        let e = QGemm { m: (bottom - from) * p.in_w, ..e };
+                        let slot = &mut ring[from * row_bytes..bottom * row_bytes];
+                        gemm::rows_of(cpu, &e, x, w.first_b, w.first_consts, w.first_mult, 0..e.m, slot);
+                        expanded = expanded.start.min(from)..bottom;
+                    }
+                } else if ring_rows > 0 {
+                    for y in y0..y0 + count {
+                        for ky in 0..dw.win.kernel_h {
+                            let iy = (y * dw.win.stride_h + ky * dw.win.dilation_h).wrapping_sub(dw.win.pad_top);
+                            if iy >= dw.in_h || held[iy % ring_rows] == img * dw.in_h + iy {
+                                continue;
                             }
-                            First::Stem(st) => super::conv::gemm_row(
-                                cpu,
-                                &st,
-                                input,
-                                w.first_b,
-                                w.first_consts,
-                                w.first_mult,
-                                img,
-                                iy,
-                                slot,
-                            ),
-                            First::None => {}
+                            let slot = &mut ring[(iy % ring_rows) * row_bytes..][..row_bytes];
+                            match p.first {
+                                First::Expand(e) => {
+                                    let x = &input[img * image + iy * p.in_w * p.in_c..][..p.in_w * p.in_c];
+                                    let e = QGemm { m: p.in_w, ..e };
+                                    gemm::rows_of(cpu, &e, x, w.first_b, w.first_consts, w.first_mult, 0..p.in_w, slot);
+                                }
+                                First::Stem(st) => super::conv::gemm_row(
+                                    cpu,
+                                    &st,
+                                    input,
+                                    w.first_b,
+                                    w.first_consts,
+                                    w.first_mult,
+                                    img,
+                                    iy,
+                                    slot,
+                                ),
+                                First::None => {}
+                            }
+                            held[iy % ring_rows] = img * dw.in_h + iy;
                         }
-                        held[iy % ring_rows] = img * dw.in_h + iy;
                     }
                 }
                 let ring = &*ring;
@@ -210,10 +275,24 @@ pub fn qblock(threads: &Threads, cpu: Cpu, p: &QBlock, input: &[u8], w: &Weights
                         &input[img * image + iy * row_bytes..][..row_bytes]
                     }
                 };
-                depthwise::row_from(cpu, dw, y, &src, w.dw, w.dw_bias, w.dw_mult, dw_out);
-                let pr = QGemm { m: dw.out_w, ..p.project };
-                let o = &mut o[r * out_row..][..out_row];
-                gemm::rows_of(cpu, &pr, dw_out, w.project_b, w.project_consts, w.project_mult, 0..dw.out_w, o);
+                let dw_row = dw.out_w * dw.channels;
+                for (i, y) in (y0..y0 + count).enumerate() {
+                    let d = &mut dw_out[i * dw_row..][..dw_row];
+                    depthwise::row_from(cpu, dw, y, &src, w.dw, w.dw_bias, w.dw_mult, d);
+                }
+                let pr = QGemm { m: count * dw.out_w, ..p.project };
+                let o = &mut o[(oy0 - first_row) * out_row..][..count * out_row];
+                gemm::rows_of(
+                    cpu,
+                    &pr,
+                    &dw_out[..count * dw_row],
+                    w.project_b,
+                    w.project_consts,
+                    w.project_mult,
+                    0..pr.m,
+                    o,
+                );
+                oy0 += count;
             }
         },
     );
