@@ -66,3 +66,5 @@ console.log(JSON.stringify({ rows, latency }));
 ws.close();
 chrome.kill();
 if (rows[0]?.[1] !== 'Egyptian cat') fail(`top-1 is ${JSON.stringify(rows[0])}, not Egyptian cat`);
+// Chromium has relaxed-simd: the page must have picked that module.
+if (!latency.includes('relaxed-simd')) fail(`the page did not take the relaxed-simd module: ${latency}`);

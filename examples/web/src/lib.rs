@@ -47,16 +47,21 @@ pub extern "C" fn output_len() -> usize {
     Net::OUTPUT_LEN
 }
 
-/// The SIMD path the kernels take (`simd128` when built with it, else `scalar`), as a byte
-/// length of the name at `simd_name_ptr()`.
+/// The SIMD path the kernels take (`simd128`, `simd128 with relaxed-simd FMA`, or `scalar`),
+/// as a byte length of the name at `simd_name_ptr()`.
 #[unsafe(no_mangle)]
 pub extern "C" fn simd_name_len() -> usize {
-    mobilenet_runtime::Cpu::detect().level().name().len()
+    simd_name().len()
 }
 
 #[unsafe(no_mangle)]
 pub extern "C" fn simd_name_ptr() -> *const u8 {
-    mobilenet_runtime::Cpu::detect().level().name().as_ptr()
+    simd_name().as_ptr()
+}
+
+fn simd_name() -> &'static str {
+    let level = mobilenet_runtime::Cpu::detect().level();
+    mobilenet_runtime::path_description(level, mobilenet_runtime::target_has_simd())
 }
 
 /// Runs the model on the input buffer; 0 on success. Nothing is allocated: the model works

@@ -3,11 +3,28 @@
 
 const SIZE = 224;
 
+// The smallest module with a relaxed-simd instruction (f32x4.relaxed_madd of its three v128
+// parameters): it validates only where the engine has relaxed-simd.
+const RELAXED_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 8, 1, 96, 3, 123, 123, 123, 1, 123, 3, 2, 1, 0,
+  10, 13, 1, 11, 0, 32, 0, 32, 1, 32, 2, 253, 133, 2, 11,
+]);
+
 export class MobileNet {
-  /** Loads the module (no imports: it is no_std and allocates nothing) and the labels. */
-  static async load(wasmUrl, labelsUrl) {
+  /** Whether this engine runs relaxed-simd (Chromium does; node 20 behind a flag). */
+  static hasRelaxedSimd() {
+    return WebAssembly.validate(RELAXED_PROBE);
+  }
+
+  /**
+   * Loads the module (no imports: it is no_std and allocates nothing) and the labels: the
+   * relaxed-simd build (`relaxedUrl`, fused multiply-adds) where the engine has relaxed-simd,
+   * else the simd128 one.
+   */
+  static async load(wasmUrl, labelsUrl, relaxedUrl = null) {
+    const url = relaxedUrl && MobileNet.hasRelaxedSimd() ? relaxedUrl : wasmUrl;
     const [{ instance }, labels] = await Promise.all([
-      WebAssembly.instantiateStreaming(fetch(wasmUrl), {}),
+      WebAssembly.instantiateStreaming(fetch(url), {}),
       fetch(labelsUrl).then((r) => r.text()).then((t) => t.split('\n')),
     ]);
     return new MobileNet(instance.exports, labels);

@@ -111,13 +111,30 @@ impl AffineClamp {
 /// NaN (and when they are equal, `-0.0` and `0.0` included).
 #[inline(always)]
 pub fn max_lane(a: f32, b: f32) -> f32 {
-    if a > b { a } else { b }
+    pick(a > b, a, b)
 }
 
 /// x86's `minps` on one lane: `a < b ? a : b`.
 #[inline(always)]
 pub fn min_lane(a: f32, b: f32) -> f32 {
-    if a < b { a } else { b }
+    pick(a < b, a, b)
+}
+
+/// `if c { a } else { b }`.
+#[inline(always)]
+fn pick(c: bool, a: f32, b: f32) -> f32 {
+    // With relaxed-simd, LLVM turns a vectorised compare-and-select of the same two values into
+    // `f32x4.relaxed_max`/`relaxed_min`, whose NaN result the engine chooses (V8 on x86 gave
+    // the other operand), even when the select is written on the bits: the condition goes
+    // through `black_box`, out of its sight (this scalar code then stays scalar).
+    #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+    if core::hint::black_box(c) {
+        a
+    } else {
+        b
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "relaxed-simd")))]
+    if c { a } else { b }
 }
 
 /// `x` clamped to `[lo, hi]` as `min_lane(hi, max_lane(lo, x))`: a NaN `x` stays NaN and a NaN

@@ -245,6 +245,7 @@ pub const fn target_has_simd() -> bool {
 pub fn path_description(level: SimdLevel, target_has_simd: bool) -> &'static str {
     match (level, target_has_simd) {
         (SimdLevel::Scalar, false) => "scalar (this target has no SIMD path)",
+        (SimdLevel::Simd128, _) if cfg!(target_feature = "relaxed-simd") => "simd128 with relaxed-simd FMA",
         (level, _) => level.name(),
     }
 }

@@ -3,13 +3,14 @@
 //! when the crate is built with `-C target-feature=+simd128` (the `kernel_simd` cfg, set by
 //! build.rs); otherwise the kernels take the scalar path.
 //!
-//! `fma` is a multiply then an add (two roundings). relaxed-simd's `f32x4.relaxed_madd` is not
-//! used: a build with it (node 20 with `--experimental-wasm-relaxed-simd`) gave the fused
-//! results on the models, but a convolution whose input holds NaN gave 0 where every other
-//! path gives NaN (tests/simd_paths.rs), and the kernels promise the same answer on every path.
-//! min and max follow x86's
-//! rule (`a > b ? a : b`, `b` when either is NaN), which is exactly wasm's `pmax(b, a)` and
-//! `pmin(b, a)`.
+//! `fma` is a multiply then an add (two roundings), or, in a module built with relaxed-simd too
+//! (`-C target-feature=+simd128,+relaxed-simd`, for engines that have it: Chromium, node 20
+//! with `--experimental-wasm-relaxed-simd`), `f32x4.relaxed_madd`, which engines with FMA fuse.
+//! min and max follow x86's rule (`a > b ? a : b`, `b` when either is NaN), which is exactly
+//! wasm's `pmax(b, a)` and `pmin(b, a)`. With relaxed-simd enabled LLVM turns those (and any
+//! compare-and-select of the same two values) into `relaxed_max`/`relaxed_min`, whose NaN
+//! result the engine picks (V8 on x86 lost a NaN through a Relu): there they are a compare and
+//! a `v128.bitselect`, which it leaves alone (and `act::max_lane` hides its condition).
 
 use core::arch::wasm32::*;
 
@@ -88,10 +89,16 @@ impl Simd for Simd128 {
     }
     #[inline(always)]
     fn max(a: v128, b: v128) -> v128 {
+        #[cfg(target_feature = "relaxed-simd")]
+        return v128_bitselect(a, b, f32x4_gt(a, b));
+        #[cfg(not(target_feature = "relaxed-simd"))]
         f32x4_pmax(b, a)
     }
     #[inline(always)]
     fn min(a: v128, b: v128) -> v128 {
+        #[cfg(target_feature = "relaxed-simd")]
+        return v128_bitselect(a, b, f32x4_lt(a, b));
+        #[cfg(not(target_feature = "relaxed-simd"))]
         f32x4_pmin(b, a)
     }
     #[inline(always)]
@@ -99,5 +106,19 @@ impl Simd for Simd128 {
         // A lane equals itself unless it is NaN.
         let ordered = v128_and(f32x4_eq(a, a), f32x4_eq(b, b));
         v128_bitselect(v, f32x4_add(a, b), ordered)
+    }
+}
+
+#[cfg(all(test, target_feature = "relaxed-simd"))]
+mod tests {
+    use super::*;
+
+    /// A relaxed-simd build multiplies and adds with one rounding where the engine has FMA (node
+    /// on x86-64 here): (1 + e)(1 - e) - 1 is -e^2 fused and 0 rounded twice.
+    #[test]
+    fn relaxed_builds_fuse_the_multiply_add() {
+        let e = f32::EPSILON;
+        let v = Simd128::fma(f32x4_splat(1.0 + e), f32x4_splat(1.0 - e), f32x4_splat(-1.0));
+        assert_eq!(f32x4_extract_lane::<0>(v), -e * e);
     }
 }
