@@ -248,3 +248,115 @@ unsafe fn sdot_lane<const J: i32>(mut acc: int32x4_t, b: int8x16_t, a: int8x16_t
     }
     acc
 }
+
+/// One output row of `int8::depthwise` with NEON, 8 channels at a time: each tap's 8 input
+/// bytes widened to int16 and multiplied into two int32x4 accumulators by `smlal`/`smlal2`
+/// (the input zero point is folded into the bias, so a tap outside the image reads a vector of
+/// the zero point). The packed weights are x86's pair layout (`int8::depthwise::packed_at`):
+/// per block of 32 channels, lane `l` (channels 8l..8l+7) of a pair is 8 int16 at `l * 8` of
+/// the pair's first 32 (channels 8l..8l+3, two taps each) and 8 more at `32 + l * 8` (8l+4..
+/// 8l+7); `uzp1`/`uzp2` of the two give each tap's 8 weights in channel order. Bias and
+/// multipliers sit at `l * 4` and `16 + l * 4` of their block. A channel group's weights stay in
+/// registers for the whole row (9 vectors for 3x3). The epilogue is `quant::requantize`: int32
+/// -> f32, multiply, clamp, round to nearest even (`fcvtns`), saturating narrows.
+///
+/// # Safety
+/// NEON is baseline; `rows[ky]` holds the window row ky (`in_w * channels` bytes) or is empty;
+/// weights, bias and multipliers satisfy `int8::depthwise::check`; `out` holds one output row;
+/// the window has at most `MAX_TAPS` taps.
+#[target_feature(enable = "neon")]
+pub(crate) unsafe fn depthwise_row(
+    p: &crate::int8::depthwise::QDepthwise,
+    rows: &[&[u8]],
+    w: &[i16],
+    bias: &[i32],
+    mult: &[f32],
+    out: &mut [u8],
+) {
+    // SAFETY: as this function's contract; 3x3 windows get the tap count as a constant.
+    unsafe {
+        if p.win.kernel_h * p.win.kernel_w == 9 {
+            depthwise_groups::<9>(p, rows, w, bias, mult, out)
+        } else {
+            depthwise_groups::<0>(p, rows, w, bias, mult, out)
+        }
+    }
+}
+
+/// `depthwise_row` with `T` taps (0: the window's).
+///
+/// # Safety
+/// As `depthwise_row`.
+#[target_feature(enable = "neon")]
+unsafe fn depthwise_groups<const T: usize>(
+    p: &crate::int8::depthwise::QDepthwise,
+    rows: &[&[u8]],
+    w: &[i16],
+    bias: &[i32],
+    mult: &[f32],
+    out: &mut [u8],
+) {
+    use crate::int8::depthwise::{BLOCK, MAX_TAPS, column, tap_at};
+    let c = p.channels;
+    let taps = if T > 0 { T } else { p.win.kernel_h * p.win.kernel_w };
+    let (kw, pairs) = (p.win.kernel_w, taps.div_ceil(2));
+    // The bytes a tap outside the image reads (whatever the channel group).
+    let outside = [p.x_zero as u8; 8];
+    let (lo, hi) = p.requant.bounds();
+    // SAFETY (all intrinsics and pointer reads below): NEON is baseline; the packed weights hold
+    // `pairs` pairs of 64 per block and bias and multipliers whole blocks (`check`); a tap's
+    // pointer is `outside` or a pixel of its row with at least `n` channels from `ch`.
+    unsafe {
+        let (lo, hi) = (vdupq_n_f32(lo), vdupq_n_f32(hi));
+        let zero = vdupq_n_s16(p.requant.zero_point as i16);
+        for ch in (0..c).step_by(8) {
+            let n = (c - ch).min(8);
+            let (block, lane) = (ch / BLOCK, ch % BLOCK / 8);
+            let mut wt = [vdupq_n_s16(0); MAX_TAPS];
+            for pr in 0..pairs {
+                let wp = w.as_ptr().add((block * pairs + pr) * 64 + lane * 8);
+                let (v0, v1) = (vld1q_s16(wp), vld1q_s16(wp.add(32)));
+                wt[tap_at(2 * pr, taps)] = vuzp1q_s16(v0, v1);
+                if 2 * pr + 1 < taps {
+                    wt[tap_at(2 * pr + 1, taps)] = vuzp2q_s16(v0, v1);
+                }
+            }
+            let at = block * BLOCK + lane * 4;
+            let start = [vld1q_s32(bias.as_ptr().add(at)), vld1q_s32(bias.as_ptr().add(at + 16))];
+            let m = [vld1q_f32(mult.as_ptr().add(at)), vld1q_f32(mult.as_ptr().add(at + 16))];
+            for ox in 0..p.out_w {
+                let mut acc = start;
+                for (t, wv) in wt.iter().enumerate().take(taps) {
+                    let row = rows.get(t / kw).copied().unwrap_or(&[]);
+                    let px = match column(p, ox, t % kw) {
+                        Some(x) if !row.is_empty() => row.as_ptr().add(x + ch),
+                        _ => outside.as_ptr(),
+                    };
+                    let bytes = if n == 8 || px == outside.as_ptr() {
+                        vld1_u8(px)
+                    } else {
+                        let mut part = [0u8; 8];
+                        part[..n].copy_from_slice(core::slice::from_raw_parts(px, n));
+                        vld1_u8(part.as_ptr())
+                    };
+                    let x = vreinterpretq_s16_u16(vmovl_u8(bytes));
+                    acc[0] = vmlal_s16(acc[0], vget_low_s16(x), vget_low_s16(*wv));
+                    acc[1] = vmlal_high_s16(acc[1], x, *wv);
+                }
+                let q = |a: int32x4_t, m: float32x4_t| {
+                    vcvtnq_s32_f32(vminq_f32(vmaxq_f32(vmulq_f32(vcvtq_f32_s32(a), m), lo), hi))
+                };
+                let words = vqaddq_s16(vcombine_s16(vqmovn_s32(q(acc[0], m[0])), vqmovn_s32(q(acc[1], m[1]))), zero);
+                let bytes = vqmovun_s16(words);
+                let o = out.as_mut_ptr().add(ox * c + ch);
+                if n == 8 {
+                    vst1_u8(o, bytes);
+                } else {
+                    let mut part = [0u8; 8];
+                    vst1_u8(part.as_mut_ptr(), bytes);
+                    core::ptr::copy_nonoverlapping(part.as_ptr(), o, n);
+                }
+            }
+        }
+    }
+}
