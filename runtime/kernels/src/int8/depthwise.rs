@@ -62,7 +62,7 @@ const ORDER_3X3: [usize; 9] = [0, 3, 1, 4, 2, 5, 6, 7, 8];
 /// The tap at position `slot` of the pair order (pair `slot / 2`, element `slot % 2`); slots
 /// past the last tap are themselves (a pair's missing second tap).
 #[inline(always)]
-#[cfg_attr(not(any(target_arch = "x86_64", target_arch = "aarch64")), allow(dead_code))] // the SIMD kernels' tap order
+#[cfg_attr(not(kernel_simd), allow(dead_code))] // the SIMD kernels' tap order
 pub(crate) fn tap_at(slot: usize, taps: usize) -> usize {
     if taps == 9 && slot < 9 { ORDER_3X3[slot] } else { slot }
 }
@@ -202,6 +202,10 @@ pub(crate) fn row_from<'a>(
     if cpu.level() == crate::cpu::SimdLevel::Neon && p.win.kernel_h * p.win.kernel_w <= MAX_TAPS {
         // SAFETY: NEON is baseline on aarch64; as above otherwise.
         return unsafe { crate::arch::int8::depthwise_row(p, &rows, weights, bias, mult, out) };
+    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if cpu.level() == crate::cpu::SimdLevel::Simd128 && p.win.kernel_h * p.win.kernel_w <= MAX_TAPS {
+        return crate::arch::int8::depthwise_row(p, &rows, weights, bias, mult, out);
     }
     let _ = cpu;
     scalar_row(p, &rows, weights, bias, mult, out);

@@ -94,6 +94,10 @@ pub(crate) fn rows_of(
     rows: core::ops::Range<usize>,
     out: &mut [u8],
 ) {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if cpu.level() == crate::cpu::SimdLevel::Simd128 {
+        return crate::arch::int8::qgemm(p, a, b, consts, mult, rows, out);
+    }
     #[cfg(target_arch = "aarch64")]
     if cpu.int8_dot() {
         // SAFETY: `int8_dot` is true at the NEON level only where dotprod was detected; the

@@ -39,7 +39,7 @@ impl Requant {
 
     /// The bounds of the value before rounding: `[lo - zero_point, hi - zero_point]`.
     #[inline(always)]
-    #[cfg_attr(not(any(target_arch = "x86_64", target_arch = "aarch64")), allow(dead_code))] // the SIMD epilogues
+    #[cfg_attr(not(kernel_simd), allow(dead_code))] // the SIMD epilogues
     pub(crate) fn bounds(&self) -> (f32, f32) {
         ((self.lo - self.zero_point) as f32, (self.hi - self.zero_point) as f32)
     }

@@ -1,4 +1,4 @@
-//! wasm32: `Simd` over simd128's `v128` as four f32 lanes. Chosen at compile time: a module
+//! wasm32: `Simd` over simd128's `v128` as four f32 lanes, and the 8-bit kernels (`int8`). Chosen at compile time: a module
 //! with any SIMD instruction fails to load on an engine without SIMD, so this code exists only
 //! when the crate is built with `-C target-feature=+simd128` (the `kernel_simd` cfg, set by
 //! build.rs); otherwise the kernels take the scalar path.
@@ -13,6 +13,8 @@
 //! a `v128.bitselect`, which it leaves alone (and `act::max_lane` hides its condition).
 
 use core::arch::wasm32::*;
+
+pub(crate) mod int8;
 
 use crate::simd::Simd;
 
