@@ -105,19 +105,15 @@ fn tile<const R: usize>(
     let rows: [&[u8]; R] = core::array::from_fn(|r| &a[(row + r) * k..][..k]);
     // Each row's byte sum times the column's zero point is subtracted (weights with zero points).
     let sums: [i32; R] = core::array::from_fn(|r| if p.row_sums { rows[r].iter().map(|&v| v as i32).sum() } else { 0 });
-    // A row's four bytes of group kq, widened to int16 and repeated; the last group of a row
-    // whose k is not a multiple of 4 zero-padded (the packed weights there are zero too).
-    let group = |r: usize, kq: usize| -> v128 {
-        let at = kq * 4;
-        let four = if at + 4 <= k {
-            u32::from_le_bytes(rows[r][at..at + 4].try_into().expect("four bytes"))
-        } else {
-            let mut four = [0u8; 4];
-            four[..k - at].copy_from_slice(&rows[r][at..]);
-            u32::from_le_bytes(four)
-        };
-        u16x8_extend_low_u8x16(u32x4_splat(four))
-    };
+    // The last 1-3 bytes of each row, zero-padded (the packed weights there are zero too).
+    let tails: [[u8; 4]; R] = core::array::from_fn(|r| {
+        let mut four = [0u8; 4];
+        four[..k % 4].copy_from_slice(&rows[r][k / 4 * 4..]);
+        four
+    });
+    // Four bytes at `at`, widened to int16 and repeated.
+    // SAFETY (callers): `at` points at four readable bytes.
+    let group = |at: *const u8| u16x8_extend_low_u8x16(unsafe { v128_load32_splat(at.cast()) });
     for panel in 0..padded(n) / NR {
         for half in 0..2 {
             let col0 = panel * NR + half * 8;
@@ -128,7 +124,8 @@ fn tile<const R: usize>(
             // SAFETY: the packed panel holds k4 groups of 16 columns x 4 bytes (`check`); the
             // two loads read columns col0..col0 + 8 of group kq.
             let bp = unsafe { b.as_ptr().add(panel * k4 * NR * 4 + half * 32) };
-            for kq in 0..k4 {
+            // One group of four `k`: `a4[r]` points at row r's four bytes.
+            let mut step = |kq: usize, a4: [*const u8; R]| {
                 let (w0, w1) = unsafe {
                     let g = bp.add(kq * NR * 4);
                     (v128_load(g.cast()), v128_load(g.add(16).cast()))
@@ -139,12 +136,19 @@ fn tile<const R: usize>(
                     i16x8_extend_low_i8x16(w1),
                     i16x8_extend_high_i8x16(w1),
                 ];
-                for (r, acc) in acc.iter_mut().enumerate() {
-                    let av = group(r, kq);
+                for (acc, at) in acc.iter_mut().zip(a4) {
+                    let av = group(at);
                     for (acc, w) in acc.iter_mut().zip(w) {
                         *acc = i32x4_add(*acc, i32x4_dot_i16x8(av, w));
                     }
                 }
+            };
+            for kq in 0..k / 4 {
+                // SAFETY: kq * 4 + 4 <= k, inside each row.
+                step(kq, core::array::from_fn(|r| unsafe { rows[r].as_ptr().add(kq * 4) }));
+            }
+            if k % 4 != 0 {
+                step(k / 4, core::array::from_fn(|r| tails[r].as_ptr()));
             }
             // SAFETY: bias, zero points and multipliers hold padded(n) entries.
             let (b4, z4, m4): ([v128; 2], [v128; 2], [v128; 2]) = unsafe {
@@ -199,6 +203,17 @@ pub(crate) fn depthwise_row(p: &QDepthwise, rows: &[&[u8]], w: &[i16], bias: &[i
             unsafe { u16x8_load_extend_u8x8(part.as_ptr()) }
         }
     };
+    // Interior pixels (every tap inside the image) read each tap at its row's pointer plus a
+    // fixed offset (`slots`, in pair order) plus the pixel's column: no checks per tap.
+    let all_rows = (0..p.win.kernel_h).all(|ky| rows.get(ky).is_some_and(|r| !r.is_empty()));
+    let span = (kw - 1) * p.win.dilation_w;
+    let slots: [*const u8; MAX_TAPS] = core::array::from_fn(|s| {
+        let t = tap_at(s, taps);
+        match rows.get(t / kw) {
+            Some(r) if s < taps => r.as_ptr().wrapping_add((t % kw) * p.win.dilation_w * c),
+            _ => core::ptr::null(),
+        }
+    });
     for ch in (0..c).step_by(8) {
         let n = (c - ch).min(8);
         let (block, lane) = (ch / BLOCK, ch % BLOCK / 8);
@@ -219,6 +234,23 @@ pub(crate) fn depthwise_row(p: &QDepthwise, rows: &[&[u8]], w: &[i16], bias: &[i
         };
         for ox in 0..p.out_w {
             let mut acc = start;
+            let x0 = (ox * p.win.stride_w).wrapping_sub(p.win.pad_left);
+            if all_rows && n == 8 && x0 < p.in_w && x0 + span < p.in_w {
+                let at = x0 * c + ch;
+                // SAFETY: every tap of this pixel is inside its row, 8 channels from ch.
+                let tap = |s: usize| unsafe { u16x8_load_extend_u8x8(slots[s].add(at)) };
+                for (pr, wv) in wt.iter().enumerate().take(pairs) {
+                    let x1 = if 2 * pr + 1 < taps { tap(2 * pr + 1) } else { i16x8_splat(0) };
+                    let (x0, x1) = (tap(2 * pr), x1);
+                    let lo = i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(x0, x1);
+                    let hi = i16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(x0, x1);
+                    acc[0] = i32x4_add(acc[0], i32x4_dot_i16x8(lo, wv[0]));
+                    acc[1] = i32x4_add(acc[1], i32x4_dot_i16x8(hi, wv[1]));
+                }
+                // SAFETY: the row holds this pixel's 8 channels from ch.
+                unsafe { store8(out.as_mut_ptr().add(ox * c + ch), ep.bytes(acc, m), 8) };
+                continue;
+            }
             for (pr, wv) in wt.iter().enumerate().take(pairs) {
                 let x0 = load(tap_at(2 * pr, taps), ox, ch, n);
                 let x1 = load(tap_at(2 * pr + 1, taps), ox, ch, n);
