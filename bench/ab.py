@@ -42,6 +42,8 @@ def checkout(rev, out):
                          capture_output=True, text=True).stdout.strip()
     src = os.path.join(out, "tree-" + sha[:12])
     if not os.path.isdir(src):
+        # A worktree whose folder was deleted (rm -rf bench/out/ab) is still registered.
+        subprocess.run(["git", "worktree", "prune"], cwd=ROOT, check=True)
         subprocess.run(["git", "worktree", "add", "--detach", src, sha], cwd=ROOT, check=True, capture_output=True)
     return src
 
