@@ -54,7 +54,7 @@ pub struct QBlock {
 /// Most bytes of a depthwise input image that the ring holds whole (`QBlock::whole_image`).
 const WHOLE_IMAGE_BYTES: usize = 192 * 1024;
 
-/// Output rows below which the project GEMM takes several output rows per call.
+/// GEMM rows a project call aims for (several output rows of a narrow image per call).
 const GROUP_ROWS: usize = 64;
 
 impl QBlock {
